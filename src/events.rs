@@ -1,0 +1,161 @@
+//! One `Event` per handled request, and the bus that carries it to observers.
+//!
+//! This module owns the record that every other observer reads: the journal
+//! writes it as one JSON line, the access log prints it, the dashboard and the
+//! metrics count it. Workers publish through a bounded channel with
+//! `try_send`, so a slow or absent observer can never slow a request down;
+//! what cannot be delivered is counted as dropped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// What happened to one request. Never holds a credential.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// RFC 3339 time at which the request arrived.
+    pub time: String,
+    pub request_id: String,
+    pub method: String,
+    /// The endpoint name (`customAction`, `metadata`…) or the raw path's
+    /// last segment when no route matched.
+    pub endpoint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_version_id: Option<String>,
+    /// Our own item id, when the request named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub status: u16,
+    /// Wall time from the request's arrival to its response, in microseconds.
+    pub latency_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Event {
+    pub fn is_failure(&self) -> bool {
+        self.status >= 400
+    }
+}
+
+/// Formats a time as RFC 3339 with millisecond precision, in UTC.
+pub fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Fan-out of events to any number of subscribers, each behind its own
+/// bounded queue.
+#[derive(Clone, Default)]
+pub struct Bus {
+    inner: Arc<BusInner>,
+}
+
+#[derive(Default)]
+struct BusInner {
+    subscribers: Mutex<Vec<SyncSender<Event>>>,
+    published: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Bus {
+    pub fn new() -> Bus {
+        Bus::default()
+    }
+
+    /// A new subscriber whose queue holds at most `capacity` events.
+    pub fn subscribe(&self, capacity: usize) -> Receiver<Event> {
+        let (tx, rx) = sync_channel(capacity);
+        self.inner.subscribers.lock().unwrap().push(tx);
+        rx
+    }
+
+    /// Hands the event to every subscriber without ever blocking.
+    pub fn publish(&self, event: &Event) {
+        self.inner.published.fetch_add(1, Ordering::Relaxed);
+        let mut subs = self.inner.subscribers.lock().unwrap();
+        if subs.is_empty() {
+            return;
+        }
+        subs.retain(|tx| match tx.try_send(event.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    }
+
+    /// Events published since start.
+    pub fn published(&self) -> u64 {
+        self.inner.published.load(Ordering::Relaxed)
+    }
+
+    /// Events that some subscriber's full queue could not take.
+    pub fn dropped(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(status: u16) -> Event {
+        Event {
+            time: rfc3339(SystemTime::UNIX_EPOCH),
+            request_id: "r1".into(),
+            method: "GET".into(),
+            endpoint: "customAction".into(),
+            action: Some("ping".into()),
+            document_id: None,
+            document_version_id: None,
+            id: None,
+            username: Some("ann".into()),
+            status,
+            latency_us: 12,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn full_queue_drops_and_counts_without_blocking() {
+        let bus = Bus::new();
+        let rx = bus.subscribe(2);
+        for _ in 0..5 {
+            bus.publish(&sample(200));
+        }
+        assert_eq!(bus.published(), 5);
+        assert_eq!(bus.dropped(), 3);
+        assert_eq!(rx.try_iter().count(), 2);
+    }
+
+    #[test]
+    fn gone_subscribers_are_forgotten() {
+        let bus = Bus::new();
+        drop(bus.subscribe(1));
+        bus.publish(&sample(200));
+        assert!(bus.inner.subscribers.lock().unwrap().is_empty());
+        assert_eq!(bus.dropped(), 0);
+    }
+
+    #[test]
+    fn event_round_trips_as_camel_case_json() {
+        let e = sample(500);
+        let line = serde_json::to_string(&e).unwrap();
+        assert!(line.contains("\"requestId\":\"r1\""));
+        assert!(!line.contains("documentId"));
+        assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
+        assert!(e.is_failure());
+    }
+}

@@ -1,0 +1,157 @@
+//! The journal: one JSON line per handled request, appended to a file in the
+//! root's state folder before the response goes out.
+//!
+//! Lines are written with a single `write` on an `O_APPEND` descriptor, so
+//! concurrent workers (and a second instance sharing the root) never
+//! interleave inside a line. A crash can leave at most a torn last line; the
+//! reader skips any line that does not parse instead of failing.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use crate::events::Event;
+
+pub const FILE_NAME: &str = "journal.jsonl";
+
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`. A torn last line
+    /// left by a crash is terminated first, so that the next line starts
+    /// whole instead of being glued onto the torn one.
+    pub fn open(path: &Path) -> io::Result<Journal> {
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+        let len = file.metadata()?.len();
+        if len > 0 {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut last = [0u8];
+            file.seek(SeekFrom::Start(len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n")?;
+            }
+        }
+        Ok(Journal { path: path.to_path_buf(), file })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event as one line.
+    pub fn append(&self, event: &Event) -> io::Result<()> {
+        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
+        line.push(b'\n');
+        // `&File` is `Write`: one write call per line keeps lines whole.
+        (&self.file).write_all(&line)
+    }
+}
+
+/// What reading a journal found.
+#[derive(Debug, Default)]
+pub struct ReadBack {
+    pub events: Vec<Event>,
+    /// Lines that did not parse (a torn last line after a crash, or damage).
+    pub skipped: usize,
+}
+
+/// Reads every whole event of the journal at `path`; a missing journal is
+/// an empty one. Keeps at most the `last` newest events when given.
+pub fn read(path: &Path, last: Option<usize>) -> io::Result<ReadBack> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadBack::default()),
+        Err(e) => return Err(e),
+    };
+    let mut out = ReadBack::default();
+    let mut events = std::collections::VecDeque::new();
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Event>(&line) {
+            Ok(e) => {
+                events.push_back(e);
+                if last.is_some_and(|n| events.len() > n) {
+                    events.pop_front();
+                }
+            }
+            Err(_) => out.skipped += 1,
+        }
+    }
+    out.events = events.into();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::rfc3339;
+    use std::time::SystemTime;
+
+    fn event(n: u16) -> Event {
+        Event {
+            time: rfc3339(SystemTime::now()),
+            request_id: format!("r{n}"),
+            method: "GET".into(),
+            endpoint: "metadata".into(),
+            action: None,
+            document_id: None,
+            document_version_id: None,
+            id: Some("/".into()),
+            username: None,
+            status: 200 + n,
+            latency_us: 5,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn torn_last_line_is_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path).unwrap();
+        j.append(&event(0)).unwrap();
+        j.append(&event(1)).unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"time\":\"20")
+            .unwrap();
+        let back = read(&path, None).unwrap();
+        assert_eq!(back.events.len(), 2);
+        assert_eq!(back.skipped, 1);
+        assert_eq!(back.events[1].request_id, "r1");
+        // A restart terminates the torn line, so what follows reads back.
+        Journal::open(&path).unwrap().append(&event(2)).unwrap();
+        let back = read(&path, None).unwrap();
+        assert_eq!(back.events.len(), 3);
+        assert_eq!(back.skipped, 1);
+    }
+
+    #[test]
+    fn keeps_only_the_newest_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path).unwrap();
+        for n in 0..10 {
+            j.append(&event(n)).unwrap();
+        }
+        let back = read(&path, Some(3)).unwrap();
+        let ids: Vec<_> = back.events.iter().map(|e| e.request_id.as_str()).collect();
+        assert_eq!(ids, ["r7", "r8", "r9"]);
+    }
+
+    #[test]
+    fn missing_journal_reads_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let back = read(&dir.path().join("nope"), None).unwrap();
+        assert!(back.events.is_empty());
+    }
+}

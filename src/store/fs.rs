@@ -1,0 +1,588 @@
+//! The folder backend: the browse tree is the folder tree and files keep
+//! their names on disk, so people and other tools can share the folder.
+//!
+//! Safety rules: an id resolves only through the state log, every component
+//! of the resulting path is checked (no `..`, no symlink anywhere on the way),
+//! and the state folder is reachable only for archived items. Writes go to a
+//! temp file in the state folder, are synced, and renamed into place.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use super::paths::{self, STATE_DIR};
+use super::state::{Record, State, StateLog};
+use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
+use crate::crypto::Sha256Hasher;
+
+/// Search answers stop here; Workfront shows no more than this anyway.
+pub const SEARCH_LIMIT: usize = 1000;
+const TMP_DIR: &str = "tmp";
+const ARCHIVE_DIR: &str = "archive";
+const SNAPSHOT_DIR: &str = "snapshots";
+/// Temp files older than this were left by a crash (a live upload keeps
+/// writing its own), so start-up removes them.
+const STALE_TMP: Duration = Duration::from_secs(3600);
+
+pub struct FsStore {
+    root: PathBuf,
+    state_dir: PathBuf,
+    log: Mutex<StateLog>,
+}
+
+impl FsStore {
+    /// Opens the store on `root`, creating the folder and its state folder.
+    pub fn open(root: &Path) -> io::Result<FsStore> {
+        fs::create_dir_all(root)?;
+        let root = root.canonicalize()?;
+        let state_dir = root.join(STATE_DIR);
+        for d in [TMP_DIR, ARCHIVE_DIR, SNAPSHOT_DIR] {
+            fs::create_dir_all(state_dir.join(d))?;
+        }
+        remove_stale_temps(&state_dir.join(TMP_DIR));
+        let log = StateLog::open(&state_dir)?;
+        Ok(FsStore { root, state_dir, log: Mutex::new(log) })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The hidden folder holding the store's state, the journal and secrets.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    fn log(&self) -> MutexGuard<'_, StateLog> {
+        // A panic while holding the lock leaves the log as consistent as the
+        // disk is, so a poisoned lock is still usable.
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The relative path of an id, checked. `""` is the root.
+    fn path_of(&self, state: &State, id: &str) -> Result<String> {
+        paths::check_id(id)?;
+        if id == ROOT_ID {
+            return Ok(String::new());
+        }
+        let rel = state.path_of(id).ok_or(StoreError::NotFound("no item has this id"))?;
+        paths::components(rel)?;
+        if rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/")) {
+            if !(state.is_archived(id) && rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/"))) {
+                return Err(StoreError::NotFound("no item has this id"));
+            }
+        }
+        Ok(rel.to_string())
+    }
+
+    /// The absolute path of a checked relative path, refusing any symlink on
+    /// the way so that nothing inside the root can lead outside it.
+    fn abs(&self, rel: &str) -> Result<(PathBuf, fs::Metadata)> {
+        let mut p = self.root.clone();
+        let mut meta = fs::symlink_metadata(&p)?;
+        for c in paths::components(rel)? {
+            p.push(c);
+            meta = match fs::symlink_metadata(&p) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound("no item has this id")),
+                Err(e) => return Err(e.into()),
+            };
+            if meta.file_type().is_symlink() {
+                return Err(StoreError::NotFound("no item has this id"));
+            }
+        }
+        Ok((p, meta))
+    }
+
+    /// Resolves an id to (relative path, absolute path, metadata).
+    fn resolve(&self, id: &str) -> Result<(String, PathBuf, fs::Metadata)> {
+        let rel = {
+            let mut log = self.log();
+            let state = log.refresh()?;
+            self.path_of(state, id)?
+        };
+        let (abs, meta) = self.abs(&rel)?;
+        Ok((rel, abs, meta))
+    }
+
+    fn resolve_file(&self, id: &str) -> Result<(String, PathBuf, fs::Metadata)> {
+        let r = self.resolve(id)?;
+        if !r.2.is_file() {
+            return Err(StoreError::Invalid("not a file"));
+        }
+        Ok(r)
+    }
+
+    fn resolve_folder(&self, id: &str) -> Result<(String, PathBuf)> {
+        let (rel, abs, meta) = self.resolve(id)?;
+        if !meta.is_dir() {
+            return Err(StoreError::Invalid("not a folder"));
+        }
+        Ok((rel, abs))
+    }
+
+    /// Refuses changes to a locked or archived item.
+    fn check_writable(state: &State, id: &str) -> Result<()> {
+        if state.is_locked(id) {
+            Err(StoreError::Locked)
+        } else if state.is_archived(id) {
+            Err(StoreError::Archived)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Ids for relative paths, handing out new ones for items seen for the
+    /// first time (dropped into the folder by hand).
+    fn items(&self, found: Vec<(String, fs::Metadata)>) -> Result<Vec<Item>> {
+        let mut log = self.log();
+        if found.iter().any(|(rel, _)| log.refresh().map(|s| s.id_of(rel).is_none()).unwrap_or(true)) {
+            log.write(|state| {
+                let mut seen = std::collections::HashSet::new();
+                let records = found
+                    .iter()
+                    .filter(|(rel, _)| state.id_of(rel).is_none() && seen.insert(rel.as_str()))
+                    .map(|(rel, _)| Record::Id { id: paths::new_id(), path: rel.clone() })
+                    .collect();
+                Ok::<_, StoreError>(((), records))
+            })?;
+        }
+        let state = log.state();
+        Ok(found
+            .into_iter()
+            .filter_map(|(rel, meta)| {
+                let id = state.id_of(&rel)?.to_string();
+                Some(item(state, id, &rel, &meta))
+            })
+            .collect())
+    }
+
+    fn item_of(&self, id: &str, rel: &str, meta: &fs::Metadata) -> Item {
+        let log = self.log();
+        if id == ROOT_ID {
+            let mut it = item(log.state(), id.to_string(), rel, meta);
+            it.title = String::new();
+            return it;
+        }
+        item(log.state(), id.to_string(), rel, meta)
+    }
+
+    /// Writes `body` to a synced temp file in the state folder.
+    fn spool(&self, body: &mut dyn Read, limit: u64) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
+        let mut tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(self.state_dir.join(TMP_DIR))?;
+        let mut hasher = Sha256Hasher::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut size = 0u64;
+        loop {
+            let n = match body.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(StoreError::Body(e)),
+            };
+            size += n as u64;
+            if size > limit {
+                return Err(StoreError::TooLarge { limit });
+            }
+            hasher.update(&buf[..n]);
+            tmp.write_all(&buf[..n])?;
+        }
+        tmp.as_file().sync_all()?;
+        Ok((tmp, UploadReceipt { size, sha256: hasher.finish_hex() }))
+    }
+
+    fn sync_dir(path: &Path) -> io::Result<()> {
+        File::open(path)?.sync_all()
+    }
+}
+
+fn item(state: &State, id: String, rel: &str, meta: &fs::Metadata) -> Item {
+    let name = paths::file_name(rel);
+    let kind = if meta.is_dir() { Kind::Folder } else { Kind::File };
+    Item {
+        read_only: state.is_locked(&id) || state.is_archived(&id),
+        id,
+        title: name.to_string(),
+        kind,
+        size: (kind == Kind::File).then(|| meta.len()),
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+        mime_type: (kind == Kind::File).then(|| mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()),
+    }
+}
+
+/// The children of a folder worth showing: no symlinks, no names that are
+/// not UTF-8, never the state folder.
+fn children(rel: &str, abs: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(abs)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        if rel.is_empty() && name == STATE_DIR {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        if meta.file_type().is_symlink() || name.contains('\\') {
+            continue;
+        }
+        out.push((paths::join(rel, &name), meta));
+    }
+    Ok(out)
+}
+
+fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TMP);
+        if old {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+fn folders_first(a: &Item, b: &Item) -> std::cmp::Ordering {
+    (a.kind != Kind::Folder, a.title.to_lowercase(), &a.title).cmp(&(b.kind != Kind::Folder, b.title.to_lowercase(), &b.title))
+}
+
+impl Store for FsStore {
+    fn metadata(&self, id: &str) -> Result<Item> {
+        let (rel, _, meta) = self.resolve(id)?;
+        Ok(self.item_of(id, &rel, &meta))
+    }
+
+    fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
+        let (rel, abs) = self.resolve_folder(parent_id)?;
+        let mut items = self.items(children(&rel, &abs)?)?;
+        items.sort_by(folders_first);
+        Ok(items)
+    }
+
+    fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>> {
+        let (rel, abs) = self.resolve_folder(parent_id.unwrap_or(ROOT_ID))?;
+        let needle = query.to_lowercase();
+        let mut found = Vec::new();
+        let mut todo = vec![(rel, abs)];
+        while let Some((rel, abs)) = todo.pop() {
+            // A folder that vanished or cannot be read mid-walk is skipped.
+            let Ok(kids) = children(&rel, &abs) else { continue };
+            for (child, meta) in kids {
+                if meta.is_dir() {
+                    todo.push((child.clone(), abs.join(paths::file_name(&child))));
+                }
+                if found.len() < SEARCH_LIMIT && paths::file_name(&child).to_lowercase().contains(&needle) {
+                    found.push((child, meta));
+                }
+            }
+        }
+        let mut items = self.items(found)?;
+        items.sort_by(folders_first);
+        Ok(items)
+    }
+
+    fn open(&self, id: &str) -> Result<(Item, File)> {
+        let (rel, abs, meta) = self.resolve_file(id)?;
+        let file = File::open(&abs)?;
+        // Describe what was opened, not what the path held a moment before.
+        let meta = file.metadata().unwrap_or(meta);
+        Ok((self.item_of(id, &rel, &meta), file))
+    }
+
+    fn upload_init(&self, parent_id: &str, filename: &str, link: Option<&DocumentRef>) -> Result<Item> {
+        paths::check_name(filename)?;
+        let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
+        let (id, rel) = self.log().write(|state| {
+            for n in 0..10_000 {
+                let name = paths::numbered(filename, n);
+                if paths::check_name(&name).is_err() {
+                    return Err(StoreError::BadName("no free variant of this name"));
+                }
+                match OpenOptions::new().write(true).create_new(true).open(parent_abs.join(&name)) {
+                    Ok(_) => {
+                        let rel = paths::join(&parent_rel, &name);
+                        let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
+                        let mut records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
+                        if let Some(doc) = link {
+                            records.push(Record::Link { document_id: doc.document_id.clone(), version_id: doc.version_id.clone(), id: id.clone() });
+                        }
+                        return Ok(((id, rel), records));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Err(StoreError::Exists)
+        })?;
+        let (_, meta) = self.abs(&rel)?;
+        Ok(self.item_of(&id, &rel, &meta))
+    }
+
+    fn upload(&self, id: &str, body: &mut dyn Read, limit: u64) -> Result<UploadReceipt> {
+        // Refuse early what would be refused at the end anyway.
+        let (_, _, meta) = self.resolve_file(id)?;
+        Self::check_writable(self.log().state(), id)?;
+        let (tmp, receipt) = self.spool(body, limit)?;
+        tmp.as_file().set_permissions(meta.permissions())?;
+        self.log().write(|state| {
+            // Re-resolve under the lock: the file may have been renamed,
+            // locked or deleted while the body streamed in.
+            let rel = self.path_of(state, id)?;
+            Self::check_writable(state, id)?;
+            let (abs, meta) = self.abs(&rel)?;
+            if !meta.is_file() {
+                return Err(StoreError::Invalid("not a file"));
+            }
+            tmp.persist(&abs).map_err(|e| StoreError::Io(e.error))?;
+            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
+            Ok(((), vec![Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) }]))
+        })?;
+        Ok(receipt)
+    }
+
+    fn create_folder(&self, parent_id: &str, name: &str) -> Result<Item> {
+        paths::check_name(name)?;
+        let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
+        let rel = paths::join(&parent_rel, name);
+        let id = self.log().write(|state| match fs::create_dir(parent_abs.join(name)) {
+            Ok(()) => {
+                let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
+                Ok((id.clone(), vec![Record::Id { id, path: rel.clone() }]))
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+            Err(e) => Err(e.into()),
+        })?;
+        let (_, meta) = self.abs(&rel)?;
+        Ok(self.item_of(&id, &rel, &meta))
+    }
+
+    fn delete(&self, id: &str) -> Result<()> {
+        paths::check_id(id)?;
+        if id == ROOT_ID {
+            return Err(StoreError::Invalid("the root folder cannot be deleted"));
+        }
+        self.log().write(|state| {
+            let rel = self.path_of(state, id)?;
+            if state.locked_within(&rel) {
+                return Err(StoreError::Locked);
+            }
+            let (abs, meta) = self.abs(&rel)?;
+            if meta.is_dir() { fs::remove_dir_all(&abs)? } else { fs::remove_file(&abs)? }
+            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
+            Ok(((), vec![Record::Gone { path: rel }]))
+        })
+    }
+
+    fn rename(&self, id: &str, name: &str) -> Result<()> {
+        paths::check_id(id)?;
+        if id == ROOT_ID {
+            return Err(StoreError::Invalid("the root folder cannot be renamed"));
+        }
+        paths::check_name(name)?;
+        self.log().write(|state| {
+            let rel = self.path_of(state, id)?;
+            Self::check_writable(state, id)?;
+            let (abs, _) = self.abs(&rel)?;
+            let to = paths::join(paths::parent(&rel), name);
+            if to == rel {
+                return Ok(((), Vec::new()));
+            }
+            let dest = abs.with_file_name(name);
+            if fs::symlink_metadata(&dest).is_ok() {
+                return Err(StoreError::Exists);
+            }
+            fs::rename(&abs, &dest)?;
+            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
+            Ok(((), vec![Record::Move { from: rel, to }]))
+        })
+    }
+
+    fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
+        let mut log = self.log();
+        let state = log.refresh()?;
+        state
+            .linked(&doc.document_id, doc.version_id.as_deref())
+            .map(str::to_string)
+            .ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
+    }
+
+    fn set_locked(&self, id: &str, locked: bool) -> Result<()> {
+        self.resolve(id)?;
+        self.log().write(|state| {
+            let records = if state.is_locked(id) == locked { Vec::new() } else { vec![Record::Lock { id: id.to_string(), locked }] };
+            Ok::<_, StoreError>(((), records))
+        })
+    }
+
+    fn checksum(&self, id: &str) -> Result<ChecksumOutcome> {
+        let (_, abs, _) = self.resolve_file(id)?;
+        let mut file = File::open(abs)?;
+        let mut hasher = Sha256Hasher::default();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            match file.read(&mut buf)? {
+                0 => break,
+                n => hasher.update(&buf[..n]),
+            }
+        }
+        let actual = hasher.finish_hex();
+        self.log().write(|state| match state.checksum(id) {
+            None => Ok((ChecksumOutcome::Recorded(actual.clone()), vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }])),
+            Some(r) if r == actual => Ok((ChecksumOutcome::Verified(actual.clone()), Vec::new())),
+            Some(r) => Ok((ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() }, Vec::new())),
+        })
+    }
+
+    fn archive(&self, id: &str) -> Result<bool> {
+        paths::check_id(id)?;
+        if id == ROOT_ID {
+            return Err(StoreError::Invalid("the root folder cannot be archived"));
+        }
+        self.log().write(|state| {
+            let rel = self.path_of(state, id)?;
+            if state.is_archived(id) {
+                return Ok((false, Vec::new()));
+            }
+            if state.locked_within(&rel) {
+                return Err(StoreError::Locked);
+            }
+            let (abs, _) = self.abs(&rel)?;
+            let shelf = Path::new(ARCHIVE_DIR).join(id);
+            fs::create_dir_all(self.state_dir.join(&shelf))?;
+            let name = paths::file_name(&rel);
+            fs::rename(&abs, self.state_dir.join(&shelf).join(name))?;
+            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
+            let to = format!("{STATE_DIR}/{ARCHIVE_DIR}/{id}/{name}");
+            Ok((true, vec![Record::Move { from: rel, to }, Record::Archive { id: id.to_string() }]))
+        })
+    }
+
+    fn snapshot(&self, id: &str, version: &str) -> Result<()> {
+        paths::check_name(version)?;
+        if !version.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || version.starts_with('.') {
+            return Err(StoreError::BadName("a version id is letters, digits, '-', '_' and '.'"));
+        }
+        let (_, abs, _) = self.resolve_file(id)?;
+        let dir = self.state_dir.join(SNAPSHOT_DIR).join(id);
+        fs::create_dir_all(&dir)?;
+        let (tmp, _) = self.spool(&mut File::open(abs)?, u64::MAX)?;
+        tmp.persist(dir.join(version)).map_err(|e| StoreError::Io(e.error))?;
+        Self::sync_dir(&dir)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn store() -> (tempfile::TempDir, FsStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = FsStore::open(&dir.path().join("root")).unwrap();
+        (dir, s)
+    }
+
+    fn ids(items: &[Item]) -> Vec<&str> {
+        items.iter().map(|i| i.title.as_str()).collect()
+    }
+
+    #[test]
+    fn hand_dropped_files_get_stable_ids_and_state_stays_hidden() {
+        let (_d, s) = store();
+        fs::write(s.root().join("b.txt"), "b").unwrap();
+        fs::create_dir(s.root().join("A")).unwrap();
+        let first = s.list("/").unwrap();
+        assert_eq!(ids(&first), ["A", "b.txt"]);
+        assert_eq!(s.list("/").unwrap(), first);
+        assert_eq!(first[1].mime_type.as_deref(), Some("text/plain"));
+        assert_eq!(first[1].size, Some(1));
+        assert!(s.search("wfhook", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rename_keeps_ids_for_the_item_and_its_children() {
+        let (_d, s) = store();
+        let folder = s.create_folder("/", "docs").unwrap();
+        let file = s.upload_init(&folder.id, "a.pdf", None).unwrap();
+        s.rename(&folder.id, "papers").unwrap();
+        s.rename(&file.id, "b.pdf").unwrap();
+        assert_eq!(s.metadata(&file.id).unwrap().title, "b.pdf");
+        assert!(s.root().join("papers/b.pdf").exists());
+        let again = FsStore::open(s.root()).unwrap();
+        assert_eq!(again.metadata(&file.id).unwrap().title, "b.pdf");
+    }
+
+    #[test]
+    fn taken_names_get_numbered_and_folders_conflict() {
+        let (_d, s) = store();
+        let a = s.upload_init("/", "a.pdf", None).unwrap();
+        let b = s.upload_init("/", "a.pdf", None).unwrap();
+        assert_eq!(b.title, "a (1).pdf");
+        assert_ne!(a.id, b.id);
+        s.create_folder("/", "x").unwrap();
+        assert!(matches!(s.create_folder("/", "x"), Err(StoreError::Exists)));
+        assert!(matches!(s.rename(&b.id, "a.pdf"), Err(StoreError::Exists)));
+    }
+
+    #[test]
+    fn symlinks_never_lead_out() {
+        let (d, s) = store();
+        fs::write(d.path().join("secret"), "s").unwrap();
+        symlink(d.path(), s.root().join("out")).unwrap();
+        symlink(d.path().join("secret"), s.root().join("secret")).unwrap();
+        assert!(s.list("/").unwrap().is_empty());
+        // Even an id recorded for a path through a symlink resolves to nothing.
+        let id = paths::new_id();
+        s.log().write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: "out/secret".into() }]))).unwrap();
+        assert!(matches!(s.open(&id), Err(StoreError::NotFound(_))));
+    }
+
+    #[test]
+    fn upload_replaces_whole_or_not_at_all() {
+        let (_d, s) = store();
+        let f = s.upload_init("/", "a.bin", None).unwrap();
+        let r = s.upload(&f.id, &mut &b"hello"[..], 10).unwrap();
+        assert_eq!(r.size, 5);
+        assert!(matches!(s.upload(&f.id, &mut &[0u8; 11][..], 10), Err(StoreError::TooLarge { .. })));
+        assert_eq!(fs::read(s.root().join("a.bin")).unwrap(), b"hello");
+        assert_eq!(fs::read_dir(s.state_dir().join(TMP_DIR)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn locks_refuse_writes_and_archive_hides() {
+        let (_d, s) = store();
+        let f = s.upload_init("/", "a.txt", None).unwrap();
+        s.set_locked(&f.id, true).unwrap();
+        assert!(s.metadata(&f.id).unwrap().read_only);
+        assert!(matches!(s.upload(&f.id, &mut &b"x"[..], 10), Err(StoreError::Locked)));
+        assert!(matches!(s.rename(&f.id, "b.txt"), Err(StoreError::Locked)));
+        assert!(matches!(s.delete(&f.id), Err(StoreError::Locked)));
+        s.set_locked(&f.id, false).unwrap();
+        assert!(s.archive(&f.id).unwrap());
+        assert!(!s.archive(&f.id).unwrap());
+        assert!(s.list("/").unwrap().is_empty());
+        assert!(s.metadata(&f.id).unwrap().read_only);
+    }
+
+    #[test]
+    fn checksum_notices_changes_made_by_hand() {
+        let (_d, s) = store();
+        let f = s.upload_init("/", "a.txt", None).unwrap();
+        s.upload(&f.id, &mut &b"one"[..], 10).unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
+        fs::write(s.root().join("a.txt"), "two").unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }));
+        s.upload(&f.id, &mut &b"three"[..], 10).unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
+    }
+
+    #[test]
+    fn bad_ids_are_refused_not_resolved() {
+        let (_d, s) = store();
+        for bad in ["../etc/passwd", "/etc", "..", "%2e%2e%2f", "a\0b"] {
+            assert!(matches!(s.metadata(bad), Err(StoreError::BadId)), "{bad}");
+        }
+        assert!(matches!(s.metadata("0123456789abcdef"), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.delete("/"), Err(StoreError::Invalid(_))));
+    }
+}

@@ -1,0 +1,153 @@
+//! The document store: what Workfront browses, links, downloads and uploads.
+//!
+//! This module owns the `Store` trait that the HTTP layer and the actions
+//! talk to, the item type they exchange, and the store's error enum. The one
+//! backend today is [`fs::FsStore`], a local (or network-mounted) folder; ids
+//! are opaque strings handed out by the store and stay valid across renames.
+
+pub mod fs;
+pub mod paths;
+pub mod state;
+
+use std::fmt;
+use std::io::{self, Read};
+use std::time::SystemTime;
+
+/// The id of the root folder, fixed by the Workfront contract.
+pub const ROOT_ID: &str = "/";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Folder,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::File => "file",
+            Kind::Folder => "folder",
+        }
+    }
+}
+
+/// One file or folder as the store describes it; links are the HTTP layer's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Item {
+    pub id: String,
+    pub title: String,
+    pub kind: Kind,
+    pub size: Option<u64>,
+    pub modified: SystemTime,
+    pub mime_type: Option<String>,
+    /// Locked or archived: uploads, renames and deletes are refused.
+    pub read_only: bool,
+}
+
+/// A Workfront document (and optionally one of its versions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentRef {
+    pub document_id: String,
+    pub version_id: Option<String>,
+}
+
+/// What an upload wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadReceipt {
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// What the checksum action found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChecksumOutcome {
+    /// No sum was known: this one is now recorded.
+    Recorded(String),
+    /// The bytes still match the recorded sum.
+    Verified(String),
+    /// The bytes changed outside the API since the sum was recorded.
+    Changed { recorded: String, actual: String },
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// An id that this store can never have handed out.
+    BadId,
+    /// A name that cannot be a file or folder name here; says why.
+    BadName(&'static str),
+    /// A request that makes no sense for this item; says why.
+    Invalid(&'static str),
+    /// Nothing has this id (or this Workfront document is not linked).
+    NotFound(&'static str),
+    /// The name is taken.
+    Exists,
+    /// The item (or something inside the folder) is locked.
+    Locked,
+    /// The item is archived and read-only.
+    Archived,
+    /// The body is larger than the configured limit.
+    TooLarge { limit: u64 },
+    /// Reading the request body failed (client went away, bad framing).
+    Body(io::Error),
+    /// The disk failed; the detail is for the log, never for the client.
+    Io(io::Error),
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreError::BadId => f.write_str("invalid id"),
+            StoreError::BadName(why) => write!(f, "invalid name: {why}"),
+            StoreError::Invalid(why) => f.write_str(why),
+            StoreError::NotFound(what) => f.write_str(what),
+            StoreError::Exists => f.write_str("an item with that name already exists"),
+            StoreError::Locked => f.write_str("the document is locked"),
+            StoreError::Archived => f.write_str("the document is archived"),
+            StoreError::TooLarge { limit } => write!(f, "body larger than the limit of {limit} bytes"),
+            StoreError::Body(_) => f.write_str("could not read the request body"),
+            StoreError::Io(_) => f.write_str("storage error"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<io::Error> for StoreError {
+    fn from(e: io::Error) -> StoreError {
+        StoreError::Io(e)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A document store. Every id and name argument comes from the network and
+/// is checked by the implementation.
+pub trait Store: Send + Sync {
+    fn metadata(&self, id: &str) -> Result<Item>;
+    /// The children of a folder, folders first, then by name.
+    fn list(&self, parent_id: &str) -> Result<Vec<Item>>;
+    /// Items below `parent_id` (the root when `None`) whose name contains
+    /// `query`, case-insensitively.
+    fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>>;
+    /// A file's metadata and an open handle to stream its bytes.
+    fn open(&self, id: &str) -> Result<(Item, std::fs::File)>;
+    /// Creates an empty file (a taken name gets a distinct one) and links it
+    /// to the Workfront document when given.
+    fn upload_init(&self, parent_id: &str, filename: &str, link: Option<&DocumentRef>) -> Result<Item>;
+    /// Replaces a file's bytes with `body`, all or nothing.
+    fn upload(&self, id: &str, body: &mut dyn Read, limit: u64) -> Result<UploadReceipt>;
+    fn create_folder(&self, parent_id: &str, name: &str) -> Result<Item>;
+    /// Deletes a file, or a folder with everything in it.
+    fn delete(&self, id: &str) -> Result<()>;
+    /// Renames in place; the id stays valid.
+    fn rename(&self, id: &str, name: &str) -> Result<()>;
+
+    /// Our id for a Workfront document, through the links uploadInit made.
+    fn resolve_document(&self, doc: &DocumentRef) -> Result<String>;
+    fn set_locked(&self, id: &str, locked: bool) -> Result<()>;
+    fn checksum(&self, id: &str) -> Result<ChecksumOutcome>;
+    /// Moves the item out of files and search; true when it was not archived yet.
+    fn archive(&self, id: &str) -> Result<bool>;
+    /// Keeps a copy of the current bytes under `version`.
+    fn snapshot(&self, id: &str, version: &str) -> Result<()>;
+}

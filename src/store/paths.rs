@@ -1,0 +1,148 @@
+//! Checks for everything path-shaped that comes from the network or from the
+//! state log: ids, item names, relative paths. Nothing here touches the disk.
+
+use super::{ROOT_ID, StoreError};
+
+/// Length of the ids this store hands out (hex digits).
+pub const ID_LEN: usize = 16;
+
+/// The state folder's name at the top of the root; never listed or served.
+pub const STATE_DIR: &str = ".wfhook";
+
+/// An id is the root's `/` or exactly `ID_LEN` lowercase hex digits.
+pub fn check_id(id: &str) -> Result<(), StoreError> {
+    if id == ROOT_ID || (id.len() == ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))) {
+        Ok(())
+    } else {
+        Err(StoreError::BadId)
+    }
+}
+
+/// A fresh random id.
+pub fn new_id() -> String {
+    let n = getrandom::u64().expect("the OS random source failed");
+    format!("{n:016x}")
+}
+
+/// A name for a new file or folder, as given by a client.
+pub fn check_name(name: &str) -> Result<(), StoreError> {
+    if name.is_empty() {
+        return Err(StoreError::BadName("empty"));
+    }
+    if name.len() > 255 {
+        return Err(StoreError::BadName("longer than 255 bytes"));
+    }
+    if name == "." || name == ".." {
+        return Err(StoreError::BadName("'.' and '..' are not names"));
+    }
+    if name.contains(['/', '\\']) {
+        return Err(StoreError::BadName("contains a path separator"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(StoreError::BadName("contains a control character"));
+    }
+    if name == STATE_DIR {
+        return Err(StoreError::BadName("reserved"));
+    }
+    if name.trim() != name {
+        return Err(StoreError::BadName("starts or ends with white space"));
+    }
+    Ok(())
+}
+
+/// Splits a relative path from the state log into checked components.
+/// `""` is the root. Refuses anything that could leave the root.
+pub fn components(rel: &str) -> Result<Vec<&str>, StoreError> {
+    if rel.is_empty() {
+        return Ok(Vec::new());
+    }
+    rel.split('/')
+        .map(|c| {
+            if c.is_empty() || c == "." || c == ".." || c.contains(['\\', '\0']) {
+                Err(StoreError::BadId)
+            } else {
+                Ok(c)
+            }
+        })
+        .collect()
+}
+
+/// Joins a parent relative path and a checked name.
+pub fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() { name.to_string() } else { format!("{parent}/{name}") }
+}
+
+/// The parent of a relative path (`""` for top-level items).
+pub fn parent(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or("", |(p, _)| p)
+}
+
+/// The last component of a relative path.
+pub fn file_name(rel: &str) -> &str {
+    rel.rsplit_once('/').map_or(rel, |(_, n)| n)
+}
+
+/// True when `rel` is `base` or lies below it.
+pub fn is_within(rel: &str, base: &str) -> bool {
+    base.is_empty() || rel == base || (rel.starts_with(base) && rel.as_bytes().get(base.len()) == Some(&b'/'))
+}
+
+/// Candidate names for a file whose name is taken: `a.pdf`, `a (1).pdf`…
+pub fn numbered(name: &str, n: u32) -> String {
+    if n == 0 {
+        return name.to_string();
+    }
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => format!("{stem} ({n}).{ext}"),
+        _ => format!("{name} ({n})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert!(check_id("/").is_ok());
+        assert!(check_id(&new_id()).is_ok());
+        for bad in ["", "..", "../etc", "0123456789ABCDEF", "0123456789abcde", "/etc/passwd", "0123456789abcdef0", "%2e%2e"] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("report (final).pdf").is_ok());
+        assert!(check_name("été.txt").is_ok());
+        for bad in ["", ".", "..", "a/b", "a\\b", "a\0b", "a\r\nb", ".wfhook", " a", &"x".repeat(256)] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(components("").unwrap(), Vec::<&str>::new());
+        assert_eq!(components("a/b").unwrap(), ["a", "b"]);
+        for bad in ["/a", "a//b", "a/../b", "..", "a/."] {
+            assert!(components(bad).is_err(), "{bad}");
+        }
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("a", "b"), "a/b");
+        assert_eq!(parent("a/b/c"), "a/b");
+        assert_eq!(parent("a"), "");
+        assert_eq!(file_name("a/b"), "b");
+        assert!(is_within("a/b", "a"));
+        assert!(is_within("a", "a"));
+        assert!(!is_within("ab", "a"));
+        assert!(is_within("x", ""));
+    }
+
+    #[test]
+    fn numbering() {
+        assert_eq!(numbered("a.pdf", 0), "a.pdf");
+        assert_eq!(numbered("a.pdf", 2), "a (2).pdf");
+        assert_eq!(numbered("README", 1), "README (1)");
+        assert_eq!(numbered(".profile", 1), ".profile (1)");
+    }
+}
