@@ -69,13 +69,15 @@ impl Signer {
 
     /// Checks a hex signature in constant time.
     pub fn verify(&self, parts: &[&str], sig_hex: &str) -> bool {
-        let Some(sig) = unhex(sig_hex) else { return false };
+        let Some(sig) = unhex(sig_hex) else {
+            return false;
+        };
         self.mac(parts).verify_slice(&sig).is_ok()
     }
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()

@@ -118,12 +118,7 @@ mod tests {
         let j = Journal::open(&path).unwrap();
         j.append(&event(0)).unwrap();
         j.append(&event(1)).unwrap();
-        OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap()
-            .write_all(b"{\"time\":\"20")
-            .unwrap();
+        OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"time\":\"20").unwrap();
         let back = read(&path, None).unwrap();
         assert_eq!(back.events.len(), 2);
         assert_eq!(back.skipped, 1);

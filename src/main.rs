@@ -1,1 +1,33 @@
-fn main() {}
+use std::process::ExitCode;
+
+use wfhook::cli::{self, Command};
+
+fn main() -> ExitCode {
+    let command = match cli::parse_from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("wfhook: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wfhook: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
+    match command {
+        Command::Help => print!("{}", cli::help()),
+        Command::Version => println!("wfhook {}", env!("CARGO_PKG_VERSION")),
+        Command::Actions => print!("{}", wfhook::actions::table()),
+        Command::Serve(args) => {
+            wfhook::init_logging();
+            wfhook::serve::serve(*args)?;
+        }
+    }
+    Ok(())
+}

@@ -69,10 +69,10 @@ impl FsStore {
         }
         let rel = state.path_of(id).ok_or(StoreError::NotFound("no item has this id"))?;
         paths::components(rel)?;
-        if rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/")) {
-            if !(state.is_archived(id) && rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/"))) {
-                return Err(StoreError::NotFound("no item has this id"));
-            }
+        let in_state_dir = rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/"));
+        let archived = state.is_archived(id) && rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/"));
+        if in_state_dir && !archived {
+            return Err(StoreError::NotFound("no item has this id"));
         }
         Ok(rel.to_string())
     }
@@ -86,7 +86,9 @@ impl FsStore {
             p.push(c);
             meta = match fs::symlink_metadata(&p) {
                 Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(StoreError::NotFound("no item has this id")),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(StoreError::NotFound("no item has this id"));
+                }
                 Err(e) => return Err(e.into()),
             };
             if meta.file_type().is_symlink() {
@@ -206,9 +208,10 @@ fn item(state: &State, id: String, rel: &str, meta: &fs::Metadata) -> Item {
         id,
         title: name.to_string(),
         kind,
-        size: (kind == Kind::File).then(|| meta.len()),
+        size: (kind == Kind::File).then_some(meta.len()),
         modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-        mime_type: (kind == Kind::File).then(|| mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()),
+        mime_type: (kind == Kind::File)
+            .then(|| mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()),
     }
 }
 
@@ -218,7 +221,9 @@ fn children(rel: &str, abs: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
     let mut out = Vec::new();
     for entry in fs::read_dir(abs)? {
         let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
         if rel.is_empty() && name == STATE_DIR {
             continue;
         }
@@ -232,7 +237,9 @@ fn children(rel: &str, abs: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
 }
 
 fn remove_stale_temps(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TMP);
         if old {
@@ -242,7 +249,11 @@ fn remove_stale_temps(dir: &Path) {
 }
 
 fn folders_first(a: &Item, b: &Item) -> std::cmp::Ordering {
-    (a.kind != Kind::Folder, a.title.to_lowercase(), &a.title).cmp(&(b.kind != Kind::Folder, b.title.to_lowercase(), &b.title))
+    (a.kind != Kind::Folder, a.title.to_lowercase(), &a.title).cmp(&(
+        b.kind != Kind::Folder,
+        b.title.to_lowercase(),
+        &b.title,
+    ))
 }
 
 impl Store for FsStore {
@@ -265,7 +276,9 @@ impl Store for FsStore {
         let mut todo = vec![(rel, abs)];
         while let Some((rel, abs)) = todo.pop() {
             // A folder that vanished or cannot be read mid-walk is skipped.
-            let Ok(kids) = children(&rel, &abs) else { continue };
+            let Ok(kids) = children(&rel, &abs) else {
+                continue;
+            };
             for (child, meta) in kids {
                 if meta.is_dir() {
                     todo.push((child.clone(), abs.join(paths::file_name(&child))));
@@ -303,7 +316,11 @@ impl Store for FsStore {
                         let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
                         let mut records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
                         if let Some(doc) = link {
-                            records.push(Record::Link { document_id: doc.document_id.clone(), version_id: doc.version_id.clone(), id: id.clone() });
+                            records.push(Record::Link {
+                                document_id: doc.document_id.clone(),
+                                version_id: doc.version_id.clone(),
+                                id: id.clone(),
+                            });
                         }
                         return Ok(((id, rel), records));
                     }
@@ -366,7 +383,11 @@ impl Store for FsStore {
                 return Err(StoreError::Locked);
             }
             let (abs, meta) = self.abs(&rel)?;
-            if meta.is_dir() { fs::remove_dir_all(&abs)? } else { fs::remove_file(&abs)? }
+            if meta.is_dir() {
+                fs::remove_dir_all(&abs)?
+            } else {
+                fs::remove_file(&abs)?
+            }
             Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
             Ok(((), vec![Record::Gone { path: rel }]))
         })
@@ -408,7 +429,11 @@ impl Store for FsStore {
     fn set_locked(&self, id: &str, locked: bool) -> Result<()> {
         self.resolve(id)?;
         self.log().write(|state| {
-            let records = if state.is_locked(id) == locked { Vec::new() } else { vec![Record::Lock { id: id.to_string(), locked }] };
+            let records = if state.is_locked(id) == locked {
+                Vec::new()
+            } else {
+                vec![Record::Lock { id: id.to_string(), locked }]
+            };
             Ok::<_, StoreError>(((), records))
         })
     }
@@ -426,7 +451,10 @@ impl Store for FsStore {
         }
         let actual = hasher.finish_hex();
         self.log().write(|state| match state.checksum(id) {
-            None => Ok((ChecksumOutcome::Recorded(actual.clone()), vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }])),
+            None => Ok((
+                ChecksumOutcome::Recorded(actual.clone()),
+                vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }],
+            )),
             Some(r) if r == actual => Ok((ChecksumOutcome::Verified(actual.clone()), Vec::new())),
             Some(r) => Ok((ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() }, Vec::new())),
         })
@@ -533,7 +561,9 @@ mod tests {
         assert!(s.list("/").unwrap().is_empty());
         // Even an id recorded for a path through a symlink resolves to nothing.
         let id = paths::new_id();
-        s.log().write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: "out/secret".into() }]))).unwrap();
+        s.log()
+            .write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: "out/secret".into() }])))
+            .unwrap();
         assert!(matches!(s.open(&id), Err(StoreError::NotFound(_))));
     }
 

@@ -103,7 +103,9 @@ impl fmt::Display for StoreError {
             StoreError::Exists => f.write_str("an item with that name already exists"),
             StoreError::Locked => f.write_str("the document is locked"),
             StoreError::Archived => f.write_str("the document is archived"),
-            StoreError::TooLarge { limit } => write!(f, "body larger than the limit of {limit} bytes"),
+            StoreError::TooLarge { limit } => {
+                write!(f, "body larger than the limit of {limit} bytes")
+            }
             StoreError::Body(_) => f.write_str("could not read the request body"),
             StoreError::Io(_) => f.write_str("storage error"),
         }

@@ -106,7 +106,9 @@ mod tests {
     fn ids() {
         assert!(check_id("/").is_ok());
         assert!(check_id(&new_id()).is_ok());
-        for bad in ["", "..", "../etc", "0123456789ABCDEF", "0123456789abcde", "/etc/passwd", "0123456789abcdef0", "%2e%2e"] {
+        for bad in
+            ["", "..", "../etc", "0123456789ABCDEF", "0123456789abcde", "/etc/passwd", "0123456789abcdef0", "%2e%2e"]
+        {
             assert!(check_id(bad).is_err(), "{bad}");
         }
     }

@@ -29,17 +29,37 @@ const LOCK_FILE: &str = "state.lock";
 #[serde(tag = "op", rename_all = "camelCase")]
 pub enum Record {
     /// `id` names the item at relative path `path`.
-    Id { id: String, path: String },
+    Id {
+        id: String,
+        path: String,
+    },
     /// The item at `from` (and everything below it) now lives at `to`.
-    Move { from: String, to: String },
+    Move {
+        from: String,
+        to: String,
+    },
     /// The item at `path` (and everything below it) is gone.
-    Gone { path: String },
+    Gone {
+        path: String,
+    },
     /// A Workfront document (version) is stored as our item `id`.
     #[serde(rename_all = "camelCase")]
-    Link { document_id: String, version_id: Option<String>, id: String },
-    Lock { id: String, locked: bool },
-    Checksum { id: String, sha256: Option<String> },
-    Archive { id: String },
+    Link {
+        document_id: String,
+        version_id: Option<String>,
+        id: String,
+    },
+    Lock {
+        id: String,
+        locked: bool,
+    },
+    Checksum {
+        id: String,
+        sha256: Option<String>,
+    },
+    Archive {
+        id: String,
+    },
 }
 
 /// The state as the log describes it.
@@ -77,10 +97,7 @@ impl State {
 
     /// True when anything at or below `path` is locked.
     pub fn locked_within(&self, path: &str) -> bool {
-        self.locked
-            .iter()
-            .filter_map(|id| self.by_id.get(id))
-            .any(|p| paths::is_within(p, path))
+        self.locked.iter().filter_map(|id| self.by_id.get(id)).any(|p| paths::is_within(p, path))
     }
 
     /// Our id for a Workfront document: the exact version when linked,
@@ -107,15 +124,19 @@ impl State {
                 if let Some(old) = self.by_id.insert(id.clone(), path.clone()) {
                     self.by_path.remove(&old);
                 }
-                if let Some(prev) = self.by_path.insert(path, id.clone()) {
-                    if prev != id {
-                        self.by_id.remove(&prev);
-                    }
+                if let Some(prev) = self.by_path.insert(path, id.clone())
+                    && prev != id
+                {
+                    self.by_id.remove(&prev);
                 }
             }
             Record::Move { from, to } => {
-                let moved: Vec<(String, String)> =
-                    self.by_path.iter().filter(|(p, _)| paths::is_within(p, &from)).map(|(p, id)| (p.clone(), id.clone())).collect();
+                let moved: Vec<(String, String)> = self
+                    .by_path
+                    .iter()
+                    .filter(|(p, _)| paths::is_within(p, &from))
+                    .map(|(p, id)| (p.clone(), id.clone()))
+                    .collect();
                 // Whatever sat at the destination before is replaced.
                 self.drop_within(&to);
                 for (p, _) in &moved {
@@ -200,7 +221,15 @@ impl StateLog {
         let path = dir.join(LOG_FILE);
         let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
         let ino = file.metadata()?.ino();
-        let mut log = StateLog { dir: dir.to_path_buf(), file, ino, offset: 0, pending: Vec::new(), records: 0, state: State::default() };
+        let mut log = StateLog {
+            dir: dir.to_path_buf(),
+            file,
+            ino,
+            offset: 0,
+            pending: Vec::new(),
+            records: 0,
+            state: State::default(),
+        };
         log.catch_up()?;
         Ok(log)
     }
@@ -242,7 +271,10 @@ impl StateLog {
     /// Runs `f` as the only writer of the log (in this process and every
     /// other sharing the root), with the state brought up to date first, and
     /// appends and applies the records it returns.
-    pub fn write<T, E: From<io::Error>>(&mut self, f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>) -> Result<T, E> {
+    pub fn write<T, E: From<io::Error>>(
+        &mut self,
+        f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
+    ) -> Result<T, E> {
         let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join(LOCK_FILE))?;
         lock.lock()?;
         self.refresh()?;
@@ -350,7 +382,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut a = StateLog::open(dir.path()).unwrap();
         write(&mut a, vec![id("1", "x")]);
-        OpenOptions::new().append(true).open(dir.path().join(LOG_FILE)).unwrap().write_all(b"{\"op\":\"id\",\"id\":\"2\"").unwrap();
+        OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(LOG_FILE))
+            .unwrap()
+            .write_all(b"{\"op\":\"id\",\"id\":\"2\"")
+            .unwrap();
         let mut b = StateLog::open(dir.path()).unwrap();
         write(&mut b, vec![id("3", "z")]);
         let c = StateLog::open(dir.path()).unwrap();

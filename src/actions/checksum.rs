@@ -1,0 +1,31 @@
+//! `checksum`: records a document's SHA-256, then verifies it on later calls.
+
+use super::{Action, ActionError, Context, Success};
+use crate::store::ChecksumOutcome;
+
+pub struct Checksum;
+
+impl Action for Checksum {
+    fn name(&self) -> &'static str {
+        "checksum"
+    }
+    fn display_name(&self) -> &'static str {
+        "Verify checksum"
+    }
+    fn description(&self) -> &'static str {
+        "Records the SHA-256 of the document's bytes, and on later calls fails if they changed outside wfhook."
+    }
+    fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
+        match ctx.store.checksum(ctx.id()?)? {
+            ChecksumOutcome::Recorded(sum) => {
+                Ok(Success::default().with("sha256", sum).with("message", "checksum recorded"))
+            }
+            ChecksumOutcome::Verified(sum) => {
+                Ok(Success::default().with("sha256", sum).with("message", "checksum verified"))
+            }
+            ChecksumOutcome::Changed { recorded, actual } => Err(ActionError::Refused(format!(
+                "the document changed outside Workfront: SHA-256 was {recorded}, is now {actual}"
+            ))),
+        }
+    }
+}

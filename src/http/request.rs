@@ -1,0 +1,131 @@
+//! Reading a request safely: framing checks before the body is touched,
+//! query and form decoding, header look-ups.
+
+use std::io::Read;
+
+use tiny_http::{Method, Request};
+
+use super::errors::HttpError;
+
+/// Form bodies (createFolder, rename…) are small; anything bigger is refused.
+pub const MAX_FORM_BYTES: u64 = 64 * 1024;
+
+/// The value of the first header named `name` (case-insensitive).
+pub fn header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
+    rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
+}
+
+/// Checks a request's framing from its headers alone, before its body is
+/// read: a body that cannot be delimited without ambiguity is refused.
+pub fn check_framing(rq: &Request) -> Result<(), HttpError> {
+    let te: Vec<&str> =
+        rq.headers().iter().filter(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.as_str()).collect();
+    let cl: Vec<&str> =
+        rq.headers().iter().filter(|h| h.field.equiv("Content-Length")).map(|h| h.value.as_str()).collect();
+    if !te.is_empty() {
+        if te.len() > 1 || !te[0].trim().eq_ignore_ascii_case("chunked") {
+            return Err(HttpError::BadRequest("unsupported Transfer-Encoding".into()));
+        }
+        if !cl.is_empty() {
+            return Err(HttpError::BadRequest("both Transfer-Encoding and Content-Length".into()));
+        }
+    }
+    if cl.len() > 1 || cl.iter().any(|v| v.trim().parse::<u64>().is_err()) {
+        return Err(HttpError::BadRequest("invalid Content-Length".into()));
+    }
+    Ok(())
+}
+
+/// The declared body length; `None` for chunked bodies.
+pub fn declared_length(rq: &Request) -> Option<u64> {
+    header(rq, "Content-Length").and_then(|v| v.trim().parse().ok())
+}
+
+/// True when the request may carry a body (declared or chunked).
+pub fn has_body(rq: &Request) -> bool {
+    header(rq, "Transfer-Encoding").is_some() || declared_length(rq).is_some_and(|n| n > 0)
+}
+
+/// Decoded parameters, query string first, then an urlencoded form body.
+#[derive(Debug, Default)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    pub fn from_query(query: &str) -> Params {
+        Params { pairs: form_urlencoded::parse(query.as_bytes()).into_owned().collect() }
+    }
+
+    /// Adds the fields of an urlencoded body, read up to `MAX_FORM_BYTES`.
+    /// Other bodies are left unread: the endpoint decides what they mean.
+    pub fn add_form_body(&mut self, rq: &mut Request) -> Result<(), HttpError> {
+        let is_form = header(rq, "Content-Type").is_some_and(|ct| {
+            ct.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+        if !is_form || !has_body(rq) {
+            return Ok(());
+        }
+        if declared_length(rq).is_some_and(|n| n > MAX_FORM_BYTES) {
+            return Err(HttpError::TooLarge(MAX_FORM_BYTES));
+        }
+        let mut body = Vec::new();
+        rq.as_reader()
+            .take(MAX_FORM_BYTES + 1)
+            .read_to_end(&mut body)
+            .map_err(|_| HttpError::BadRequest("could not read the form body".into()))?;
+        if body.len() as u64 > MAX_FORM_BYTES {
+            return Err(HttpError::TooLarge(MAX_FORM_BYTES));
+        }
+        self.pairs.extend(form_urlencoded::parse(&body).into_owned());
+        Ok(())
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `name`, or a 400 naming it.
+    pub fn require(&self, name: &str) -> Result<&str, HttpError> {
+        self.get(name).ok_or_else(|| HttpError::BadRequest(format!("missing parameter: {name}")))
+    }
+}
+
+/// Splits a request target into path and query.
+pub fn split_target(url: &str) -> (&str, &str) {
+    url.split_once('?').unwrap_or((url, ""))
+}
+
+/// The methods a route allows, as an `Allow` header value (HEAD with GET).
+pub fn allow_value(methods: &[Method]) -> String {
+    let mut names: Vec<&str> = methods.iter().map(Method::as_str).collect();
+    if methods.contains(&Method::Get) && !methods.contains(&Method::Head) {
+        names.push("HEAD");
+    }
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_decoding() {
+        let p = Params::from_query("name=ping&documentId=a%2Fb&x=1&x=2&q=a+b&bad=%zz");
+        assert_eq!(p.get("name"), Some("ping"));
+        assert_eq!(p.get("documentId"), Some("a/b"));
+        assert_eq!(p.get("x"), Some("1"));
+        assert_eq!(p.get("q"), Some("a b"));
+        assert_eq!(p.get("bad"), Some("%zz"));
+        assert!(p.require("nope").is_err());
+    }
+
+    #[test]
+    fn targets_and_allow() {
+        assert_eq!(split_target("/a/b?c=d?e"), ("/a/b", "c=d?e"));
+        assert_eq!(split_target("/a"), ("/a", ""));
+        assert_eq!(allow_value(&[Method::Get]), "GET, HEAD");
+        assert_eq!(allow_value(&[Method::Put]), "PUT");
+    }
+}

@@ -1,0 +1,132 @@
+//! Building responses: JSON bodies in the contract's shapes, files, and the
+//! headers around them. Every header value passes through [`safe_header`],
+//! so no byte from a request or a file name reaches a header unchecked.
+
+use std::fs::File;
+use std::io::Cursor;
+
+use serde_json::{Value, json};
+use tiny_http::{Header, Response, ResponseBox, StatusCode};
+
+/// How an endpoint words its errors (the contract differs per endpoint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Style {
+    /// `{"status": "error", "error": …}`
+    Error,
+    /// `{"status": "failure", "error": …}` — customAction, delete, rename.
+    Failure,
+    /// `{"result": "fail", "error": …}` — upload.
+    Result,
+}
+
+impl Style {
+    pub fn error_body(self, message: &str) -> Value {
+        match self {
+            Style::Error => json!({"status": "error", "error": message}),
+            Style::Failure => json!({"status": "failure", "error": message}),
+            Style::Result => json!({"result": "fail", "error": message}),
+        }
+    }
+}
+
+/// What a handler answers.
+pub enum Reply {
+    Json(u16, Value),
+    Html(String),
+    File { file: File, len: u64, mime: String, name: String, inline: bool },
+}
+
+/// A header whose value is visible ASCII and spaces only; anything else is
+/// replaced, so a CR or LF can never split the header block.
+pub fn safe_header(name: &'static str, value: &str) -> Header {
+    let clean: String = value.chars().map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '_' }).collect();
+    Header::from_bytes(name.as_bytes(), clean.as_bytes()).expect("a cleaned header is valid ASCII")
+}
+
+/// `Content-Disposition` per RFC 6266: an ASCII fallback `filename` and the
+/// exact name as RFC 8187 `filename*`.
+pub fn content_disposition(name: &str, inline: bool) -> String {
+    let fallback: String = name
+        .chars()
+        .map(|c| if (c == ' ' || c.is_ascii_graphic()) && c != '"' && c != '\\' { c } else { '_' })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(b as char);
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    let kind = if inline { "inline" } else { "attachment" };
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+pub fn json(status: u16, body: &Value) -> Response<Cursor<Vec<u8>>> {
+    let bytes = serde_json::to_vec(body).expect("JSON values serialize");
+    Response::from_data(bytes)
+        .with_status_code(StatusCode(status))
+        .with_header(safe_header("Content-Type", "application/json"))
+}
+
+/// Turns a reply into a tiny_http response with the common headers.
+pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
+    let mut rs = match reply {
+        Reply::Json(status, body) => json(status, &body).boxed(),
+        Reply::Html(page) => Response::from_data(page.into_bytes())
+            .with_header(safe_header("Content-Type", "text/html; charset=utf-8"))
+            .with_header(safe_header("Content-Security-Policy", "default-src 'none'"))
+            .boxed(),
+        Reply::File { file, len, mime, name, inline } => {
+            let len = usize::try_from(len).unwrap_or(usize::MAX);
+            Response::new(StatusCode(200), Vec::new(), file, Some(len), None)
+                .with_header(safe_header("Content-Type", &mime))
+                .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)))
+                .with_header(safe_header("X-Content-Type-Options", "nosniff"))
+                .boxed()
+        }
+    };
+    rs.add_header(safe_header("X-Request-Id", request_id));
+    rs.add_header(safe_header("Server", "wfhook"));
+    rs.add_header(safe_header("Cache-Control", "no-store"));
+    rs
+}
+
+/// Escapes text for an HTML page.
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_cannot_carry_line_breaks() {
+        let h = safe_header("Content-Disposition", "a\r\nSet-Cookie: x=1");
+        assert_eq!(h.value.as_str(), "a__Set-Cookie: x=1");
+        let h = safe_header("X", "é\0");
+        assert_eq!(h.value.as_str(), "__");
+    }
+
+    #[test]
+    fn content_disposition_encodes_per_rfc_8187() {
+        assert_eq!(
+            content_disposition("a b.pdf", false),
+            "attachment; filename=\"a b.pdf\"; filename*=UTF-8''a%20b.pdf"
+        );
+        assert_eq!(
+            content_disposition("été \"x\".txt", true),
+            "inline; filename=\"_t_ _x_.txt\"; filename*=UTF-8''%C3%A9t%C3%A9%20%22x%22.txt"
+        );
+        let cd = content_disposition("a\r\nb", false);
+        assert!(!cd.contains('\r') && !cd.contains('\n'));
+    }
+
+    #[test]
+    fn error_styles() {
+        assert_eq!(Style::Failure.error_body("x"), json!({"status": "failure", "error": "x"}));
+        assert_eq!(Style::Result.error_body("x")["result"], "fail");
+        assert_eq!(html_escape("<a href='x'>"), "&lt;a href=&#39;x&#39;&gt;");
+    }
+}

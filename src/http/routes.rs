@@ -1,0 +1,272 @@
+//! The endpoint table and one handler per endpoint. `/serviceInfo`'s
+//! `availableEndpoints` is read from this table, and its `customActions`
+//! from the action registry, so neither can drift from what is served.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+use tiny_http::Method;
+
+use super::errors::HttpError;
+use super::request::declared_length;
+use super::response::{Reply, Style, html_escape};
+use super::{App, Call};
+use crate::actions::{self, ACTIONS, ActionError};
+use crate::store::{DocumentRef, Item, Kind, ROOT_ID};
+
+/// Who may call an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (serviceInfo).
+    Public,
+    /// `apiKey` and `username` headers.
+    Key,
+    /// A key, or a signed link (what browsers open).
+    KeyOrLink,
+}
+
+pub type Handler = fn(&App, &mut Call) -> Result<Reply, HttpError>;
+
+pub struct Route {
+    pub name: &'static str,
+    pub methods: &'static [Method],
+    pub access: Access,
+    pub style: Style,
+    /// Reads parameters from an urlencoded body too.
+    pub form: bool,
+    /// Listed in `availableEndpoints`: a Workfront endpoint, not a link target.
+    pub advertised: bool,
+    pub handler: Handler,
+}
+
+const GET: &[Method] = &[Method::Get, Method::Head];
+const POST: &[Method] = &[Method::Post];
+const PUT: &[Method] = &[Method::Put];
+
+const fn route(name: &'static str, methods: &'static [Method], access: Access, handler: Handler) -> Route {
+    Route { name, methods, access, style: Style::Error, form: false, advertised: true, handler }
+}
+
+pub static ROUTES: &[Route] = &[
+    route("serviceInfo", GET, Access::Public, service_info),
+    Route { style: Style::Failure, methods: &[Method::Get], ..route("customAction", GET, Access::Key, custom_action) },
+    route("metadata", GET, Access::Key, metadata),
+    route("files", GET, Access::Key, files),
+    route("search", GET, Access::Key, search),
+    route("download", GET, Access::KeyOrLink, download),
+    Route { form: true, ..route("uploadInit", POST, Access::Key, upload_init) },
+    Route { style: Style::Result, ..route("upload", PUT, Access::Key, upload) },
+    Route { form: true, ..route("createFolder", POST, Access::Key, create_folder) },
+    Route { form: true, style: Style::Failure, ..route("delete", PUT, Access::Key, delete) },
+    Route { form: true, style: Style::Failure, ..route("rename", PUT, Access::Key, rename) },
+    Route { advertised: false, ..route("view", GET, Access::KeyOrLink, view) },
+];
+
+/// The route named by the last path segment.
+pub fn find(name: &str) -> Option<&'static Route> {
+    ROUTES.iter().find(|r| r.name == name)
+}
+
+fn service_info(app: &App, _: &mut Call) -> Result<Reply, HttpError> {
+    let endpoints: Vec<&str> = ROUTES.iter().filter(|r| r.advertised).map(|r| r.name).collect();
+    let custom: Vec<Value> =
+        ACTIONS.iter().map(|a| json!({"name": a.name(), "displayName": a.display_name()})).collect();
+    Ok(Reply::Json(
+        200,
+        json!({
+            "webhookVersion": "1.2",
+            "version": env!("CARGO_PKG_VERSION"),
+            "publisher": app.cfg.publisher,
+            "availableEndpoints": endpoints,
+            "customActions": custom,
+        }),
+    ))
+}
+
+fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let name = call.params.require("name")?.to_string();
+    call.event.action = Some(clip(&name));
+    let action = actions::find(&name).ok_or(ActionError::Unknown)?;
+    let (document_id, version_id) = call.document().unwrap_or_default();
+    if action.needs_document() && document_id.is_empty() {
+        return Err(ActionError::Missing("documentId").into());
+    }
+    let ctx = actions::Context {
+        store: Arc::clone(&app.store),
+        document: DocumentRef { document_id, version_id },
+        id: None,
+        username: call.event.username.clone().unwrap_or_default(),
+        request_id: call.event.request_id.clone(),
+    };
+    let success = app.runner.run(action, ctx)?;
+    let mut body = Map::new();
+    body.insert("status".into(), "success".into());
+    body.extend(success.0);
+    Ok(Reply::Json(200, Value::Object(body)))
+}
+
+fn metadata(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let id = call.id("id")?;
+    let item = app.store.metadata(&id)?;
+    Ok(Reply::Json(200, item_json(app, &item)))
+}
+
+fn files(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let parent = call.id_or_root("parentId");
+    let items = app.store.list(&parent)?;
+    Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())))
+}
+
+fn search(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let query = call.params.require("query")?.to_string();
+    let parent = call.params.get("parentId").filter(|p| !p.is_empty()).map(str::to_string);
+    call.event.id = parent.as_deref().map(clip);
+    let items = app.store.search(&query, parent.as_deref())?;
+    Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())))
+}
+
+fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    file_reply(app, call, false)
+}
+
+fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let id = call.id("id")?;
+    let item = app.store.metadata(&id)?;
+    if item.kind == Kind::File {
+        return file_reply(app, call, true);
+    }
+    // A folder opened in a browser: a plain page of signed links.
+    let mut page = format!(
+        "<!doctype html><meta charset=utf-8><title>{0}</title><h1>{0}</h1><ul>",
+        html_escape(&title(app, &item))
+    );
+    for child in app.store.list(&id)? {
+        let link = app.links.make("view", &child.id);
+        let slash = if child.kind == Kind::Folder { "/" } else { "" };
+        page.push_str(&format!("<li><a href=\"{}\">{}{slash}</a>", html_escape(&link), html_escape(&child.title)));
+    }
+    page.push_str("</ul>");
+    Ok(Reply::Html(page))
+}
+
+fn file_reply(app: &App, call: &mut Call, inline: bool) -> Result<Reply, HttpError> {
+    let id = call.id("id")?;
+    let (item, file) = app.store.open(&id)?;
+    let mime = item.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
+    Ok(Reply::File { file, len: item.size.unwrap_or(0), mime, name: item.title, inline })
+}
+
+fn upload_init(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let parent = call.id_or_root("parentId");
+    let filename = call.params.require("filename")?.to_string();
+    let link = call.document().map(|(document_id, version_id)| DocumentRef { document_id, version_id });
+    let item = app.store.upload_init(&parent, &filename, link.as_ref())?;
+    call.event.id = Some(item.id.clone());
+    Ok(Reply::Json(200, item_json(app, &item)))
+}
+
+fn upload(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let id = call.id("id")?;
+    let limit = app.cfg.max_upload_bytes;
+    // Judge the declared size before a byte of the body is read.
+    if declared_length(call.rq).is_some_and(|n| n > limit) {
+        return Err(HttpError::TooLarge(limit));
+    }
+    let receipt = app.store.upload(&id, call.rq.as_reader(), limit)?;
+    Ok(Reply::Json(200, json!({"result": "success", "size": receipt.size, "sha256": receipt.sha256})))
+}
+
+fn create_folder(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let parent = call.id_or_root("parentId");
+    let name = call.params.require("name")?.to_string();
+    let item = app.store.create_folder(&parent, &name)?;
+    call.event.id = Some(item.id.clone());
+    Ok(Reply::Json(200, item_json(app, &item)))
+}
+
+fn delete(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let key = ["documentId", "folderId", "id"].into_iter().find(|k| call.params.get(k).is_some()).unwrap_or("id");
+    let id = call.id(key)?;
+    app.store.delete(&id)?;
+    Ok(Reply::Json(200, json!({"status": "success"})))
+}
+
+fn rename(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let id = call.id("id")?;
+    let name = call.params.require("name")?.to_string();
+    app.store.rename(&id, &name)?;
+    Ok(Reply::Json(200, json!({"status": "success"})))
+}
+
+fn title(app: &App, item: &Item) -> String {
+    if item.id == ROOT_ID { app.cfg.publisher.clone() } else { item.title.clone() }
+}
+
+/// An item as the contract describes it, with signed browser links.
+pub fn item_json(app: &App, item: &Item) -> Value {
+    let mut m = Map::new();
+    m.insert("title".into(), title(app, item).into());
+    m.insert("kind".into(), item.kind.as_str().into());
+    m.insert("id".into(), item.id.clone().into());
+    let view = app.links.make("view", &item.id);
+    let download = if item.kind == Kind::File { app.links.make("download", &item.id) } else { view.clone() };
+    m.insert("viewLink".into(), view.into());
+    m.insert("downloadLink".into(), download.into());
+    if let Some(mime) = &item.mime_type {
+        m.insert("mimeType".into(), mime.clone().into());
+    }
+    m.insert("dateModified".into(), humantime::format_rfc3339_seconds(item.modified).to_string().into());
+    if let Some(size) = item.size {
+        m.insert("size".into(), size.into());
+    }
+    m.insert("readOnly".into(), item.read_only.into());
+    Value::Object(m)
+}
+
+/// Caps what an event records of a client-sent value.
+pub fn clip(s: &str) -> String {
+    s.chars().take(255).collect()
+}
+
+impl Call<'_> {
+    /// A required id parameter, recorded in the event.
+    fn id(&mut self, key: &str) -> Result<String, HttpError> {
+        let id = self.params.require(key)?.to_string();
+        self.event.id = Some(clip(&id));
+        Ok(id)
+    }
+
+    /// A folder id that defaults to the root when absent or empty.
+    fn id_or_root(&mut self, key: &str) -> String {
+        let id = self.params.get(key).filter(|p| !p.is_empty()).unwrap_or(ROOT_ID).to_string();
+        self.event.id = Some(clip(&id));
+        id
+    }
+
+    /// The Workfront document named by the request, recorded in the event.
+    fn document(&mut self) -> Option<(String, Option<String>)> {
+        let version = self.params.get("documentVersionId").filter(|v| !v.is_empty()).map(str::to_string);
+        self.event.document_version_id = version.as_deref().map(clip);
+        let doc = self.params.get("documentId").filter(|d| !d.is_empty())?.to_string();
+        self.event.document_id = Some(clip(&doc));
+        Some((doc, version))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_route_is_unique_and_answers_some_method() {
+        let mut names = HashSet::new();
+        for r in ROUTES {
+            assert!(names.insert(r.name), "duplicate route {}", r.name);
+            assert!(!r.methods.is_empty(), "{}", r.name);
+            assert!(std::ptr::eq(find(r.name).unwrap(), r));
+            assert_eq!(r.access == Access::Public, r.name == "serviceInfo", "{}", r.name);
+        }
+        assert!(find("thumbnail").is_none(), "thumbnail is not listed until it works");
+    }
+}
