@@ -1,7 +1,8 @@
-//! The command line: one table of flags ([`SERVE_FLAGS`]) from which
-//! parsing, environment variables, `--help` and the man page test all read.
-//! Every flag `--some-flag` may also come from `WFHOOK_SOME_FLAG`; a flag
-//! given on the command line wins. Keys are never taken from argv.
+//! The command line: one table of flags per command ([`SERVE_FLAGS`],
+//! [`TOP_FLAGS`]) from which parsing, environment variables, `--help` and
+//! the man page test all read. Every flag `--some-flag` may also come from
+//! `WFHOOK_SOME_FLAG`; a flag given on the command line wins. Keys are never
+//! taken from argv.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -26,72 +27,96 @@ impl Flag {
     }
 }
 
+const fn flag(name: &'static str, value: &'static str, default: Option<&'static str>, help: &'static str) -> Flag {
+    Flag { name, value: Some(value), default, help }
+}
+
+const fn switch_flag(name: &'static str, help: &'static str) -> Flag {
+    Flag { name, value: None, default: None, help }
+}
+
 /// The flags of `wfhook serve`.
 pub static SERVE_FLAGS: &[Flag] = &[
-    Flag {
-        name: "listen",
-        value: Some("ADDR"),
-        default: Some("127.0.0.1:8080"),
-        help: "Address and port to listen on (port 0 picks a free one).",
-    },
-    Flag {
-        name: "root",
-        value: Some("DIR"),
-        default: Some("./wfhook-data"),
-        help: "The document folder; created on first start. Its hidden .wfhook folder holds all state.",
-    },
-    Flag {
-        name: "base-path",
-        value: Some("PATH"),
-        default: Some("/"),
-        help: "Path under which every endpoint is served; Workfront's Base API URL is the public URL plus this path.",
-    },
-    Flag {
-        name: "public-url",
-        value: Some("URL"),
-        default: None,
-        help: "How browsers and Workfront reach this server (e.g. https://docs.example.com); used in viewLink and downloadLink. Default: http://ADDR as bound.",
-    },
-    Flag {
-        name: "api-keys-file",
-        value: Some("FILE"),
-        default: None,
-        help: "File of accepted API keys, one per line, # comments. Without it: WFHOOK_API_KEY, else a key generated on first start and kept in the root.",
-    },
-    Flag {
-        name: "publisher",
-        value: Some("NAME"),
-        default: Some("wfhook"),
-        help: "Publisher name shown by /serviceInfo, and the root folder's title.",
-    },
-    Flag {
-        name: "workers",
-        value: Some("N"),
-        default: Some("8"),
-        help: "Worker threads handling requests (and running actions).",
-    },
-    Flag {
-        name: "max-upload-bytes",
-        value: Some("N"),
-        default: Some("2147483648"),
-        help: "Largest upload accepted; larger bodies get 413 and change nothing.",
-    },
-    Flag {
-        name: "action-timeout",
-        value: Some("SECS"),
-        default: Some("30"),
-        help: "Longest a custom action may run before it fails with 500.",
-    },
-    Flag {
-        name: "link-ttl",
-        value: Some("SECS"),
-        default: Some("3600"),
-        help: "How long signed viewLink/downloadLink URLs stay valid.",
-    },
+    flag("listen", "ADDR", Some("127.0.0.1:8080"), "Address and port to listen on (port 0 picks a free one)."),
+    flag(
+        "root",
+        "DIR",
+        Some("./wfhook-data"),
+        "The document folder; created on first start. Its hidden .wfhook folder holds all state.",
+    ),
+    flag(
+        "base-path",
+        "PATH",
+        Some("/"),
+        "Path under which every endpoint is served; Workfront's Base API URL is the public URL plus this path.",
+    ),
+    flag(
+        "public-url",
+        "URL",
+        None,
+        "How browsers and Workfront reach this server (e.g. https://docs.example.com), used in viewLink and \
+         downloadLink. Default: http://ADDR as bound.",
+    ),
+    flag(
+        "api-keys-file",
+        "FILE",
+        None,
+        "File of accepted API keys, one per line, # comments. Without it: WFHOOK_API_KEY, else a key generated \
+         on first start and kept in the root.",
+    ),
+    flag("publisher", "NAME", Some("wfhook"), "Publisher name shown by /serviceInfo, and the root folder's title."),
+    flag("workers", "N", Some("8"), "Worker threads handling requests (and running actions)."),
+    flag(
+        "max-upload-bytes",
+        "N",
+        Some("2147483648"),
+        "Largest upload accepted; larger bodies get 413 and change nothing.",
+    ),
+    flag("action-timeout", "SECS", Some("30"), "Longest a custom action may run before it fails with 500."),
+    flag("link-ttl", "SECS", Some("3600"), "How long signed viewLink/downloadLink URLs stay valid."),
+    switch_flag(
+        "tui",
+        "Show the operator's dashboard in this terminal while serving (headless when stdout is not a terminal).",
+    ),
+    flag(
+        "log-file",
+        "FILE",
+        None,
+        "Append logs to FILE instead of stderr (with --tui they also go to the dashboard's log pane).",
+    ),
+    flag(
+        "admin-listen",
+        "ADDR",
+        Some("127.0.0.1:9101"),
+        "Admin listener for /metrics and for 'wfhook top'; 'off' disables it. Loopback only unless \
+         --admin-allow-remote.",
+    ),
+    switch_flag("admin-allow-remote", "Allow the admin listener on a non-loopback address."),
 ];
+
+/// The flags of `wfhook top`.
+pub static TOP_FLAGS: &[Flag] = &[
+    flag("connect", "ADDR", Some("127.0.0.1:9101"), "The admin listener of the server to watch."),
+    flag(
+        "root",
+        "DIR",
+        Some("./wfhook-data"),
+        "The server's root, to read its admin token from (or set WFHOOK_ADMIN_TOKEN).",
+    ),
+];
+
+/// The flag table of a command.
+pub fn flags_of(command: &str) -> Option<&'static [Flag]> {
+    match command {
+        "serve" => Some(SERVE_FLAGS),
+        "top" => Some(TOP_FLAGS),
+        _ => None,
+    }
+}
 
 pub enum Command {
     Serve(Box<ServeArgs>),
+    Top(TopArgs),
     Actions,
     Help,
     Version,
@@ -104,6 +129,21 @@ pub struct ServeArgs {
     pub api_keys_file: Option<PathBuf>,
     /// `WFHOOK_API_KEY`, a single key from the environment.
     pub api_key: Option<String>,
+    pub tui: bool,
+    pub log_file: Option<PathBuf>,
+    /// `None` when the admin listener is off.
+    pub admin_listen: Option<String>,
+    /// Given by flag or environment: failing to bind it is then fatal.
+    pub admin_explicit: bool,
+    pub admin_allow_remote: bool,
+}
+
+#[derive(Debug)]
+pub struct TopArgs {
+    pub connect: String,
+    pub root: PathBuf,
+    /// `WFHOOK_ADMIN_TOKEN`, else read from the root.
+    pub token: Option<String>,
 }
 
 /// A command line that makes no sense: exit status 2.
@@ -136,54 +176,73 @@ pub fn parse(
     use lexopt::prelude::*;
     let mut p = lexopt::Parser::from_args(args);
     let command = match p.next()? {
-        None => return Err(UsageError("a command is needed: serve or actions".into())),
+        None => return Err(UsageError("a command is needed: serve, top or actions".into())),
         Some(Short('h') | Long("help")) => return Ok(Command::Help),
         Some(Short('V') | Long("version")) => return Ok(Command::Version),
         Some(Value(v)) => v.string()?,
         Some(other) => return Err(other.unexpected().into()),
     };
+    let table = flags_of(&command).unwrap_or_default();
     let mut given: HashMap<&'static str, String> = HashMap::new();
     while let Some(arg) = p.next()? {
         match arg {
             Short('h') | Long("help") => return Ok(Command::Help),
             Short('V') | Long("version") => return Ok(Command::Version),
-            Long(name) if command == "serve" => {
-                let flag = SERVE_FLAGS
+            Long(name) if !table.is_empty() => {
+                let flag = table
                     .iter()
                     .find(|f| f.name == name)
-                    .ok_or_else(|| UsageError(format!("unknown option '--{name}'")))?;
+                    .ok_or_else(|| UsageError(format!("unknown option '--{name}' for '{command}'")))?;
                 let value = if flag.value.is_some() { p.value()?.string()? } else { "true".into() };
                 given.insert(flag.name, value);
             }
             other => return Err(other.unexpected().into()),
         }
     }
+    let get = |name: &'static str| -> Option<String> {
+        let flag = table.iter().find(|f| f.name == name).expect("flag in the table");
+        given
+            .get(name)
+            .cloned()
+            .or_else(|| env(&flag.env()).filter(|v| !v.is_empty()))
+            .or_else(|| flag.default.map(str::to_string))
+    };
     match command.as_str() {
         "serve" => {
-            let get = |name: &'static str| -> Option<String> {
-                let flag = SERVE_FLAGS.iter().find(|f| f.name == name).expect("flag in the table");
-                given
-                    .get(name)
-                    .cloned()
-                    .or_else(|| env(&flag.env()).filter(|v| !v.is_empty()))
-                    .or_else(|| flag.default.map(str::to_string))
-            };
-            Ok(Command::Serve(Box::new(serve_args(&get, env)?)))
+            let explicit =
+                given.contains_key("admin-listen") || env("WFHOOK_ADMIN_LISTEN").is_some_and(|v| !v.is_empty());
+            Ok(Command::Serve(Box::new(serve_args(&get, env, explicit)?)))
         }
+        "top" => Ok(Command::Top(TopArgs {
+            connect: get("connect").unwrap_or_default(),
+            root: PathBuf::from(get("root").unwrap_or_default()),
+            token: env("WFHOOK_ADMIN_TOKEN").filter(|t| !t.trim().is_empty()),
+        })),
         "actions" => Ok(Command::Actions),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!("unknown command '{other}'"))),
     }
 }
 
+/// A switch's value from the command line ("true") or the environment.
+fn switch(name: &str, v: Option<String>) -> Result<bool, UsageError> {
+    match v.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("" | "0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => Err(UsageError(format!("invalid value for --{name}: '{other}' (true or false)"))),
+    }
+}
+
+fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, UsageError> {
+    let v = v.unwrap_or_default();
+    v.trim().parse().map_err(|_| UsageError(format!("invalid value for --{name}: '{v}'")))
+}
+
 fn serve_args(
     get: &dyn Fn(&'static str) -> Option<String>,
     env: &dyn Fn(&str) -> Option<String>,
+    admin_explicit: bool,
 ) -> Result<ServeArgs, UsageError> {
-    fn number<T: std::str::FromStr>(name: &str, v: Option<String>) -> Result<T, UsageError> {
-        let v = v.unwrap_or_default();
-        v.trim().parse().map_err(|_| UsageError(format!("invalid value for --{name}: '{v}'")))
-    }
     let workers: usize = number("workers", get("workers"))?;
     if workers == 0 || workers > 1024 {
         return Err(UsageError("--workers must be between 1 and 1024".into()));
@@ -214,19 +273,62 @@ fn serve_args(
         root: PathBuf::from(get("root").unwrap_or_default()),
         api_keys_file: get("api-keys-file").map(PathBuf::from),
         api_key: env("WFHOOK_API_KEY"),
+        tui: switch("tui", get("tui"))?,
+        log_file: get("log-file").map(PathBuf::from),
+        admin_listen: get("admin-listen").filter(|a| !a.eq_ignore_ascii_case("off")),
+        admin_explicit,
+        admin_allow_remote: switch("admin-allow-remote", get("admin-allow-remote"))?,
     })
 }
 
-/// The `--help` text, generated from the flag table.
+/// The `--help` text, generated from the flag tables.
 pub fn help() -> String {
     let mut s = format!(
         "wfhook {} — an Adobe Workfront Document Webhooks provider\n\n\
-         USAGE:\n    wfhook serve [OPTIONS]    serve the document folder to Workfront\n    \
+         USAGE:\n    \
+         wfhook serve [OPTIONS]    serve the document folder to Workfront\n    \
+         wfhook serve --tui        the same, with the operator's dashboard in this terminal\n    \
+         wfhook top [OPTIONS]      attach the dashboard to a running server's admin listener\n    \
          wfhook actions            list the compiled-in custom actions\n    \
-         wfhook --help | --version\n\nSERVE OPTIONS (each also read from its environment variable):\n",
+         wfhook --help | --version\n",
         env!("CARGO_PKG_VERSION")
     );
-    for f in SERVE_FLAGS {
+    s.push_str("\nSERVE OPTIONS (each also read from its environment variable):\n");
+    flag_help(&mut s, SERVE_FLAGS);
+    s.push_str("\nTOP OPTIONS:\n");
+    flag_help(&mut s, TOP_FLAGS);
+    s.push_str(DASHBOARD_HELP);
+    s
+}
+
+/// The dashboard's keys, the admin pages and the environment, for `--help`.
+const DASHBOARD_HELP: &str = "
+DASHBOARD KEYS:
+    q               quit (serve --tui asks first; top never stops the server)
+    ?               help overlay
+    Tab, Shift-Tab  move focus between panels
+    arrows, PgUp, PgDn, Home, End   scroll the focused panel
+    Enter, Esc      open the selected failure's details, go back
+    /               filter the live list (Enter keeps it, Esc clears it)
+    f               failures only
+    p               pause the live list (counting goes on)
+    s               sort the actions table
+
+ADMIN LISTENER:
+    GET /metrics    Prometheus text: requests by endpoint and status, action calls and
+                    failures by action, latency histograms, in-flight requests, uptime,
+                    build info (no token needed)
+    GET /events     the event stream 'wfhook top' reads (Authorization: Bearer <admin token>)
+
+ENVIRONMENT:
+    WFHOOK_API_KEY      a single accepted API key (keys are never taken from the command line)
+    WFHOOK_ADMIN_TOKEN  the admin token for 'wfhook top' (else read from --root)
+    NO_COLOR            the dashboard uses no colors when set
+    RUST_LOG            log filter, e.g. info, debug, wfhook::access=warn [default: info]
+";
+
+fn flag_help(s: &mut String, table: &[Flag]) {
+    for f in table {
         let head = match f.value {
             Some(v) => format!("--{} {v}", f.name),
             None => format!("--{}", f.name),
@@ -237,11 +339,6 @@ pub fn help() -> String {
         }
         s.push('\n');
     }
-    s.push_str(
-        "\nENVIRONMENT:\n    WFHOOK_API_KEY    a single accepted API key (keys are never taken from the command line)\n    \
-         RUST_LOG          log filter, e.g. info, debug, wfhook::access=warn [default: info]\n",
-    );
-    s
 }
 
 #[cfg(test)]
@@ -270,6 +367,8 @@ mod tests {
         assert_eq!(s.config.workers, 8);
         assert_eq!(s.config.publisher, "wfhook");
         assert!(s.config.public_url.is_none() && s.api_keys_file.is_none() && s.api_key.is_none());
+        assert!(!s.tui && !s.admin_explicit && !s.admin_allow_remote);
+        assert_eq!(s.admin_listen.as_deref(), Some("127.0.0.1:9101"));
     }
 
     #[test]
@@ -285,18 +384,23 @@ mod tests {
     }
 
     #[test]
-    fn every_flag_parses_and_has_an_environment_variable() {
-        for f in SERVE_FLAGS {
-            assert!(f.env().starts_with("WFHOOK_"));
-            assert!(help().contains(&format!("--{}", f.name)), "{}", f.name);
-            assert!(help().contains(&f.env()), "{}", f.name);
-            let value = match f.name {
-                "public-url" => "https://x.example",
-                "base-path" => "/api",
-                "listen" | "root" | "publisher" | "api-keys-file" => "x",
-                _ => "7",
-            };
-            serve(&["serve", &format!("--{}", f.name), value], &[]);
+    fn every_flag_parses_and_is_in_the_help_with_its_environment_variable() {
+        for (command, table) in [("serve", SERVE_FLAGS), ("top", TOP_FLAGS)] {
+            for f in table {
+                assert!(help().contains(&format!("--{}", f.name)), "{}", f.name);
+                assert!(help().contains(&f.env()), "{}", f.name);
+                let value = match f.name {
+                    "public-url" => "https://x.example",
+                    "base-path" => "/api",
+                    "listen" | "root" | "publisher" | "api-keys-file" | "log-file" | "connect" => "x",
+                    "admin-listen" => "127.0.0.1:0",
+                    _ => "7",
+                };
+                let flag = format!("--{}", f.name);
+                let args: Vec<&str> =
+                    if f.value.is_some() { vec![command, &flag, value] } else { vec![command, &flag] };
+                assert!(parse_with(&args, &[]).is_ok(), "{args:?}");
+            }
         }
     }
 
@@ -311,11 +415,28 @@ mod tests {
             &["serve", "--api-key", "k"],
             &["serve", "--public-url", "ftp://x"],
             &["serve", "--base-path", "/../x"],
+            &["top", "--listen", "x"],
+            &["actions", "--root", "x"],
         ] {
             assert!(parse_with(args, &[]).is_err(), "{args:?}");
         }
+        assert!(parse_with(&["serve"], &[("WFHOOK_TUI", "maybe")]).is_err());
         assert!(matches!(parse_with(&["--version"], &[]), Ok(Command::Version)));
         assert!(matches!(parse_with(&["serve", "--help"], &[]), Ok(Command::Help)));
         assert!(matches!(parse_with(&["actions"], &[]), Ok(Command::Actions)));
+    }
+
+    #[test]
+    fn switches_and_the_admin_listener() {
+        let s = serve(&["serve", "--tui"], &[("WFHOOK_ADMIN_ALLOW_REMOTE", "1")]);
+        assert!(s.tui && s.admin_allow_remote && !s.admin_explicit);
+        let s = serve(&["serve", "--admin-listen", "off"], &[]);
+        assert!(s.admin_listen.is_none() && s.admin_explicit);
+        let Ok(Command::Top(t)) = parse_with(&["top", "--connect", "127.0.0.1:1"], &[("WFHOOK_ADMIN_TOKEN", "t")])
+        else {
+            panic!("not top")
+        };
+        assert_eq!((t.connect.as_str(), t.token.as_deref()), ("127.0.0.1:1", Some("t")));
+        assert_eq!(t.root, PathBuf::from("./wfhook-data"));
     }
 }

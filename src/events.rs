@@ -62,7 +62,7 @@ pub struct Bus {
 
 #[derive(Default)]
 struct BusInner {
-    subscribers: Mutex<Vec<SyncSender<Event>>>,
+    subscribers: Mutex<Vec<SyncSender<(u64, Event)>>>,
     published: AtomicU64,
     dropped: AtomicU64,
 }
@@ -72,8 +72,9 @@ impl Bus {
         Bus::default()
     }
 
-    /// A new subscriber whose queue holds at most `capacity` events.
-    pub fn subscribe(&self, capacity: usize) -> Receiver<Event> {
+    /// A new subscriber whose queue holds at most `capacity` events, each
+    /// with its sequence number (1, 2, …) so that gaps are visible.
+    pub fn subscribe(&self, capacity: usize) -> Receiver<(u64, Event)> {
         let (tx, rx) = sync_channel(capacity);
         self.inner.subscribers.lock().unwrap().push(tx);
         rx
@@ -81,12 +82,13 @@ impl Bus {
 
     /// Hands the event to every subscriber without ever blocking.
     pub fn publish(&self, event: &Event) {
-        self.inner.published.fetch_add(1, Ordering::Relaxed);
-        let mut subs = self.inner.subscribers.lock().unwrap();
+        let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        // Numbered under the lock, so every subscriber sees ascending numbers.
+        let seq = self.inner.published.fetch_add(1, Ordering::Relaxed) + 1;
         if subs.is_empty() {
             return;
         }
-        subs.retain(|tx| match tx.try_send(event.clone()) {
+        subs.retain(|tx| match tx.try_send((seq, event.clone())) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.inner.dropped.fetch_add(1, Ordering::Relaxed);
@@ -137,7 +139,8 @@ mod tests {
         }
         assert_eq!(bus.published(), 5);
         assert_eq!(bus.dropped(), 3);
-        assert_eq!(rx.try_iter().count(), 2);
+        let seqs: Vec<u64> = rx.try_iter().map(|(seq, _)| seq).collect();
+        assert_eq!(seqs, [1, 2]);
     }
 
     #[test]

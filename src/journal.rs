@@ -62,14 +62,42 @@ pub struct ReadBack {
 /// Reads every whole event of the journal at `path`; a missing journal is
 /// an empty one. Keeps at most the `last` newest events when given.
 pub fn read(path: &Path, last: Option<usize>) -> io::Result<ReadBack> {
-    let file = match File::open(path) {
+    read_from(path, last, 0)
+}
+
+/// The newest `n` events, reading only the end of the file (a dashboard's
+/// history must not cost a read of a journal that grew for months).
+pub fn tail(path: &Path, n: usize) -> io::Result<Vec<Event>> {
+    const BYTES_PER_LINE: u64 = 2048;
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let start = len.saturating_sub(BYTES_PER_LINE * n as u64);
+    Ok(read_from(path, Some(n), start)?.events)
+}
+
+fn read_from(path: &Path, last: Option<usize>, start: u64) -> io::Result<ReadBack> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadBack::default()),
         Err(e) => return Err(e),
     };
+    let mut reader = if start > 0 {
+        file.seek(SeekFrom::Start(start))?;
+        let mut r = BufReader::new(file);
+        // Starting mid-file: the first line is likely partial.
+        r.read_until(b'\n', &mut Vec::new())?;
+        r
+    } else {
+        BufReader::new(file)
+    };
+    let file = &mut reader;
     let mut out = ReadBack::default();
     let mut events = std::collections::VecDeque::new();
-    for line in BufReader::new(file).split(b'\n') {
+    for line in file.split(b'\n') {
         let line = line?;
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -141,6 +169,20 @@ mod tests {
         let back = read(&path, Some(3)).unwrap();
         let ids: Vec<_> = back.events.iter().map(|e| e.request_id.as_str()).collect();
         assert_eq!(ids, ["r7", "r8", "r9"]);
+    }
+
+    #[test]
+    fn tail_reads_the_newest_from_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path).unwrap();
+        for n in 0..5000 {
+            j.append(&event(n % 100)).unwrap();
+        }
+        let t = tail(&path, 3).unwrap();
+        assert_eq!(t.len(), 3);
+        assert_eq!(t[2].status, 200 + 4999 % 100);
+        assert!(tail(&dir.path().join("nope"), 3).unwrap().is_empty());
     }
 
     #[test]

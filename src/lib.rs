@@ -6,17 +6,15 @@
 //! dashboard shows.
 
 pub mod actions;
+pub mod admin;
 pub mod cli;
 pub mod crypto;
+pub mod dashboard;
 pub mod events;
 pub mod http;
 pub mod journal;
+pub mod metrics;
 pub mod serve;
 pub mod store;
-
-/// Logs to stderr, `info` unless `RUST_LOG` says otherwise.
-pub fn init_logging() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format_timestamp_millis()
-        .init();
-}
+pub mod top;
+pub mod tui;

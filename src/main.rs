@@ -24,10 +24,8 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Help => print!("{}", cli::help()),
         Command::Version => println!("wfhook {}", env!("CARGO_PKG_VERSION")),
         Command::Actions => print!("{}", wfhook::actions::table()),
-        Command::Serve(args) => {
-            wfhook::init_logging();
-            wfhook::serve::serve(*args)?;
-        }
+        Command::Top(args) => wfhook::top::top(args)?,
+        Command::Serve(args) => wfhook::serve::serve(*args)?,
     }
     Ok(())
 }

@@ -1,13 +1,15 @@
-//! `wfhook serve`: assembles the store, keys, secrets, journal and server
-//! from the root folder, runs until SIGTERM or SIGINT, and lets in-flight
-//! requests finish.
+//! `wfhook serve`: assembles the store, keys, secrets, journal, server and
+//! admin listener from the root folder, runs until SIGTERM or SIGINT (or
+//! the dashboard's confirmed quit), and lets in-flight requests finish.
 
 use std::fmt;
-use std::io;
-use std::path::PathBuf;
+use std::fs::{File, OpenOptions};
+use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use crate::admin;
 use crate::cli::ServeArgs;
 use crate::events::Bus;
 use crate::http::auth::{self, KeySource, Keys};
@@ -24,32 +26,93 @@ pub enum ServeError {
     Root(PathBuf, io::Error),
     Keys(io::Error),
     Bind(String, io::Error),
+    Admin(String, io::Error),
+    LogFile(PathBuf, io::Error),
+    Terminal(io::Error),
 }
 
 impl fmt::Display for ServeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServeError::Root(p, e) => {
-                write!(f, "cannot use {} as the document root: {e}", p.display())
-            }
+            ServeError::Root(p, e) => write!(f, "cannot use {} as the document root: {e}", p.display()),
             ServeError::Keys(e) => write!(f, "cannot load the API keys: {e}"),
             ServeError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
+            ServeError::Admin(a, e) => write!(f, "cannot start the admin listener on {a}: {e}"),
+            ServeError::LogFile(p, e) => write!(f, "cannot open the log file {}: {e}", p.display()),
+            ServeError::Terminal(e) => write!(f, "the dashboard failed: {e}"),
         }
     }
 }
 
 impl std::error::Error for ServeError {}
 
+/// Where log lines go besides (or instead of) stderr.
+pub struct LogSink {
+    file: Option<File>,
+    /// The dashboard's log pane, when it owns the terminal.
+    pane: Option<Box<dyn Fn(String) + Send>>,
+    line: Vec<u8>,
+}
+
+impl Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(f) = &mut self.file {
+            f.write_all(buf)?;
+        }
+        if let Some(pane) = &self.pane {
+            for &b in buf {
+                if b == b'\n' {
+                    pane(String::from_utf8_lossy(&self.line).into_owned());
+                    self.line.clear();
+                } else {
+                    self.line.push(b);
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+/// Sends logs to stderr, or to the log file and the dashboard's pane.
+/// `info` unless `RUST_LOG` says otherwise.
+pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send>>) -> Result<(), ServeError> {
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    b.format_timestamp_millis();
+    if file.is_some() || pane.is_some() {
+        let file = match file {
+            Some(p) => Some(
+                OpenOptions::new().create(true).append(true).open(p).map_err(|e| ServeError::LogFile(p.into(), e))?,
+            ),
+            None => None,
+        };
+        b.target(env_logger::Target::Pipe(Box::new(LogSink { file, pane, line: Vec::new() })));
+    }
+    // A second initialisation (tests running serve in-process) keeps the first.
+    let _ = b.try_init();
+    Ok(())
+}
+
 /// Runs the server until a termination signal.
 pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
+    let tui = args.tui && io::stdout().is_terminal();
+    let pane = if tui { Some(crate::tui::LogPane::new()) } else { None };
+    init_logging(args.log_file.as_deref(), pane.as_ref().map(crate::tui::LogPane::sender))?;
+    if args.tui && !tui {
+        log::warn!("--tui: stdout is not a terminal, running headless");
+    }
     let root_err = |e| ServeError::Root(args.root.clone(), e);
     let store = FsStore::open(&args.root).map_err(root_err)?;
     let state_dir = store.state_dir().to_path_buf();
     let (keys, source) =
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
-    announce_keys(&keys, &source, &state_dir);
+    announce_keys(&keys, &source, &state_dir, tui);
     let link_secret = auth::load_or_create_secret(&state_dir.join(LINK_SECRET_FILE)).map_err(root_err)?;
-    let journal = Journal::open(&state_dir.join(journal::FILE_NAME)).map_err(root_err)?;
+    let journal_path = state_dir.join(journal::FILE_NAME);
+    let journal = Journal::open(&journal_path).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
@@ -60,17 +123,29 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(ServeError::Keys)?;
     }
     log::info!("listening on http://{}", server.addr());
-    log::info!(
-        "Workfront Base API URL: {}{}",
-        server.app().cfg.public_url.as_deref().unwrap_or_default(),
-        server.app().cfg.base_path
-    );
-    server.run(&stop);
+    let app = server.app();
+    log::info!("Workfront Base API URL: {}{}", app.cfg.public_url.as_deref().unwrap_or_default(), app.cfg.base_path);
+    if let Some(addr) = &args.admin_listen {
+        let token = auth::load_or_create_secret(&state_dir.join(admin::TOKEN_FILE)).map_err(root_err)?;
+        let started = admin::check_address(addr, args.admin_allow_remote)
+            .and_then(|()| admin::start(addr, Arc::clone(app), token, journal_path.clone()));
+        match started {
+            Ok(bound) => log::info!("admin listener on http://{bound} (/metrics, /events)"),
+            Err(e) if args.admin_explicit => return Err(ServeError::Admin(addr.clone(), e)),
+            // The default address is taken (another instance on this host):
+            // serving documents matters more than the dashboard feed.
+            Err(e) => log::warn!("admin listener not started on {addr}: {e}; choose one with --admin-listen"),
+        }
+    }
+    match pane {
+        Some(pane) => crate::tui::run(&server, &stop, pane, &journal_path).map_err(ServeError::Terminal)?,
+        None => server.run(&stop),
+    }
     log::info!("stopped: every in-flight request was answered");
     Ok(())
 }
 
-fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &std::path::Path) {
+fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &Path, tui: bool) {
     match source {
         KeySource::Generated(key) => {
             // Shown this once, on the operator's terminal, never in the log.
@@ -79,6 +154,10 @@ fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &std::path::Path) {
                 state_dir.join(auth::KEY_FILE).display()
             );
             println!("    {key}");
+            if tui {
+                println!("Press Enter to open the dashboard.");
+                let _ = io::stdin().read_line(&mut String::new());
+            }
         }
         KeySource::Stored => log::info!("using the API key kept in {}", state_dir.join(auth::KEY_FILE).display()),
         KeySource::File => log::info!("accepting {} API key(s) from the keys file", keys.len()),

@@ -281,12 +281,13 @@ mod tests {
     fn panics_and_hangs_cost_one_call_not_the_pool() {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn Store> = Arc::new(FsStore::open(dir.path()).unwrap());
-        let runner = Runner::new(1, Duration::from_millis(100));
-        static SLOW: Sleepy = Sleepy(Duration::from_millis(400));
+        // Roomy enough that a busy machine never times out the quick calls.
+        let runner = Runner::new(1, Duration::from_millis(500));
+        static HUNG: Sleepy = Sleepy(Duration::from_secs(3));
         static FAST: Sleepy = Sleepy(Duration::ZERO);
         assert!(matches!(runner.run(&Boom, ctx(&store)), Err(ActionError::Panicked)));
         assert!(runner.run(&FAST, ctx(&store)).is_ok());
-        assert!(matches!(runner.run(&SLOW, ctx(&store)), Err(ActionError::TimedOut(_))));
+        assert!(matches!(runner.run(&HUNG, ctx(&store)), Err(ActionError::TimedOut(_))));
         // The only pool thread is stuck; its replacement answers.
         assert!(runner.run(&FAST, ctx(&store)).is_ok());
     }

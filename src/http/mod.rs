@@ -19,11 +19,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use tiny_http::{Method, Request};
+use tiny_http::Request;
 
 use crate::actions::Runner;
 use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use auth::Keys;
 use errors::HttpError;
@@ -76,6 +77,7 @@ pub struct App {
     pub journal: Journal,
     pub bus: Bus,
     pub runner: Runner,
+    pub metrics: Metrics,
     pub live: Live,
     id_prefix: String,
     next_id: AtomicU64,
@@ -123,6 +125,7 @@ impl Server {
             journal: parts.journal,
             bus: parts.bus,
             runner,
+            metrics: Metrics::new(),
             live: Live { started: Instant::now(), in_flight: AtomicU64::new(0), addr },
             id_prefix: crate::crypto::random_hex(3),
             next_id: AtomicU64::new(1),
@@ -176,7 +179,43 @@ fn worker(http: &tiny_http::Server, app: &App, stop: &AtomicBool) {
     }
 }
 
+/// A snapshot of the live figures, as the dashboard and `top` show them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub version: String,
+    pub listen: String,
+    pub uptime_secs: f64,
+    pub in_flight: u64,
+    pub total: u64,
+    pub failures: u64,
+    pub dropped: u64,
+}
+
 impl App {
+    pub fn snapshot(&self) -> Snapshot {
+        let (total, failures) = self.metrics.totals();
+        Snapshot {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            listen: self.live.addr.to_string(),
+            uptime_secs: self.live.started.elapsed().as_secs_f64(),
+            in_flight: self.live.in_flight.load(Ordering::Relaxed),
+            total,
+            failures,
+            dropped: self.bus.dropped(),
+        }
+    }
+
+    /// The Prometheus page.
+    pub fn metrics_text(&self) -> String {
+        let s = self.snapshot();
+        self.metrics.render(&crate::metrics::Gauges {
+            in_flight: s.in_flight,
+            uptime_seconds: s.uptime_secs,
+            events_dropped: s.dropped,
+        })
+    }
+
     fn request_id(&self) -> String {
         format!("{}-{}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
     }
@@ -234,6 +273,7 @@ impl App {
             Reply::Html(_) | Reply::File { .. } => 200,
         };
         event.latency_us = started.elapsed().as_micros() as u64;
+        self.metrics.record(&event);
         // The journal line is written before the response leaves.
         if let Err(e) = self.journal.append(&event) {
             log::error!("cannot append to the journal: {e}");
@@ -271,9 +311,9 @@ impl App {
             HttpError::NotFound(format!("no endpoint at {}", path.chars().take(100).collect::<String>()))
         })?;
         let method = rq.method();
-        let allowed =
-            route.methods.contains(method) || (*method == Method::Head && route.methods.contains(&Method::Get));
-        if !allowed {
+        // Read endpoints list HEAD themselves; an action's GET does not, so a
+        // HEAD can never run one.
+        if !route.methods.contains(method) {
             return Err(HttpError::MethodNotAllowed(request::allow_value(route.methods)));
         }
         let mut params = Params::from_query(query);

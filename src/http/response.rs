@@ -79,7 +79,10 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             .boxed(),
         Reply::File { file, len, mime, name, inline } => {
             let len = usize::try_from(len).unwrap_or(usize::MAX);
+            // tiny_http switches to chunked (dropping Content-Length) above
+            // 32 KiB unless told otherwise; downloads always declare their size.
             Response::new(StatusCode(200), Vec::new(), file, Some(len), None)
+                .with_chunked_threshold(usize::MAX)
                 .with_header(safe_header("Content-Type", &mime))
                 .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)))
                 .with_header(safe_header("X-Content-Type-Options", "nosniff"))
@@ -121,6 +124,19 @@ mod tests {
         );
         let cd = content_disposition("a\r\nb", false);
         assert!(!cd.contains('\r') && !cd.contains('\n'));
+    }
+
+    #[test]
+    fn large_files_are_sent_with_a_content_length() {
+        let mut tmp = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut tmp, &[7u8; 100_000]).unwrap();
+        std::io::Seek::rewind(&mut tmp).unwrap();
+        let reply = Reply::File { file: tmp, len: 100_000, mime: "a/b".into(), name: "f".into(), inline: false };
+        let mut wire = Vec::new();
+        render(reply, "r-1").raw_print(&mut wire, tiny_http::HTTPVersion(1, 1), &[], true, None).unwrap();
+        let head = String::from_utf8(wire).unwrap();
+        assert!(head.contains("Content-Length: 100000\r\n"), "{head}");
+        assert!(!head.contains("chunked"), "{head}");
     }
 
     #[test]

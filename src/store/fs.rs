@@ -382,6 +382,10 @@ impl Store for FsStore {
             if state.locked_within(&rel) {
                 return Err(StoreError::Locked);
             }
+            // Archived items are read-only, like locked ones.
+            if state.is_archived(id) {
+                return Err(StoreError::Archived);
+            }
             let (abs, meta) = self.abs(&rel)?;
             if meta.is_dir() {
                 fs::remove_dir_all(&abs)?
@@ -592,6 +596,10 @@ mod tests {
         assert!(!s.archive(&f.id).unwrap());
         assert!(s.list("/").unwrap().is_empty());
         assert!(s.metadata(&f.id).unwrap().read_only);
+        assert!(matches!(s.upload(&f.id, &mut &b"x"[..], 10), Err(StoreError::Archived)));
+        assert!(matches!(s.rename(&f.id, "b.txt"), Err(StoreError::Archived)));
+        assert!(matches!(s.delete(&f.id), Err(StoreError::Archived)));
+        assert!(s.open(&f.id).is_ok(), "still readable by id");
     }
 
     #[test]

@@ -1,0 +1,197 @@
+//! Throughput of `serve` with and without `--tui`, under the same load, in
+//! one run: prints requests/s of each and their ratio (target ≥ 0.95).
+//!
+//! The load is `GET /customAction?name=ping` from keep-alive connections on
+//! loopback, bounded in time. The dashboard runs in a detached tmux session
+//! (installed from Debian's packages where missing) so it has a real
+//! terminal to draw on. Rounds alternate between the two modes, and the
+//! median of each is compared, because these machines are noisy.
+//!
+//! `cargo bench --bench tui_overhead` (env: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS)
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "bench-key";
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_for(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the server did not come up on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads one HTTP response with a Content-Length body; false on EOF.
+fn read_response(r: &mut BufReader<TcpStream>) -> bool {
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return false;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = v.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).is_ok()
+}
+
+/// Requests per second over `secs`, from `conns` keep-alive connections.
+fn load(addr: SocketAddr, conns: u64, secs: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let request = format!(
+        "GET /customAction?name=ping HTTP/1.1\r\nHost: {addr}\r\napiKey: {KEY}\r\nusername: bench@example.com\r\n\r\n"
+    );
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let (done, stop, request) = (Arc::clone(&done), Arc::clone(&stop), request.clone());
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                s.set_nodelay(true).unwrap();
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                while !stop.load(Ordering::Relaxed) {
+                    if s.write_all(request.as_bytes()).is_err() || !read_response(&mut r) {
+                        break;
+                    }
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Warm up, then count.
+    std::thread::sleep(Duration::from_millis(500));
+    let start_count = done.load(Ordering::Relaxed);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(secs));
+    let n = done.load(Ordering::Relaxed) - start_count;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        let _ = t.join();
+    }
+    rate
+}
+
+struct Headless(Child);
+
+impl Drop for Headless {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Tmux(String);
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+fn serve_args(root: &std::path::Path, port: u16) -> Vec<String> {
+    ["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-listen", "off", "--root"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([root.display().to_string()])
+        .collect()
+}
+
+fn headless(root: &std::path::Path) -> (Headless, SocketAddr) {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_wfhook"))
+        .args(serve_args(root, port))
+        .env("WFHOOK_API_KEY", KEY)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for(addr);
+    (Headless(child), addr)
+}
+
+fn with_tui(root: &std::path::Path, round: u64) -> (Tmux, SocketAddr) {
+    let port = free_port();
+    let session = format!("wfhook-bench-{}-{round}", std::process::id());
+    let mut cmd = vec![env!("CARGO_BIN_EXE_wfhook").to_string()];
+    cmd.extend(serve_args(root, port));
+    cmd.push("--tui".into());
+    let status = Command::new("tmux")
+        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "-e", &format!("WFHOOK_API_KEY={KEY}")])
+        .args(&cmd)
+        .status()
+        .expect("tmux runs");
+    assert!(status.success(), "tmux could not start the dashboard");
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for(addr);
+    (Tmux(session), addr)
+}
+
+fn ensure_tmux() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return true;
+    }
+    eprintln!("tmux is missing: installing it from Debian's packages");
+    let ok = |c: &mut Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+    ok(Command::new("apt-get").arg("update").arg("-qq"))
+        && ok(Command::new("apt-get").args(["install", "-y", "-qq", "tmux"]))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing
+    // and must not spend minutes here.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let (secs, rounds, conns) = (env_num("BENCH_SECS", 5), env_num("BENCH_ROUNDS", 3), env_num("BENCH_CONNS", 16));
+    if !ensure_tmux() {
+        eprintln!("tui_overhead: tmux is not available, nothing measured");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut plain, mut tui) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let root = tmp.path().join(format!("plain-{round}"));
+        let (_server, addr) = headless(&root);
+        plain.push(load(addr, conns, secs));
+        drop(_server);
+        let root = tmp.path().join(format!("tui-{round}"));
+        let (_session, addr) = with_tui(&root, round);
+        tui.push(load(addr, conns, secs));
+        println!(
+            "round {round}: serve {:>9.0} req/s   serve --tui {:>9.0} req/s",
+            plain[round as usize], tui[round as usize]
+        );
+    }
+    let (p, t) = (median(plain), median(tui));
+    println!("median: serve {p:.0} req/s, serve --tui {t:.0} req/s");
+    println!(
+        "ratio serve --tui / serve = {:.3} (target >= 0.95), {conns} connections, {secs} s x {rounds} rounds",
+        t / p
+    );
+}

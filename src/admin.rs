@@ -1,0 +1,183 @@
+//! The admin listener: `GET /metrics` for scrapers (open: it holds no
+//! document data) and `GET /events` for `wfhook top` (admin token).
+//!
+//! `/events` is a stream of JSON lines: a `hello`, the recent `history`
+//! from the journal, then every `event` with its sequence number (a gap
+//! means the stream's queue overflowed) and a `stats` line every second.
+//! It is written straight to the socket, line by line, because tiny_http's
+//! chunked encoder would hold lines back until a buffer fills.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tiny_http::{Method, Request, Response};
+
+use crate::crypto;
+use crate::events::Event;
+use crate::http::response::safe_header;
+use crate::http::{App, Snapshot, request};
+use crate::journal;
+
+/// The admin token's file in the state folder.
+pub const TOKEN_FILE: &str = "admin-token";
+/// Events of history a new stream starts with.
+pub const HISTORY: usize = 500;
+/// Streams open at once; more are refused with 503.
+const MAX_STREAMS: usize = 8;
+/// Events a stream may fall behind before it skips some (and says so).
+const STREAM_QUEUE: usize = 4096;
+
+/// One line of the `/events` stream.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Message {
+    /// First line: `seq` is the number of the last event before the stream.
+    Hello {
+        version: String,
+        listen: String,
+        seq: u64,
+    },
+    History {
+        events: Vec<Event>,
+    },
+    Event {
+        seq: u64,
+        event: Event,
+    },
+    Stats {
+        stats: Snapshot,
+    },
+}
+
+/// Refuses an address that is not loopback unless allowed explicitly.
+pub fn check_address(addr: &str, allow_remote: bool) -> io::Result<()> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if !allow_remote && addrs.iter().any(|a| !a.ip().is_loopback()) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "the admin listener stays on loopback unless --admin-allow-remote is given",
+        ));
+    }
+    Ok(())
+}
+
+/// Binds the admin listener and serves it on a thread of its own.
+pub fn start(addr: &str, app: Arc<App>, token: String, journal: PathBuf) -> io::Result<SocketAddr> {
+    let server =
+        tiny_http::Server::http(addr).map_err(|e| io::Error::new(io::ErrorKind::AddrNotAvailable, e.to_string()))?;
+    let bound = server.server_addr().to_ip().ok_or_else(|| io::Error::other("not an IP listener"))?;
+    let streams = Arc::new(AtomicUsize::new(0));
+    std::thread::Builder::new().name("wfhook-admin".into()).spawn(move || {
+        for rq in server.incoming_requests() {
+            handle(rq, &app, &token, &journal, &streams);
+        }
+    })?;
+    Ok(bound)
+}
+
+fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Arc<AtomicUsize>) {
+    let path = request::split_target(rq.url()).0.to_string();
+    let text = |status: u16, body: &str| {
+        Response::from_string(body)
+            .with_status_code(status)
+            .with_header(safe_header("Content-Type", "text/plain; charset=utf-8"))
+    };
+    if !matches!(rq.method(), Method::Get | Method::Head) {
+        let _ = rq.respond(text(405, "method not allowed\n").with_header(safe_header("Allow", "GET, HEAD")));
+        return;
+    }
+    match path.as_str() {
+        "/metrics" => {
+            let ct = safe_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+            let _ = rq.respond(Response::from_string(app.metrics_text()).with_header(ct));
+        }
+        "/events" => {
+            let given =
+                request::header(&rq, "Authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+            if !crypto::ct_eq(given.trim().as_bytes(), token.as_bytes()) {
+                let _ = rq.respond(text(403, "missing or invalid admin token\n"));
+                return;
+            }
+            if streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
+                streams.fetch_sub(1, Ordering::SeqCst);
+                let _ = rq.respond(text(503, "too many event streams\n"));
+                return;
+            }
+            let (app, journal, streams) = (Arc::clone(app), journal.to_path_buf(), Arc::clone(streams));
+            let spawned = std::thread::Builder::new().name("wfhook-admin-stream".into()).spawn(move || {
+                if let Err(e) = stream(rq, &app, &journal) {
+                    log::debug!("event stream ended: {e}");
+                }
+                streams.fetch_sub(1, Ordering::SeqCst);
+            });
+            if spawned.is_err() {
+                log::warn!("cannot start an event stream thread");
+            }
+        }
+        _ => {
+            let _ = rq.respond(text(404, "not found: try /metrics or /events\n"));
+        }
+    }
+}
+
+fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
+    let rx = app.bus.subscribe(STREAM_QUEUE);
+    let seq = app.bus.published();
+    let history = journal::tail(journal, HISTORY).unwrap_or_default();
+    let mut w = rq.into_writer();
+    w.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+    )?;
+    let snapshot = app.snapshot();
+    send(&mut w, &Message::Hello { version: snapshot.version.clone(), listen: snapshot.listen.clone(), seq })?;
+    send(&mut w, &Message::History { events: history })?;
+    send(&mut w, &Message::Stats { stats: snapshot })?;
+    let mut last_stats = std::time::Instant::now();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(1)) {
+            // Events published before the history was read are in it.
+            Ok((n, _)) if n <= seq => {}
+            Ok((seq, event)) => send(&mut w, &Message::Event { seq, event })?,
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+        }
+        if last_stats.elapsed() >= Duration::from_secs(1) {
+            send(&mut w, &Message::Stats { stats: app.snapshot() })?;
+            last_stats = std::time::Instant::now();
+        }
+    }
+}
+
+fn send(w: &mut dyn Write, m: &Message) -> io::Result<()> {
+    let mut line = serde_json::to_vec(m).map_err(io::Error::other)?;
+    line.push(b'\n');
+    w.write_all(&line)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_without_the_switch() {
+        assert!(check_address("127.0.0.1:0", false).is_ok());
+        assert!(check_address("[::1]:0", false).is_ok());
+        assert!(check_address("0.0.0.0:9101", false).is_err());
+        assert!(check_address("0.0.0.0:9101", true).is_ok());
+    }
+
+    #[test]
+    fn messages_are_tagged_json_lines() {
+        let m = Message::Hello { version: "1".into(), listen: "a".into(), seq: 3 };
+        let line = serde_json::to_string(&m).unwrap();
+        assert_eq!(line, r#"{"type":"hello","version":"1","listen":"a","seq":3}"#);
+        assert!(matches!(serde_json::from_str(&line).unwrap(), Message::Hello { seq: 3, .. }));
+    }
+}

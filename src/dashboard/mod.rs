@@ -1,0 +1,94 @@
+//! The operator's full-screen dashboard, for `wfhook serve --tui` (in
+//! process) and `wfhook top` (attached to a server elsewhere).
+//!
+//! Everything arrives through one channel of [`Feed`] messages; the
+//! dashboard never reaches into the server. The work is split three ways:
+//!
+//! - [`model`] owns the state: bounded rings of events, failures and log
+//!   lines, the per-action statistics, the request-rate history, focus,
+//!   scroll positions, filter, pause and overlays. Feed messages and keys
+//!   are pure state transitions ([`Model::apply`], [`Model::on_key`]).
+//! - [`view`] draws a [`Model`] into a ratatui [`Frame`](ratatui::Frame) and
+//!   owns the layout; it reads the model and never changes it.
+//! - `terminal` owns the real terminal: raw mode, the alternate screen, the
+//!   panic hook and the drop guard that restore it, and the loop that waits
+//!   on input and the feed and redraws at most 20 times a second, only when
+//!   something changed.
+
+pub mod model;
+mod terminal;
+pub mod view;
+
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use crate::events::Event;
+
+pub use model::{Model, Outcome, Panel};
+
+/// What the dashboard is fed, through one channel.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Feed {
+    /// One handled request, newest last.
+    Event(Event),
+    /// A snapshot of the server's counters, sent about once a second.
+    Stats(Stats),
+    /// One log line, shown in the log pane (`serve --tui`).
+    Log(String),
+    /// The connection to the server changed (`top`).
+    Connection(ConnState),
+    /// This many events were missed, e.g. across a reconnection (`top`).
+    Missed(u64),
+}
+
+/// The server's counters at one moment.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub version: String,
+    pub listen: String,
+    pub uptime: Duration,
+    pub in_flight: u64,
+    /// Requests handled since start; the request rate is computed from the
+    /// difference between two snapshots, so it stays right when events drop.
+    pub total: u64,
+    pub failures: u64,
+    /// Events that the server could not hand to an observer.
+    pub dropped: u64,
+}
+
+/// How the dashboard reaches the server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConnState {
+    Connected,
+    Disconnected {
+        retry_in: Duration,
+    },
+    /// In the same process (`serve --tui`).
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `serve --tui`: quitting stops the server, so it asks first.
+    Serve,
+    /// `top`: quitting only detaches.
+    Top,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub mode: Mode,
+    /// No colors, only bold and reverse (`NO_COLOR`).
+    pub no_color: bool,
+    /// Events from before the start (the journal's tail), oldest first, so
+    /// that a fresh dashboard is not empty.
+    pub history: Vec<Event>,
+}
+
+/// Runs the full-screen dashboard until the user quits, or until every
+/// sender of `feed` is gone; returns `Ok(())` then.
+///
+/// Restores the terminal on return, on error and on panic.
+pub fn run(feed: Receiver<Feed>, opts: Options) -> std::io::Result<()> {
+    terminal::run(feed, opts)
+}

@@ -1,0 +1,256 @@
+//! The operator's side: `/metrics` and `/events` on the admin listener,
+//! `wfhook top` following a real server (and reconnecting to it), and the
+//! real binary drawing its dashboard in a terminal under tmux.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{TestServer, request};
+use wfhook::dashboard::{ConnState, Feed};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn admin_server() -> TestServer {
+    TestServer::start(&["--admin-listen", "127.0.0.1:0"])
+}
+
+fn token(server: &TestServer) -> String {
+    std::fs::read_to_string(server.state_dir().join("admin-token")).unwrap().trim().to_string()
+}
+
+/// The next feed message that `want` accepts, skipping the others.
+fn wait_for<T>(rx: &Receiver<Feed>, what: &str, mut want: impl FnMut(&Feed) -> Option<T>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(f) => {
+                if let Some(t) = want(&f) {
+                    return t;
+                }
+            }
+            Err(e) => panic!("no {what} in the feed: {e}"),
+        }
+    }
+}
+
+#[test]
+fn metrics_are_open_and_count_requests_actions_and_latency() {
+    let server = admin_server();
+    let admin = server.admin_addr();
+    assert_eq!(server.action("ping", "", None).status, 200);
+    assert_eq!(server.action("ping", "", None).status, 200);
+    assert_eq!(server.action("lock", "unknown-doc", None).status, 404);
+    let page = request(admin, "GET", "/metrics", &[], b"");
+    assert_eq!(page.status, 200);
+    assert!(page.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(page.body).unwrap();
+    for line in [
+        "wfhook_requests_total{endpoint=\"customAction\",status=\"200\"} 2",
+        "wfhook_requests_total{endpoint=\"customAction\",status=\"404\"} 1",
+        "wfhook_action_calls_total{action=\"ping\"} 2",
+        "wfhook_action_failures_total{action=\"lock\"} 1",
+        "wfhook_request_duration_seconds_count{endpoint=\"customAction\"} 3",
+        "wfhook_in_flight_requests 0",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    assert!(text.contains(&format!("wfhook_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))));
+    assert!(!text.contains("test-key"), "the metrics page must not hold a key");
+}
+
+#[test]
+fn the_event_stream_needs_the_admin_token() {
+    let server = admin_server();
+    let admin = server.admin_addr();
+    assert_eq!(request(admin, "GET", "/events", &[], b"").status, 403);
+    let wrong = request(admin, "GET", "/events", &[("Authorization", "Bearer nope")], b"");
+    assert_eq!(wrong.status, 403);
+    // The API key is not the admin token.
+    let api = request(admin, "GET", "/events", &[("Authorization", "Bearer test-key")], b"");
+    assert_eq!(api.status, 403);
+    assert_eq!(request(admin, "POST", "/metrics", &[], b"").status, 405);
+    assert_eq!(request(admin, "GET", "/nothing", &[], b"").status, 404);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(server.state_dir().join("admin-token")).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn the_admin_listener_stays_on_loopback_unless_allowed() {
+    let out = common::command()
+        .args(["serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0", "--root"])
+        .arg(tempfile::tempdir().unwrap().path().join("r"))
+        .env("WFHOOK_API_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--admin-allow-remote"));
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn top_follows_a_real_server_with_history_and_reconnects() {
+    let port = free_port();
+    let admin = format!("127.0.0.1:{port}");
+    let mut server = TestServer::start(&["--admin-listen", &admin]);
+    let root = server.root.clone();
+    // Handled before top connects: it arrives as history.
+    assert_eq!(server.action("ping", "", None).status, 200);
+    let token = token(&server);
+    let (tx, rx) = mpsc::sync_channel(1024);
+    let follow_admin = admin.clone();
+    std::thread::spawn(move || wfhook::top::follow(&follow_admin, &token, &tx));
+
+    wait_for(&rx, "connection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
+    wait_for(&rx, "history", |f| match f {
+        Feed::Event(e) if e.action.as_deref() == Some("ping") => Some(()),
+        _ => None,
+    });
+    assert_eq!(server.action("lock", "no-such-doc", None).status, 404);
+    let live = wait_for(&rx, "live event", |f| match f {
+        Feed::Event(e) if e.action.as_deref() == Some("lock") => Some(e.clone()),
+        _ => None,
+    });
+    assert_eq!((live.status, live.document_id.as_deref()), (404, Some("no-such-doc")));
+    let stats = wait_for(&rx, "stats", |f| match f {
+        Feed::Stats(s) if s.total >= 2 => Some(s.clone()),
+        _ => None,
+    });
+    assert_eq!((stats.failures, stats.version.as_str()), (1, env!("CARGO_PKG_VERSION")));
+
+    // The server goes away: top says so and keeps trying.
+    assert!(server.stop().success());
+    wait_for(&rx, "disconnection", |f| matches!(f, Feed::Connection(ConnState::Disconnected { .. })).then_some(()));
+    // It comes back on the same root and admin address: top reconnects.
+    let again = TestServer::builder().root(&root).args(&["--admin-listen", &admin]).start();
+    wait_for(&rx, "reconnection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
+    assert_eq!(again.action("ping", "", None).status, 200);
+    wait_for(&rx, "event after reconnecting", |f| match f {
+        Feed::Event(e) if e.action.as_deref() == Some("ping") && e.request_id != live.request_id => Some(()),
+        _ => None,
+    });
+}
+
+#[test]
+fn tui_without_a_terminal_runs_headless() {
+    let server = TestServer::start(&["--tui"]);
+    assert_eq!(server.action("ping", "", None).status, 200);
+    assert!(server.stderr().contains("not a terminal"), "{}", server.stderr());
+}
+
+/// A tmux session killed on drop.
+struct Tmux(String);
+
+impl Tmux {
+    fn start(cmd: &str, env: &[(&str, &str)]) -> Tmux {
+        let name = format!("wfhook-test-{}-{}", std::process::id(), free_port());
+        let mut c = Command::new("tmux");
+        c.args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "36"]);
+        for (k, v) in env {
+            c.args(["-e", &format!("{k}={v}")]);
+        }
+        let status = c.arg(cmd).status().expect("tmux must be installed (.ci/run installs it)");
+        assert!(status.success());
+        Tmux(name)
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            assert!(Command::new("tmux").args(["send-keys", "-t", &self.0, k]).status().unwrap().success());
+        }
+    }
+
+    /// Waits until the screen shows every one of `texts`.
+    fn wait_for(&self, texts: &[&str]) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let screen = self.screen();
+            if texts.iter().all(|t| screen.contains(t)) {
+                return screen;
+            }
+            assert!(Instant::now() < deadline, "the screen never showed {texts:?}:\n{screen}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
+    }
+}
+
+fn wait_port(addr: SocketAddr) {
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_real_binary_shows_the_dashboard_in_a_terminal_and_quits_when_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cmd = format!(
+        "{} serve --tui --listen {addr} --admin-listen off --root {}; echo EXIT=$?; sleep 30",
+        common::bin(),
+        dir.path().join("root").display()
+    );
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
+    wait_port(addr);
+    let auth = [("apiKey", "test-key"), ("username", "ann")];
+    assert_eq!(request(addr, "GET", "/customAction?name=ping", &auth, b"").status, 200);
+    assert_eq!(request(addr, "GET", "/customAction?name=lock&documentId=gone", &auth, b"").status, 404);
+    let screen = tmux.wait_for(&["Live invocations", "Failures", " ann ", "ping", "404"]);
+    assert!(screen.contains(&format!("listen {addr}")), "{screen}");
+    // Logs go to the log pane, never onto the screen as raw lines.
+    assert!(!screen.lines().any(|l| l.starts_with('[')), "{screen}");
+
+    tmux.keys(&["?"]);
+    tmux.wait_for(&["Esc"]);
+    tmux.keys(&["Escape", "p"]);
+    tmux.wait_for(&["PAUSED"]);
+    tmux.keys(&["p", "q"]);
+    tmux.wait_for(&["Stop the server? y/n"]);
+    tmux.keys(&["n"]);
+    let deadline = Instant::now() + WAIT;
+    while tmux.screen().contains("Stop the server?") {
+        assert!(Instant::now() < deadline, "n did not cancel the quit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Still serving after the cancelled quit.
+    assert_eq!(request(addr, "GET", "/serviceInfo", &[], b"").status, 200);
+    tmux.keys(&["q", "y"]);
+    let screen = tmux.wait_for(&["EXIT=0"]);
+    // The terminal was given back: the dashboard's frame is gone.
+    assert!(!screen.contains("Live invocations"), "{screen}");
+}
+
+#[test]
+fn top_in_a_terminal_shows_a_server_running_elsewhere_and_never_stops_it() {
+    let server = admin_server();
+    let admin = server.admin_addr();
+    assert_eq!(server.action("ping", "", None).status, 200);
+    let cmd =
+        format!("{} top --connect {admin} --root {}; echo EXIT=$?; sleep 30", common::bin(), server.root.display());
+    let tmux = Tmux::start(&cmd, &[]);
+    tmux.wait_for(&["Live invocations", "connected", "ping", "tester@"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for(&["EXIT=0"]);
+    assert_eq!(server.action("ping", "", None).status, 200);
+}
