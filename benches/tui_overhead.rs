@@ -168,7 +168,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let (secs, rounds, conns) = (env_num("BENCH_SECS", 5), env_num("BENCH_ROUNDS", 3), env_num("BENCH_CONNS", 16));
+    let (secs, rounds, conns) = (env_num("BENCH_SECS", 4), env_num("BENCH_ROUNDS", 5), env_num("BENCH_CONNS", 16));
     if !ensure_tmux() {
         eprintln!("tui_overhead: tmux is not available, nothing measured");
         return;

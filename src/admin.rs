@@ -12,8 +12,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::RecvTimeoutError;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tiny_http::{Method, Request, Response};
@@ -30,6 +29,8 @@ pub const TOKEN_FILE: &str = "admin-token";
 pub const HISTORY: usize = 500;
 /// Streams open at once; more are refused with 503.
 const MAX_STREAMS: usize = 8;
+/// How often a stream writes what arrived.
+const TICK: Duration = Duration::from_millis(100);
 /// Events a stream may fall behind before it skips some (and says so).
 const STREAM_QUEUE: usize = 4096;
 
@@ -138,26 +139,38 @@ fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
     send(&mut w, &Message::Hello { version: snapshot.version.clone(), listen: snapshot.listen.clone(), seq })?;
     send(&mut w, &Message::History { events: history })?;
     send(&mut w, &Message::Stats { stats: snapshot })?;
-    let mut last_stats = std::time::Instant::now();
+    let mut last_stats = Instant::now();
     loop {
-        match rx.recv_timeout(Duration::from_secs(1)) {
+        // One write per tick, whatever the request rate.
+        std::thread::sleep(TICK);
+        let mut batch = Vec::new();
+        for (n, event) in rx.try_iter() {
             // Events published before the history was read are in it.
-            Ok((n, _)) if n <= seq => {}
-            Ok((seq, event)) => send(&mut w, &Message::Event { seq, event })?,
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            if n > seq {
+                line(&mut batch, &Message::Event { seq: n, event })?;
+            }
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {
-            send(&mut w, &Message::Stats { stats: app.snapshot() })?;
-            last_stats = std::time::Instant::now();
+            line(&mut batch, &Message::Stats { stats: app.snapshot() })?;
+            last_stats = Instant::now();
+        }
+        if !batch.is_empty() {
+            w.write_all(&batch)?;
+            w.flush()?;
         }
     }
 }
 
+fn line(out: &mut Vec<u8>, m: &Message) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
+}
+
 fn send(w: &mut dyn Write, m: &Message) -> io::Result<()> {
-    let mut line = serde_json::to_vec(m).map_err(io::Error::other)?;
-    line.push(b'\n');
-    w.write_all(&line)?;
+    let mut out = Vec::new();
+    line(&mut out, m)?;
+    w.write_all(&out)?;
     w.flush()
 }
 

@@ -6,7 +6,7 @@
 //! `try_send`, so a slow or absent observer can never slow a request down;
 //! what cannot be delivered is counted as dropped.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -63,6 +63,8 @@ pub struct Bus {
 #[derive(Default)]
 struct BusInner {
     subscribers: Mutex<Vec<SyncSender<(u64, Event)>>>,
+    /// How many subscribers there are, read without the lock.
+    count: AtomicUsize,
     published: AtomicU64,
     dropped: AtomicU64,
 }
@@ -76,19 +78,26 @@ impl Bus {
     /// with its sequence number (1, 2, …) so that gaps are visible.
     pub fn subscribe(&self, capacity: usize) -> Receiver<(u64, Event)> {
         let (tx, rx) = sync_channel(capacity);
-        self.inner.subscribers.lock().unwrap().push(tx);
+        let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        subs.push(tx);
+        self.inner.count.store(subs.len(), Ordering::Relaxed);
         rx
     }
 
     /// Hands the event to every subscriber without ever blocking.
     pub fn publish(&self, event: &Event) {
+        let n = self.inner.count.load(Ordering::Relaxed);
+        if n == 0 {
+            self.inner.published.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // The copies are made before the lock, so that workers only queue
+        // behind each other for the sends themselves.
+        let mut copies: Vec<Event> = (0..n).map(|_| event.clone()).collect();
         let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // Numbered under the lock, so every subscriber sees ascending numbers.
         let seq = self.inner.published.fetch_add(1, Ordering::Relaxed) + 1;
-        if subs.is_empty() {
-            return;
-        }
-        subs.retain(|tx| match tx.try_send((seq, event.clone())) {
+        subs.retain(|tx| match tx.try_send((seq, copies.pop().unwrap_or_else(|| event.clone()))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.inner.dropped.fetch_add(1, Ordering::Relaxed);
@@ -96,6 +105,7 @@ impl Bus {
             }
             Err(TrySendError::Disconnected(_)) => false,
         });
+        self.inner.count.store(subs.len(), Ordering::Relaxed);
     }
 
     /// Events published since start.

@@ -3,8 +3,8 @@
 //! the dashboard's confirmed quit), and lets in-flight requests finish.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
-use std::io::{self, IsTerminal, Write};
+use std::fs::OpenOptions;
+use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -13,7 +13,7 @@ use crate::admin;
 use crate::cli::ServeArgs;
 use crate::events::Bus;
 use crate::http::auth::{self, KeySource, Keys};
-use crate::http::{Parts, Server};
+use crate::http::{ACCESS_LOG, Parts, Server};
 use crate::journal::{self, Journal};
 use crate::store::fs::FsStore;
 
@@ -46,53 +46,61 @@ impl fmt::Display for ServeError {
 
 impl std::error::Error for ServeError {}
 
-/// Where log lines go besides (or instead of) stderr.
-pub struct LogSink {
-    file: Option<File>,
-    /// The dashboard's log pane, when it owns the terminal.
-    pane: Option<Box<dyn Fn(String) + Send>>,
-    line: Vec<u8>,
+/// The logger while the dashboard owns the terminal: lines go to the log
+/// pane (and to the log file when there is one), never onto the screen.
+/// Access lines stay out of the pane: the live list already shows every
+/// request, and formatting thousands a second for it would slow the server.
+struct PaneLogger {
+    inner: env_logger::Logger,
+    to_file: bool,
+    pane: Box<dyn Fn(String) + Send + Sync>,
 }
 
-impl Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(f) = &mut self.file {
-            f.write_all(buf)?;
-        }
-        if let Some(pane) = &self.pane {
-            for &b in buf {
-                if b == b'\n' {
-                    pane(String::from_utf8_lossy(&self.line).into_owned());
-                    self.line.clear();
-                } else {
-                    self.line.push(b);
-                }
-            }
-        }
-        Ok(buf.len())
+impl log::Log for PaneLogger {
+    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
+        self.inner.enabled(metadata)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.as_mut().map_or(Ok(()), Write::flush)
+    fn log(&self, record: &log::Record<'_>) {
+        if !self.inner.matches(record) {
+            return;
+        }
+        if self.to_file {
+            self.inner.log(record);
+        }
+        if record.target() != ACCESS_LOG {
+            let time = humantime::format_rfc3339_millis(std::time::SystemTime::now());
+            (self.pane)(format!("{time} {:<5} {}", record.level(), record.args()));
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
     }
 }
 
-/// Sends logs to stderr, or to the log file and the dashboard's pane.
-/// `info` unless `RUST_LOG` says otherwise.
-pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send>>) -> Result<(), ServeError> {
+/// Sends logs to stderr, or to the log file, and to the dashboard's pane
+/// when given. `info` unless `RUST_LOG` says otherwise.
+pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send + Sync>>) -> Result<(), ServeError> {
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     b.format_timestamp_millis();
-    if file.is_some() || pane.is_some() {
-        let file = match file {
-            Some(p) => Some(
-                OpenOptions::new().create(true).append(true).open(p).map_err(|e| ServeError::LogFile(p.into(), e))?,
-            ),
-            None => None,
-        };
-        b.target(env_logger::Target::Pipe(Box::new(LogSink { file, pane, line: Vec::new() })));
+    if let Some(p) = file {
+        let f = OpenOptions::new().create(true).append(true).open(p).map_err(|e| ServeError::LogFile(p.into(), e))?;
+        b.target(env_logger::Target::Pipe(Box::new(f)));
     }
     // A second initialisation (tests running serve in-process) keeps the first.
-    let _ = b.try_init();
+    match pane {
+        None => {
+            let _ = b.try_init();
+        }
+        Some(pane) => {
+            let inner = b.build();
+            let max = inner.filter();
+            if log::set_boxed_logger(Box::new(PaneLogger { inner, to_file: file.is_some(), pane })).is_ok() {
+                log::set_max_level(max);
+            }
+        }
+    }
     Ok(())
 }
 

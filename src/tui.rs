@@ -11,7 +11,7 @@ use std::io;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use crate::dashboard::{self, ConnState, Feed, Mode, Options, Stats};
@@ -55,7 +55,7 @@ impl LogPane {
     }
 
     /// What the logger calls with each line; never blocks a logging thread.
-    pub fn sender(&self) -> Box<dyn Fn(String) + Send> {
+    pub fn sender(&self) -> Box<dyn Fn(String) + Send + Sync> {
         let tx = self.tx.clone();
         Box::new(move |line| {
             let _ = tx.try_send(line);
@@ -86,6 +86,10 @@ pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane, journal_path:
     })
 }
 
+/// How often the merging thread wakes: it forwards in batches, so that its
+/// cost does not grow with the request rate.
+const TICK: Duration = Duration::from_millis(50);
+
 /// Feeds the dashboard until the server stops; what a full feed cannot
 /// take is counted and reported as missed with the next stats tick.
 fn merge(
@@ -107,12 +111,10 @@ fn merge(
     push(Feed::Connection(ConnState::Local));
     let mut last_stats = Instant::now() - Duration::from_secs(1);
     while !stop.load(Ordering::SeqCst) {
-        let alive = match events.recv_timeout(Duration::from_millis(100)) {
-            Ok((_, e)) => push(Feed::Event(e)),
-            Err(RecvTimeoutError::Timeout) => true,
-            Err(RecvTimeoutError::Disconnected) => false,
-        };
-        if !(alive && logs.try_iter().all(|line| push(Feed::Log(line)))) {
+        std::thread::sleep(TICK);
+        let alive =
+            events.try_iter().all(|(_, e)| push(Feed::Event(e))) && logs.try_iter().all(|line| push(Feed::Log(line)));
+        if !alive {
             return;
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {

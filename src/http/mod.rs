@@ -33,6 +33,9 @@ use request::Params;
 use response::{Reply, Style};
 use routes::{Access, Route};
 
+/// The log target of the one access line per request.
+pub const ACCESS_LOG: &str = "wfhook::access";
+
 /// What `serve` was told, after defaults.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -279,7 +282,7 @@ impl App {
             log::error!("cannot append to the journal: {e}");
         }
         log::info!(
-            target: "wfhook::access",
+            target: ACCESS_LOG,
             "{} {} {} {:.1}ms {}",
             event.method,
             path.chars().take(200).collect::<String>().escape_debug(),
