@@ -74,6 +74,19 @@ pub static SERVE_FLAGS: &[Flag] = &[
     ),
     flag("action-timeout", "SECS", Some("30"), "Longest a custom action may run before it fails with 500."),
     flag("link-ttl", "SECS", Some("3600"), "How long signed viewLink/downloadLink URLs stay valid."),
+    flag(
+        "max-connections",
+        "N",
+        Some("1024"),
+        "Open connections at most; more are answered 503 and closed, so that idle clients cannot exhaust threads.",
+    ),
+    flag(
+        "io-timeout",
+        "SECS",
+        Some("30"),
+        "Longest a socket read or write may wait: idle keep-alive connections, stalled bodies and clients that \
+         stop reading are dropped after it.",
+    ),
     switch_flag(
         "tui",
         "Show the operator's dashboard in this terminal while serving (headless when stdout is not a terminal).",
@@ -251,6 +264,14 @@ fn serve_args(
     if !(timeout > 0.0 && timeout <= 86_400.0) {
         return Err(UsageError("--action-timeout must be between 0 and 86400 seconds".into()));
     }
+    let max_connections: usize = number("max-connections", get("max-connections"))?;
+    if !(16..=65_536).contains(&max_connections) {
+        return Err(UsageError("--max-connections must be between 16 and 65536".into()));
+    }
+    let io_timeout: f64 = number("io-timeout", get("io-timeout"))?;
+    if !(1.0..=3600.0).contains(&io_timeout) {
+        return Err(UsageError("--io-timeout must be between 1 and 3600 seconds".into()));
+    }
     let public_url = get("public-url").map(|u| u.trim_end_matches('/').to_string());
     if let Some(u) = &public_url
         && (!(u.starts_with("http://") || u.starts_with("https://"))
@@ -269,6 +290,8 @@ fn serve_args(
             max_upload_bytes: number("max-upload-bytes", get("max-upload-bytes"))?,
             action_timeout: Duration::from_secs_f64(timeout),
             link_ttl: Duration::from_secs(number("link-ttl", get("link-ttl"))?),
+            max_connections,
+            io_timeout: Duration::from_secs_f64(io_timeout),
         },
         root: PathBuf::from(get("root").unwrap_or_default()),
         api_keys_file: get("api-keys-file").map(PathBuf::from),
@@ -394,6 +417,7 @@ mod tests {
                     "base-path" => "/api",
                     "listen" | "root" | "publisher" | "api-keys-file" | "log-file" | "connect" => "x",
                     "admin-listen" => "127.0.0.1:0",
+                    "max-connections" => "64",
                     _ => "7",
                 };
                 let flag = format!("--{}", f.name);

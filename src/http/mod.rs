@@ -48,6 +48,24 @@ pub struct Config {
     pub max_upload_bytes: u64,
     pub action_timeout: Duration,
     pub link_ttl: Duration,
+    /// Open connections at most (each costs a thread in tiny_http).
+    pub max_connections: usize,
+    /// Longest a socket read or write may block.
+    pub io_timeout: Duration,
+}
+
+impl Config {
+    /// The connection and request-head bounds the server layer enforces.
+    pub fn limits(&self) -> tiny_http::Limits {
+        let defaults = tiny_http::Limits::default();
+        tiny_http::Limits {
+            max_connections: self.max_connections,
+            io_timeout: self.io_timeout,
+            // A head may never take longer than one stalled read would.
+            header_timeout: defaults.header_timeout.min(self.io_timeout),
+            ..defaults
+        }
+    }
 }
 
 /// Normalizes a base path to `""` or `/a/b`.
@@ -110,7 +128,7 @@ pub struct Parts {
 impl Server {
     /// Binds the listener; requests are served once [`Server::run`] starts.
     pub fn bind(mut cfg: Config, parts: Parts) -> io::Result<Server> {
-        let http = tiny_http::Server::http(&cfg.listen)
+        let http = tiny_http::Server::http_with_limits(&cfg.listen, cfg.limits())
             .map_err(|e| io::Error::new(io::ErrorKind::AddrNotAvailable, e.to_string()))?;
         let addr = http.server_addr().to_ip().ok_or_else(|| io::Error::other("not an IP listener"))?;
         let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));

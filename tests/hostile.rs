@@ -1,0 +1,284 @@
+//! Hostile clients against the real binary: each test sends what tiny_http
+//! 0.12 alone could not survive (or would let through), and checks that the
+//! request is refused, the connection closed where it must be, and the
+//! server still answers everyone else.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{KEY, TestServer, USER, connect, raw, request};
+
+/// The server is alive and answering.
+fn answers(s: &TestServer) {
+    assert_eq!(request(s.addr, "GET", "/serviceInfo", &[], b"").status, 200, "{}", s.stderr());
+}
+
+fn status_of(reply: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(reply);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+/// Reads until the server closes the connection; panics if it does not.
+fn read_to_close(mut s: TcpStream) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = Vec::new();
+    match s.read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => out,
+        Err(e) => panic!("the server kept the connection open: {e}; got {:?}", String::from_utf8_lossy(&out)),
+    }
+}
+
+fn proc_status(pid: u32, field: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = text.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn huge_headers_and_too_many_headers_get_431_and_a_closed_connection() {
+    let s = TestServer::start(&[]);
+    let big = format!("GET /serviceInfo HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+    let reply = raw(s.addr, big.as_bytes());
+    assert_eq!(status_of(&reply), 431);
+    let mut many = String::from("GET /serviceInfo HTTP/1.1\r\nHost: x\r\n");
+    for n in 0..10_000 {
+        many.push_str(&format!("X-H{n}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    assert_eq!(status_of(&raw(s.addr, many.as_bytes())), 431);
+    answers(&s);
+    // The process did not balloon reading them.
+    assert!(proc_status(s.pid(), "VmHWM:") < 64 * 1024, "peak RSS in KiB");
+}
+
+#[test]
+fn ambiguous_framing_is_refused_and_the_connection_closed() {
+    let s = TestServer::start(&[]);
+    let cases = [
+        "Transfer-Encoding: gzip, chunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n",
+        "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n",
+        "Transfer-Encoding: xchunked\r\n",
+        "Content-Length: 5\r\nContent-Length: 6\r\n",
+        "Content-Length: +5\r\n",
+        "Content-Length: 0x10\r\n",
+    ];
+    for framing in cases {
+        let mut c = connect(s.addr);
+        // A smuggled second request follows; it must never be answered.
+        let smuggle = format!(
+            "POST /createFolder?parentId=%2F&name=x HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\n{framing}\r\n\
+             0\r\n\r\nPOST /createFolder?parentId=%2F&name=smuggled HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nContent-Length: 0\r\n\r\n"
+        );
+        c.write_all(smuggle.as_bytes()).unwrap();
+        let reply = read_to_close(c);
+        assert_eq!(status_of(&reply), 400, "{framing:?}");
+        assert_eq!(String::from_utf8_lossy(&reply).matches("HTTP/1.1").count(), 1, "{framing:?}: {reply:?}");
+    }
+    assert!(s.titles("/").is_empty(), "a refused request changed something: {:?}", s.titles("/"));
+    answers(&s);
+}
+
+#[test]
+fn bare_line_feeds_in_headers_cannot_inject() {
+    let s = TestServer::start(&[]);
+    let reply = raw(s.addr, b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nX-A: a\nX-Injected: 1\r\n\r\n");
+    assert_eq!(status_of(&reply), 400);
+    let reply = raw(s.addr, b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n");
+    assert_eq!(status_of(&reply), 400);
+    answers(&s);
+}
+
+#[test]
+fn invalid_utf8_expect_variants_http10_and_pipelining() {
+    let s = TestServer::start(&[]);
+    for bad in [
+        &b"GET /serviceInfo\xff HTTP/1.1\r\nHost: x\r\n\r\n"[..],
+        b"GET /metadata?id=\xc3\x28 HTTP/1.1\r\n\r\n",
+        b"GET /serviceInfo HTTP/1.1\r\nX-U: \xff\xfe\r\n\r\n",
+    ] {
+        let status = status_of(&raw(s.addr, bad));
+        assert!((400..500).contains(&status), "{status}");
+    }
+    assert_eq!(status_of(&raw(s.addr, b"GET /serviceInfo HTTP/1.1\r\nExpect: 200-ok\r\n\r\n")), 417);
+    assert_eq!(status_of(&raw(s.addr, b"GET /serviceInfo HTTP/1.0\r\n\r\n")), 200);
+    assert_eq!(status_of(&raw(s.addr, b"GET /serviceInfo HTTP/2.0\r\n\r\n")), 505);
+    let two = b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    let reply = String::from_utf8_lossy(&raw(s.addr, two)).into_owned();
+    let first = reply.find("HTTP/1.1 200").expect("first answer");
+    let second = reply.find("HTTP/1.1 404").expect("second answer");
+    assert!(first < second, "pipelined answers out of order");
+    answers(&s);
+}
+
+#[test]
+fn lying_and_huge_content_lengths_cost_nothing() {
+    let s = TestServer::start(&["--io-timeout", "2"]);
+    let id = s.put_file("/", "a.bin", b"old", None);
+    // Declares far more than it sends, then waits: answered (413, before the
+    // body), and the connection is let go instead of drained forever.
+    let mut c = connect(s.addr);
+    let head = format!(
+        "PUT /upload?id={id} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nContent-Length: 99999999999999\r\n\r\nabc"
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let reply = read_to_close(c);
+    assert_eq!(status_of(&reply), 413);
+    assert!(started.elapsed() < Duration::from_secs(8), "held for {:?}", started.elapsed());
+    // Declares a body within the limit, sends part, stalls: the worker is
+    // freed by the socket timeout and the old bytes stay.
+    let mut c = connect(s.addr);
+    let head = format!(
+        "PUT /upload?id={id} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nContent-Length: 1000\r\n\r\nnew"
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let reply = read_to_close(c);
+    assert!(status_of(&reply) >= 400);
+    assert_eq!(s.download(&id).body, b"old");
+    answers(&s);
+}
+
+#[test]
+fn an_endless_chunked_body_stops_at_the_upload_limit() {
+    let s = TestServer::start(&["--max-upload-bytes", "100000"]);
+    let id = s.put_file("/", "a.bin", b"old", None);
+    let mut c = connect(s.addr);
+    let head = format!(
+        "PUT /upload?id={id} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let chunk = format!("1000\r\n{}\r\n", "z".repeat(0x1000));
+    // Keep sending until the server answers and stops reading.
+    c.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..10_000 {
+        if c.write_all(chunk.as_bytes()).is_err() {
+            break;
+        }
+    }
+    let reply = read_to_close(c);
+    assert_eq!(status_of(&reply), 413);
+    assert_eq!(s.download(&id).body, b"old");
+    answers(&s);
+}
+
+#[test]
+fn a_client_that_never_reads_its_download_frees_the_worker() {
+    let s = TestServer::start(&["--workers", "1", "--io-timeout", "1"]);
+    let big = vec![7u8; 64 << 20];
+    std::fs::write(s.root.join("big.bin"), &big).unwrap();
+    let id = s.files("/")[0]["id"].as_str().unwrap().to_string();
+    let mut c = TcpStream::connect(s.addr).unwrap();
+    let head = format!("GET /download?id={id} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\n\r\n");
+    c.write_all(head.as_bytes()).unwrap();
+    // Never read. The only worker is stuck writing until the write times out.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let r = request(s.addr, "GET", "/serviceInfo", &[], b"");
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never came back");
+    }
+    drop(c);
+    answers(&s);
+}
+
+#[test]
+fn slow_headers_get_408_after_the_head_deadline() {
+    let s = TestServer::start(&["--io-timeout", "2"]);
+    let mut c = connect(s.addr);
+    let started = Instant::now();
+    let mut closed = false;
+    for b in b"GET /serviceInfo HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if c.write_all(&[*b]).is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        if started.elapsed() > Duration::from_secs(6) {
+            break;
+        }
+    }
+    let reply = read_to_close(c);
+    assert!(closed || status_of(&reply) == 408, "{:?}", String::from_utf8_lossy(&reply));
+    answers(&s);
+}
+
+#[test]
+fn idle_and_trickling_clients_do_not_stop_a_legitimate_request() {
+    let s = TestServer::start(&[]);
+    let addr: SocketAddr = s.addr;
+    let idle: Vec<TcpStream> = (0..500).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let slow: Vec<_> = (0..50)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = TcpStream::connect(addr).unwrap();
+                for b in b"GET /serviceInfo HTTP/1.1\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) || c.write_all(&[*b]).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    let reply = request(addr, "GET", "/customAction?name=ping", &[("apiKey", KEY), ("username", USER)], b"");
+    let took = started.elapsed();
+    assert_eq!(reply.status, 200);
+    assert!(took < Duration::from_secs(1), "a legitimate request took {took:?}");
+    let threads = proc_status(s.pid(), "Threads:");
+    assert!(threads < 1024 + 64, "{threads} threads");
+    assert!(proc_status(s.pid(), "VmRSS:") < 128 * 1024, "RSS in KiB");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(idle);
+    for t in slow {
+        t.join().unwrap();
+    }
+    answers(&s);
+}
+
+#[test]
+fn connections_over_the_cap_are_refused_and_threads_stay_bounded() {
+    let s = TestServer::start(&["--max-connections", "32"]);
+    let held: Vec<TcpStream> = (0..32).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut over = TcpStream::connect(s.addr).unwrap();
+    over.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").ok();
+    assert_eq!(status_of(&read_to_close(over)), 503);
+    let threads = proc_status(s.pid(), "Threads:");
+    assert!(threads < 32 + 48, "{threads} threads for 32 connections");
+    drop(held);
+    // Once they are gone, new clients get in again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while request_status(s.addr) != 200 {
+        assert!(Instant::now() < deadline, "the cap never released");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn request_status(addr: SocketAddr) -> u16 {
+    status_of(&raw(addr, b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+}
+
+#[test]
+fn idle_keep_alive_connections_are_closed_after_the_io_timeout() {
+    let s = TestServer::start(&["--io-timeout", "1"]);
+    let mut c = connect(s.addr);
+    c.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut buf = [0u8; 4096];
+    let n = c.read(&mut buf).unwrap();
+    assert!(n > 0);
+    let started = Instant::now();
+    // What is left of the answer, then the close.
+    read_to_close(c);
+    assert!(started.elapsed() < Duration::from_secs(8));
+}

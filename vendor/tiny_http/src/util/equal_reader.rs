@@ -1,0 +1,155 @@
+use std::io::Read;
+use std::io::Result as IoResult;
+use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, Sender};
+
+/// A `Reader` that reads exactly the number of bytes from a sub-reader.
+///
+/// If the limit is reached, it returns EOF. If the limit is not reached
+/// when the destructor is called, the remaining bytes will be read and
+/// thrown away.
+pub struct EqualReader<R>
+where
+    R: Read,
+{
+    reader: R,
+    size: usize,
+    last_read_signal: Sender<IoResult<()>>,
+    // wfhook patch: what an unread remainder may cost on drop
+    closer: Option<crate::connection::Connection>,
+    max_drain: usize,
+    drain_timeout: std::time::Duration,
+}
+
+impl<R> EqualReader<R>
+where
+    R: Read,
+{
+    pub fn new(
+        reader: R,
+        size: usize,
+        closer: Option<crate::connection::Connection>,
+        max_drain: usize,
+        drain_timeout: std::time::Duration,
+    ) -> (EqualReader<R>, Receiver<IoResult<()>>) {
+        let (tx, rx) = channel();
+
+        let r = EqualReader {
+            reader,
+            size,
+            last_read_signal: tx,
+            closer,
+            max_drain,
+            drain_timeout,
+        };
+
+        (r, rx)
+    }
+}
+
+impl<R> Read for EqualReader<R>
+where
+    R: Read,
+{
+    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
+        if self.size == 0 {
+            return Ok(0);
+        }
+
+        let buf = if buf.len() < self.size {
+            buf
+        } else {
+            &mut buf[..self.size]
+        };
+
+        match self.reader.read(buf) {
+            Ok(len) => {
+                self.size -= len;
+                Ok(len)
+            }
+            err @ Err(_) => err,
+        }
+    }
+}
+
+impl<R> Drop for EqualReader<R>
+where
+    R: Read,
+{
+    /// wfhook patch: upstream allocated a buffer of the whole unread length
+    /// here, so a huge `Content-Length` aborted the process. The remainder
+    /// is now drained through a fixed buffer up to `max_drain` bytes and
+    /// `drain_timeout`; past that the socket is shut down instead of read
+    /// (the response was already sent).
+    fn drop(&mut self) {
+        let mut buf = [0u8; 8192];
+        let mut budget = self.max_drain;
+        let started = std::time::Instant::now();
+        while self.size > 0 {
+            if budget == 0 || started.elapsed() > self.drain_timeout {
+                if let Some(c) = &self.closer {
+                    let _ = c.shutdown(std::net::Shutdown::Both);
+                }
+                self.last_read_signal.send(Ok(())).ok();
+                return;
+            }
+            let n = self.size.min(buf.len()).min(budget);
+            match self.reader.read(&mut buf[..n]) {
+                Err(e) => {
+                    self.last_read_signal.send(Err(e)).ok();
+                    return;
+                }
+                Ok(0) => break,
+                Ok(k) => {
+                    self.size -= k;
+                    budget -= k;
+                }
+            }
+        }
+        self.last_read_signal.send(Ok(())).ok();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EqualReader;
+    use std::io::Read;
+
+    #[test]
+    fn test_limit() {
+        use std::io::Cursor;
+
+        let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
+
+        {
+            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX);
+
+            let mut string = String::new();
+            equal_reader.read_to_string(&mut string).unwrap();
+            assert_eq!(string, "hello");
+        }
+
+        let mut string = String::new();
+        org_reader.read_to_string(&mut string).unwrap();
+        assert_eq!(string, " world");
+    }
+
+    #[test]
+    fn test_not_enough() {
+        use std::io::Cursor;
+
+        let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
+
+        {
+            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX);
+
+            let mut vec = [0];
+            equal_reader.read_exact(&mut vec).unwrap();
+            assert_eq!(vec[0], b'h');
+        }
+
+        let mut string = String::new();
+        org_reader.read_to_string(&mut string).unwrap();
+        assert_eq!(string, " world");
+    }
+}
