@@ -179,30 +179,6 @@ fn the_systemd_unit_runs_wfhook_as_the_nginx_site_expects() {
 // ---------------------------------------------------------------------------
 // The live test: nginx with the shipped site in front of a real wfhook.
 
-/// `tool`'s path: on `PATH`, or in the sbin folders a non-root `PATH` lacks.
-fn find_tool(tool: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
-}
-
-/// The tools' paths; when one is missing, fails under CI and skips elsewhere.
-fn tools_or_skip(tools: &[&str]) -> Option<Vec<PathBuf>> {
-    let found: Vec<Option<PathBuf>> = tools.iter().map(|t| find_tool(t)).collect();
-    let missing: Vec<&str> = tools.iter().zip(&found).filter(|(_, p)| p.is_none()).map(|(t, _)| *t).collect();
-    if missing.is_empty() {
-        return Some(found.into_iter().flatten().collect());
-    }
-    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-        panic!("CI is set but these are not installed: {} (.ci/run installs them)", missing.join(", "));
-    }
-    println!("skipped: {} not installed", missing.join(", "));
-    None
-}
-
 /// Two distinct free ports on 127.0.0.1.
 fn free_ports() -> (u16, u16) {
     let a = TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -417,7 +393,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn workfront_flow_through_nginx_over_https() {
-    let Some(tools) = tools_or_skip(&["nginx", "openssl", "curl"]) else {
+    let Some(tools) = common::tools_or_skip(&["nginx", "openssl", "curl"]) else {
         return;
     };
     let (nginx, openssl, curl) = (&tools[0], &tools[1], &tools[2]);

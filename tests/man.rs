@@ -7,8 +7,10 @@
 //! says "skipped" and passes on a developer's machine, but fails under CI
 //! (`CI` set), where `.ci/run` installs it.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+
 use std::process::Command;
 
 const PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/wfhook.1");
@@ -208,7 +210,7 @@ fn the_page_names_the_binary_version_and_is_plain_ascii() {
 
 #[test]
 fn groff_renders_the_page_without_warnings() {
-    let Some(groff) = tool_or_skip("groff") else {
+    let Some(groff) = common::tools_or_skip(&["groff"]).and_then(|t| t.into_iter().next()) else {
         return;
     };
     // The default width, and the 80 columns `man` uses in most terminals.
@@ -224,30 +226,4 @@ fn groff_renders_the_page_without_warnings() {
             out.status
         );
     }
-}
-
-/// `tool`'s path: on `PATH`, or in the sbin folders a non-root `PATH` lacks.
-fn find_tool(tool: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
-        .map(|dir| dir.join(tool))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
-
-/// The tool's path; without it, fails under CI and skips elsewhere.
-fn tool_or_skip(tool: &str) -> Option<PathBuf> {
-    let found = find_tool(tool);
-    if found.is_none() {
-        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-            panic!("CI is set but {tool} is not installed (.ci/run installs it)");
-        }
-        println!("skipped: {tool} not installed");
-    }
-    found
 }

@@ -640,3 +640,169 @@ pub fn run(args: &[&str]) -> (ExitStatus, String, String) {
     let out = command().args(args).output().expect("run wfhook");
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
+
+// ------------------------------------------------ faults, load and crashes
+
+impl TestServer {
+    /// Kills the server with SIGKILL (no chance to finish anything) and
+    /// waits for it to be gone.
+    pub fn kill9(&mut self) -> ExitStatus {
+        let ok = Command::new("kill").arg("-9").arg(self.pid().to_string()).status().expect("kill runs");
+        assert!(ok.success(), "kill -9 failed");
+        self.wait_exit()
+    }
+
+    /// The admin listener's Prometheus page (start with `--admin-listen 127.0.0.1:0`).
+    pub fn metrics(&self) -> String {
+        let r = request(self.admin_addr(), "GET", "/metrics", &[], b"");
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.text()
+    }
+
+    /// The server's resident memory in KiB, from `/proc/PID/status`.
+    pub fn rss_kib(&self) -> Option<u64> {
+        proc_status(self.pid(), "VmRSS:")
+    }
+
+    /// The number of threads the server runs now.
+    pub fn threads(&self) -> Option<u64> {
+        proc_status(self.pid(), "Threads:")
+    }
+}
+
+/// A numeric field of `/proc/PID/status` (the first number after `key`).
+pub fn proc_status(pid: u32, key: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok())
+}
+
+/// The value of one series of a Prometheus page, e.g.
+/// `wfhook_requests_total{endpoint="files",status="200"}`; 0 when absent.
+pub fn metric(page: &str, series: &str) -> f64 {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
+}
+
+/// A keep-alive HTTP/1.1 connection that reports failures as errors
+/// instead of panicking, for load and crash tests that count them.
+pub struct Conn {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    pub fn open(addr: SocketAddr) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        Ok(Conn { reader: BufReader::new(s.try_clone()?), writer: s, host: addr.to_string() })
+    }
+
+    /// Sends one request (with a `Content-Length` for any body, and for
+    /// PUT and POST) and reads its response.
+    pub fn send(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> std::io::Result<Response> {
+        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        for (k, v) in headers {
+            let _ = write!(head, "{k}: {v}\r\n");
+        }
+        if !body.is_empty() || method == "PUT" || method == "POST" {
+            let _ = write!(head, "Content-Length: {}\r\n", body.len());
+        }
+        head.push_str("\r\n");
+        let mut bytes = head.into_bytes();
+        bytes.extend_from_slice(body);
+        self.writer.write_all(&bytes)?;
+        try_read_response(&mut self.reader, method == "HEAD")
+    }
+}
+
+/// As [`read_response`], returning an error where that one panics.
+pub fn try_read_response(r: &mut impl BufRead, head_request: bool) -> std::io::Result<Response> {
+    use std::io::{Error, ErrorKind};
+    fn line(r: &mut impl BufRead) -> std::io::Result<String> {
+        let mut line = Vec::new();
+        r.read_until(b'\n', &mut line)?;
+        if !line.ends_with(b"\n") {
+            return Err(Error::new(ErrorKind::UnexpectedEof, "the connection closed mid-response"));
+        }
+        Ok(String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string())
+    }
+    let bad = |what: String| Error::new(ErrorKind::InvalidData, what);
+    loop {
+        let status_line = line(r)?;
+        let status: u16 = status_line
+            .strip_prefix("HTTP/1.")
+            .and_then(|s| s.split(' ').nth(1))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad(format!("not an HTTP status line: {status_line:?}")))?;
+        let mut headers = Vec::new();
+        loop {
+            let l = line(r)?;
+            if l.is_empty() {
+                break;
+            }
+            let (k, v) = l.split_once(':').ok_or_else(|| bad(format!("bad header line {l:?}")))?;
+            headers.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        if (100..200).contains(&status) {
+            continue;
+        }
+        let mut rs = Response { status, headers, body: Vec::new() };
+        if head_request || status == 204 || status == 304 {
+            return Ok(rs);
+        }
+        if rs.header("Transfer-Encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let size = line(r)?;
+                let size = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16)
+                    .map_err(|_| bad(format!("bad chunk size {size:?}")))?;
+                if size == 0 {
+                    while !line(r)?.is_empty() {}
+                    break;
+                }
+                let mut chunk = vec![0; size];
+                r.read_exact(&mut chunk)?;
+                rs.body.extend_from_slice(&chunk);
+                line(r)?;
+            }
+        } else if let Some(len) = rs.header("Content-Length") {
+            let len: usize = len.parse().map_err(|_| bad(format!("bad Content-Length {len:?}")))?;
+            rs.body = vec![0; len];
+            r.read_exact(&mut rs.body)?;
+        } else {
+            r.read_to_end(&mut rs.body)?;
+        }
+        return Ok(rs);
+    }
+}
+
+/// `tool`'s path: on `PATH`, or in the sbin folders a non-root `PATH` lacks.
+fn find_tool(tool: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/sbin"].map(PathBuf::from))
+        .map(|dir| dir.join(tool))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
+}
+
+/// The tools' paths; when one is missing, fails under CI and skips elsewhere.
+pub fn tools_or_skip(tools: &[&str]) -> Option<Vec<PathBuf>> {
+    let found: Vec<Option<PathBuf>> = tools.iter().map(|t| find_tool(t)).collect();
+    let missing: Vec<&str> = tools.iter().zip(&found).filter(|(_, p)| p.is_none()).map(|(t, _)| *t).collect();
+    if missing.is_empty() {
+        return Some(found.into_iter().flatten().collect());
+    }
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("CI is set but these are not installed: {} (.ci/run installs them)", missing.join(", "));
+    }
+    println!("skipped: {} not installed", missing.join(", "));
+    None
+}
