@@ -6,6 +6,7 @@
 //! interleave inside a line. A crash can leave at most a torn last line; the
 //! reader skips any line that does not parse instead of failing.
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 use crate::events::Event;
 
 pub const FILE_NAME: &str = "journal.jsonl";
+
+/// Room for a typical line; every field of an event is clipped, so lines
+/// are short.
+const LINE_CAPACITY: usize = 1024;
 
 pub struct Journal {
     path: PathBuf,
@@ -44,10 +49,23 @@ impl Journal {
 
     /// Appends one event as one line.
     pub fn append(&self, event: &Event) -> io::Result<()> {
-        let mut line = serde_json::to_vec(event).map_err(io::Error::other)?;
-        line.push(b'\n');
-        // `&File` is `Write`: one write call per line keeps lines whole.
-        (&self.file).write_all(&line)
+        thread_local! {
+            /// Each worker's line buffer, kept between requests.
+            static LINE: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(LINE_CAPACITY));
+        }
+        LINE.with_borrow_mut(|line| {
+            line.clear();
+            let written = serde_json::to_writer(&mut *line, event).map_err(io::Error::other).and_then(|()| {
+                line.push(b'\n');
+                // `&File` is `Write`: one write call per line keeps lines whole.
+                (&self.file).write_all(line)
+            });
+            // A rare huge line (a long error) does not stay allocated.
+            if line.capacity() > 16 * LINE_CAPACITY {
+                *line = Vec::with_capacity(LINE_CAPACITY);
+            }
+            written
+        })
     }
 }
 
@@ -86,9 +104,11 @@ fn read_from(path: &Path, last: Option<usize>, start: u64) -> io::Result<ReadBac
         Err(e) => return Err(e),
     };
     let mut reader = if start > 0 {
-        file.seek(SeekFrom::Start(start))?;
+        // Starting mid-file, the first line is likely partial: skip through
+        // the first newline at or after `start - 1`, so that a line which
+        // begins exactly at `start` is whole and kept.
+        file.seek(SeekFrom::Start(start - 1))?;
         let mut r = BufReader::new(file);
-        // Starting mid-file: the first line is likely partial.
         r.read_until(b'\n', &mut Vec::new())?;
         r
     } else {
@@ -159,6 +179,22 @@ mod tests {
     }
 
     #[test]
+    fn appended_lines_read_back_whole_after_a_huge_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path).unwrap();
+        let mut huge = event(1);
+        huge.error = Some("x".repeat(100 * LINE_CAPACITY));
+        let events = [event(0), huge, event(2)];
+        for e in &events {
+            j.append(e).unwrap();
+        }
+        let back = read(&path, None).unwrap();
+        assert_eq!(back.skipped, 0);
+        assert_eq!(back.events, events);
+    }
+
+    #[test]
     fn keeps_only_the_newest_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
@@ -183,6 +219,25 @@ mod tests {
         assert_eq!(t.len(), 3);
         assert_eq!(t[2].status, 200 + 4999 % 100);
         assert!(tail(&dir.path().join("nope"), 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn tail_keeps_a_line_that_starts_exactly_where_it_reads_from() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let j = Journal::open(&path).unwrap();
+        j.append(&event(0)).unwrap();
+        // One line of exactly 2048 bytes: `tail(1)` reads just that line.
+        let mut e = event(1);
+        e.error = Some(String::new());
+        let len = serde_json::to_vec(&e).unwrap().len() + 1;
+        e.error = Some("x".repeat(2048 - len));
+        j.append(&e).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len() - serde_json::to_vec(&event(0)).unwrap().len() as u64 - 1,
+            2048
+        );
+        assert_eq!(tail(&path, 1).unwrap(), [e]);
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl Histogram {
 
 #[derive(Default)]
 struct Inner {
-    requests: BTreeMap<(String, u16), u64>,
+    /// endpoint → status → count.
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     latency: BTreeMap<String, Histogram>,
     action_calls: BTreeMap<String, u64>,
     action_failures: BTreeMap<String, u64>,
@@ -54,6 +55,15 @@ pub struct Gauges {
     pub in_flight: u64,
     pub uptime_seconds: f64,
     pub events_dropped: u64,
+}
+
+/// The value under `key`, made on first use: the key is copied only then,
+/// not on every request.
+fn slot<'a, V: Default>(map: &'a mut BTreeMap<String, V>, key: &str) -> &'a mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 #[derive(Default)]
@@ -69,23 +79,24 @@ impl Metrics {
     pub fn record(&self, e: &Event) {
         let seconds = e.latency_us as f64 / 1e6;
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        *m.requests.entry((e.endpoint.clone(), e.status)).or_default() += 1;
-        m.latency.entry(e.endpoint.clone()).or_default().observe(seconds);
+        let m = &mut *m;
+        *slot(&mut m.requests, &e.endpoint).entry(e.status).or_default() += 1;
+        slot(&mut m.latency, &e.endpoint).observe(seconds);
         // Only registered names become label values: a client cannot grow
         // the series without bound by inventing action names.
         if let Some(a) = e.action.as_deref().and_then(crate::actions::find) {
-            *m.action_calls.entry(a.name().to_string()).or_default() += 1;
+            *slot(&mut m.action_calls, a.name()) += 1;
             if e.is_failure() {
-                *m.action_failures.entry(a.name().to_string()).or_default() += 1;
+                *slot(&mut m.action_failures, a.name()) += 1;
             }
-            m.action_latency.entry(a.name().to_string()).or_default().observe(seconds);
+            slot(&mut m.action_latency, a.name()).observe(seconds);
         }
     }
 
     /// Totals of requests and failed requests (status ≥ 400).
     pub fn totals(&self) -> (u64, u64) {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.requests.iter().fold((0, 0), |(t, f), ((_, s), n)| (t + n, if *s >= 400 { f + n } else { f }))
+        m.requests.values().flatten().fold((0, 0), |(t, f), (s, n)| (t + n, if *s >= 400 { f + n } else { f }))
     }
 
     /// The Prometheus text exposition.
@@ -105,8 +116,10 @@ impl Metrics {
         out.push_str("# HELP wfhook_events_dropped_total Events a slow observer could not take.\n# TYPE wfhook_events_dropped_total counter\n");
         let _ = writeln!(out, "wfhook_events_dropped_total {}", g.events_dropped);
         out.push_str("# HELP wfhook_requests_total Requests handled, by endpoint and status.\n# TYPE wfhook_requests_total counter\n");
-        for ((endpoint, status), n) in &m.requests {
-            let _ = writeln!(out, "wfhook_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
+        for (endpoint, statuses) in &m.requests {
+            for (status, n) in statuses {
+                let _ = writeln!(out, "wfhook_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
+            }
         }
         out.push_str("# HELP wfhook_request_duration_seconds Request latency, by endpoint.\n# TYPE wfhook_request_duration_seconds histogram\n");
         for (endpoint, h) in &m.latency {

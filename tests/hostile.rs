@@ -282,3 +282,19 @@ fn idle_keep_alive_connections_are_closed_after_the_io_timeout() {
     read_to_close(c);
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+#[test]
+fn a_burst_of_keep_alive_connections_is_answered_at_once() {
+    let s = TestServer::start(&[]);
+    // Opened together and kept open: none may wait for another to close.
+    let conns: Vec<TcpStream> = (0..64).map(|_| TcpStream::connect(s.addr).unwrap()).collect();
+    for mut c in &conns {
+        c.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    }
+    for mut c in &conns {
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = c.read(&mut buf).expect("every connection is answered while the others stay open");
+        assert_eq!(status_of(&buf[..n]), 200);
+    }
+}

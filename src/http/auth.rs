@@ -68,7 +68,13 @@ impl Keys {
     /// True when `given` is one of the keys. Every key is compared, in
     /// constant time, so timing says nothing about which came close.
     pub fn accepts(&self, given: &str) -> bool {
-        self.keys.iter().fold(false, |ok, k| ok | crypto::ct_eq(k.as_bytes(), given.as_bytes()))
+        self.accepts_with(given, crypto::ct_eq)
+    }
+
+    /// [`Keys::accepts`] with the comparison passed in, so that a test can
+    /// see that every key is compared, whichever matches.
+    fn accepts_with(&self, given: &str, eq: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+        self.keys.iter().fold(false, |ok, k| ok | eq(k.as_bytes(), given.as_bytes()))
     }
 
     pub fn len(&self) -> usize {
@@ -149,6 +155,28 @@ mod tests {
         assert!(k.accepts("e"));
         fs::write(&file, "# nothing\n").unwrap();
         assert!(Keys::load(Some(&file), None, dir.path()).is_err());
+    }
+
+    #[test]
+    fn every_key_is_compared_in_constant_time_whichever_matches() {
+        let keys = Keys::new(vec!["first-key".into(), "second-key".into(), "third-key".into()]);
+        for (given, ok) in [("first-key", true), ("third-key", true), ("nope", false), ("", false), ("first-ke", false)]
+        {
+            let compared = std::cell::Cell::new(0);
+            let counting = |a: &[u8], b: &[u8]| {
+                compared.set(compared.get() + 1);
+                crypto::ct_eq(a, b)
+            };
+            assert_eq!(keys.accepts_with(given, counting), ok, "{given}");
+            // No early exit on a match: the time does not say which key matched.
+            assert_eq!(compared.get(), 3, "{given}");
+            assert_eq!(keys.accepts(given), ok, "{given}");
+        }
+        // The comparison itself is the constant-time one, and exact.
+        assert!(crypto::ct_eq(b"first-key", b"first-key"));
+        for near in [&b"first-kez"[..], b"First-key", b"first-key ", b"first-ke", b""] {
+            assert!(!crypto::ct_eq(b"first-key", near), "{near:?}");
+        }
     }
 
     #[test]

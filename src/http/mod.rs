@@ -186,7 +186,7 @@ impl Server {
 fn worker(http: &tiny_http::Server, app: &App, stop: &AtomicBool) {
     while !stop.load(Ordering::SeqCst) {
         match http.recv_timeout(Duration::from_millis(200)) {
-            Ok(Some(rq)) => app.handle(rq),
+            Ok(Some(rq)) => app.handle_guarded(rq),
             Ok(None) => {}
             Err(e) => {
                 log::warn!("accepting a request failed: {e}");
@@ -196,7 +196,23 @@ fn worker(http: &tiny_http::Server, app: &App, stop: &AtomicBool) {
     }
     // Finish what was already received before leaving.
     while let Ok(Some(rq)) = http.try_recv() {
-        app.handle(rq);
+        app.handle_guarded(rq);
+    }
+}
+
+/// Counts a request as in flight until dropped, even by a panic.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a AtomicU64) -> InFlight<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -247,10 +263,18 @@ impl App {
         routes::find(rest.strip_prefix('/')?)
     }
 
+    /// Handles a request, surviving a panic in any handler: the worker goes
+    /// on, and tiny_http answers the dropped request with a 500.
+    fn handle_guarded(&self, rq: Request) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(rq))).is_err() {
+            log::error!("a request handler panicked; the worker goes on");
+        }
+    }
+
     /// Handles one request from arrival to response.
     pub fn handle(&self, mut rq: Request) {
         let started = Instant::now();
-        self.live.in_flight.fetch_add(1, Ordering::Relaxed);
+        let _in_flight = InFlight::enter(&self.live.in_flight);
         let (path, query) = request::split_target(rq.url());
         let (path, query) = (path.to_string(), query.to_string());
         let route = self.route(&path);
@@ -316,7 +340,6 @@ impl App {
         if let Err(e) = rq.respond(response) {
             log::debug!("{}: sending the response failed: {e}", event.request_id);
         }
-        self.live.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 
     fn dispatch(

@@ -2,6 +2,7 @@
 //! headers around them. Every header value passes through [`safe_header`],
 //! so no byte from a request or a file name reaches a header unchecked.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::Cursor;
 
@@ -39,7 +40,12 @@ pub enum Reply {
 /// A header whose value is visible ASCII and spaces only; anything else is
 /// replaced, so a CR or LF can never split the header block.
 pub fn safe_header(name: &'static str, value: &str) -> Header {
-    let clean: String = value.chars().map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '_' }).collect();
+    // Most values are clean already: copy them once, into the header.
+    let clean = if value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(value.chars().map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '_' }).collect())
+    };
     Header::from_bytes(name.as_bytes(), clean.as_bytes()).expect("a cleaned header is valid ASCII")
 }
 
@@ -110,6 +116,9 @@ mod tests {
         assert_eq!(h.value.as_str(), "a__Set-Cookie: x=1");
         let h = safe_header("X", "é\0");
         assert_eq!(h.value.as_str(), "__");
+        let h = safe_header("X", "a clean value, kept as it is: !~");
+        assert_eq!(h.value.as_str(), "a clean value, kept as it is: !~");
+        assert_eq!(safe_header("X", "tab\there").value.as_str(), "tab_here");
     }
 
     #[test]

@@ -68,25 +68,35 @@ pub fn find(name: &str) -> Option<&'static Route> {
 }
 
 fn service_info(app: &App, _: &mut Call) -> Result<Reply, HttpError> {
-    let endpoints: Vec<&str> = ROUTES.iter().filter(|r| r.advertised).map(|r| r.name).collect();
-    let custom: Vec<Value> =
-        ACTIONS.iter().map(|a| json!({"name": a.name(), "displayName": a.display_name()})).collect();
-    Ok(Reply::Json(
-        200,
-        json!({
-            "webhookVersion": "1.2",
-            "version": env!("CARGO_PKG_VERSION"),
-            "publisher": app.cfg.publisher,
-            "availableEndpoints": endpoints,
-            "customActions": custom,
-        }),
-    ))
+    Ok(Reply::Json(200, service_info_body(&app.cfg.publisher)))
+}
+
+/// `/serviceInfo`'s answer, built value by value: `json!` would build the
+/// lists, then copy them whole into the answer.
+fn service_info_body(publisher: &str) -> Value {
+    let endpoints = ROUTES.iter().filter(|r| r.advertised).map(|r| Value::from(r.name)).collect();
+    let custom = ACTIONS
+        .iter()
+        .map(|a| {
+            let mut m = Map::new();
+            m.insert("name".into(), a.name().into());
+            m.insert("displayName".into(), a.display_name().into());
+            Value::Object(m)
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("webhookVersion".into(), "1.2".into());
+    m.insert("version".into(), env!("CARGO_PKG_VERSION").into());
+    m.insert("publisher".into(), publisher.into());
+    m.insert("availableEndpoints".into(), Value::Array(endpoints));
+    m.insert("customActions".into(), Value::Array(custom));
+    Value::Object(m)
 }
 
 fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let name = call.params.require("name")?.to_string();
-    call.event.action = Some(clip(&name));
-    let action = actions::find(&name).ok_or(ActionError::Unknown)?;
+    let name = call.params.require("name")?;
+    call.event.action = Some(clip(name));
+    let action = actions::find(name).ok_or(ActionError::Unknown)?;
     let (document_id, version_id) = call.document().unwrap_or_default();
     if action.needs_document() && document_id.is_empty() {
         return Err(ActionError::Missing("documentId").into());
@@ -225,9 +235,10 @@ pub fn item_json(app: &App, item: &Item) -> Value {
     Value::Object(m)
 }
 
-/// Caps what an event records of a client-sent value.
+/// Caps what an event records of a client-sent value at 255 characters.
 pub fn clip(s: &str) -> String {
-    s.chars().take(255).collect()
+    // At most 255 bytes is at most 255 characters: copied as it is.
+    if s.len() <= 255 { s.to_string() } else { s.chars().take(255).collect() }
 }
 
 impl Call<'_> {
@@ -270,5 +281,32 @@ mod tests {
             assert_eq!(r.access == Access::Public, r.name == "serviceInfo", "{}", r.name);
         }
         assert!(find("thumbnail").is_none(), "thumbnail is not listed until it works");
+    }
+
+    #[test]
+    fn service_info_lists_the_advertised_routes_and_every_action() {
+        let endpoints: Vec<&str> = ROUTES.iter().filter(|r| r.advertised).map(|r| r.name).collect();
+        let custom: Vec<Value> =
+            ACTIONS.iter().map(|a| json!({"name": a.name(), "displayName": a.display_name()})).collect();
+        let expected = json!({
+            "webhookVersion": "1.2",
+            "version": env!("CARGO_PKG_VERSION"),
+            "publisher": "Ann's \"docs\"",
+            "availableEndpoints": endpoints,
+            "customActions": custom,
+        });
+        let body = service_info_body("Ann's \"docs\"");
+        assert_eq!(body, expected);
+        assert_eq!(serde_json::to_string(&body).unwrap(), serde_json::to_string(&expected).unwrap());
+        assert!(!endpoints.contains(&"view"));
+    }
+
+    #[test]
+    fn clip_keeps_255_characters() {
+        assert_eq!(clip("ann@example.com"), "ann@example.com");
+        assert_eq!(clip(&"a".repeat(300)), "a".repeat(255));
+        // 200 two-byte characters are 400 bytes but fewer than 255 characters.
+        assert_eq!(clip(&"é".repeat(200)), "é".repeat(200));
+        assert_eq!(clip(&"é".repeat(300)).chars().count(), 255);
     }
 }

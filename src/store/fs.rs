@@ -13,13 +13,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
 use super::paths::{self, STATE_DIR};
-use super::state::{Record, State, StateLog};
+use super::state::{Record, State, StateLog, TMP_DIR, WriterLock};
 use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
 use crate::crypto::Sha256Hasher;
 
 /// Search answers stop here; Workfront shows no more than this anyway.
 pub const SEARCH_LIMIT: usize = 1000;
-const TMP_DIR: &str = "tmp";
 const ARCHIVE_DIR: &str = "archive";
 const SNAPSHOT_DIR: &str = "snapshots";
 /// Temp files older than this were left by a crash (a live upload keeps
@@ -61,6 +60,14 @@ impl FsStore {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// [`StateLog::write`], waiting for the writers' lock before taking the
+    /// mutex: a writer stuck behind another instance (or a hung action
+    /// behind one) must not hold up every reader of this process.
+    fn write<T>(&self, f: impl FnOnce(&State) -> Result<(T, Vec<Record>)>) -> Result<T> {
+        let lock = WriterLock::take(&self.state_dir)?;
+        self.log().write_locked(&lock, f)
+    }
+
     /// The relative path of an id, checked. `""` is the root.
     fn path_of(&self, state: &State, id: &str) -> Result<String> {
         paths::check_id(id)?;
@@ -68,6 +75,11 @@ impl FsStore {
             return Ok(String::new());
         }
         let rel = state.path_of(id).ok_or(StoreError::NotFound("no item has this id"))?;
+        // Only `/` is the root: a damaged or forged state log that maps
+        // another id to `""` must not let it rename or delete the root.
+        if rel.is_empty() {
+            return Err(StoreError::NotFound("no item has this id"));
+        }
         paths::components(rel)?;
         let in_state_dir = rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/"));
         let archived = state.is_archived(id) && rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/"));
@@ -139,18 +151,23 @@ impl FsStore {
     /// Ids for relative paths, handing out new ones for items seen for the
     /// first time (dropped into the folder by hand).
     fn items(&self, found: Vec<(String, fs::Metadata)>) -> Result<Vec<Item>> {
-        let mut log = self.log();
-        if found.iter().any(|(rel, _)| log.refresh().map(|s| s.id_of(rel).is_none()).unwrap_or(true)) {
-            log.write(|state| {
+        let unknown = {
+            let mut log = self.log();
+            let state = log.refresh()?;
+            found.iter().any(|(rel, _)| state.id_of(rel).is_none())
+        };
+        if unknown {
+            self.write(|state| {
                 let mut seen = std::collections::HashSet::new();
                 let records = found
                     .iter()
                     .filter(|(rel, _)| state.id_of(rel).is_none() && seen.insert(rel.as_str()))
                     .map(|(rel, _)| Record::Id { id: paths::new_id(), path: rel.clone() })
                     .collect();
-                Ok::<_, StoreError>(((), records))
+                Ok(((), records))
             })?;
         }
+        let log = self.log();
         let state = log.state();
         Ok(found
             .into_iter()
@@ -304,7 +321,7 @@ impl Store for FsStore {
     fn upload_init(&self, parent_id: &str, filename: &str, link: Option<&DocumentRef>) -> Result<Item> {
         paths::check_name(filename)?;
         let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
-        let (id, rel) = self.log().write(|state| {
+        let (id, rel) = self.write(|state| {
             for n in 0..10_000 {
                 let name = paths::numbered(filename, n);
                 if paths::check_name(&name).is_err() {
@@ -340,7 +357,9 @@ impl Store for FsStore {
         Self::check_writable(self.log().state(), id)?;
         let (tmp, receipt) = self.spool(body, limit)?;
         tmp.as_file().set_permissions(meta.permissions())?;
-        self.log().write(|state| {
+        // The only writer from here to the end, across instances.
+        let lock = WriterLock::take(&self.state_dir)?;
+        let abs = self.log().write_locked(&lock, |state| {
             // Re-resolve under the lock: the file may have been renamed,
             // locked or deleted while the body streamed in.
             let rel = self.path_of(state, id)?;
@@ -349,10 +368,17 @@ impl Store for FsStore {
             if !meta.is_file() {
                 return Err(StoreError::Invalid("not a file"));
             }
-            tmp.persist(&abs).map_err(|e| StoreError::Io(e.error))?;
-            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
-            Ok(((), vec![Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) }]))
+            // Said before the rename, so that a crash right after it leaves
+            // a state that accepts the new bytes' sum as well as the old.
+            Ok((abs, vec![Record::Replacing { id: id.to_string(), sha256: receipt.sha256.clone() }]))
         })?;
+        tmp.persist(&abs).map_err(|e| StoreError::Io(e.error))?;
+        let settled = vec![Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) }];
+        self.log().write_locked(&lock, |_| Ok::<_, StoreError>(((), settled)))?;
+        drop(lock);
+        // Durability of the rename; after the record, which a crash between
+        // the two would otherwise lose.
+        Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
         Ok(receipt)
     }
 
@@ -360,7 +386,7 @@ impl Store for FsStore {
         paths::check_name(name)?;
         let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
         let rel = paths::join(&parent_rel, name);
-        let id = self.log().write(|state| match fs::create_dir(parent_abs.join(name)) {
+        let id = self.write(|state| match fs::create_dir(parent_abs.join(name)) {
             Ok(()) => {
                 let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
                 Ok((id.clone(), vec![Record::Id { id, path: rel.clone() }]))
@@ -377,7 +403,7 @@ impl Store for FsStore {
         if id == ROOT_ID {
             return Err(StoreError::Invalid("the root folder cannot be deleted"));
         }
-        self.log().write(|state| {
+        self.write(|state| {
             let rel = self.path_of(state, id)?;
             if state.locked_within(&rel) {
                 return Err(StoreError::Locked);
@@ -403,22 +429,27 @@ impl Store for FsStore {
             return Err(StoreError::Invalid("the root folder cannot be renamed"));
         }
         paths::check_name(name)?;
-        self.log().write(|state| {
+        let moved = self.write(|state| {
             let rel = self.path_of(state, id)?;
             Self::check_writable(state, id)?;
             let (abs, _) = self.abs(&rel)?;
             let to = paths::join(paths::parent(&rel), name);
             if to == rel {
-                return Ok(((), Vec::new()));
+                return Ok((None, Vec::new()));
             }
             let dest = abs.with_file_name(name);
             if fs::symlink_metadata(&dest).is_ok() {
                 return Err(StoreError::Exists);
             }
             fs::rename(&abs, &dest)?;
-            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
-            Ok(((), vec![Record::Move { from: rel, to }]))
-        })
+            Ok((Some(dest), vec![Record::Move { from: rel, to }]))
+        })?;
+        // Synced once the move is recorded: a crash in between would lose
+        // the id, and the sync is the slow part.
+        match moved {
+            Some(dest) => Ok(Self::sync_dir(dest.parent().unwrap_or(&self.root))?),
+            None => Ok(()),
+        }
     }
 
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
@@ -432,7 +463,7 @@ impl Store for FsStore {
 
     fn set_locked(&self, id: &str, locked: bool) -> Result<()> {
         self.resolve(id)?;
-        self.log().write(|state| {
+        self.write(|state| {
             let records = if state.is_locked(id) == locked {
                 Vec::new()
             } else {
@@ -454,13 +485,21 @@ impl Store for FsStore {
             }
         }
         let actual = hasher.finish_hex();
-        self.log().write(|state| match state.checksum(id) {
-            None => Ok((
-                ChecksumOutcome::Recorded(actual.clone()),
-                vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }],
-            )),
-            Some(r) if r == actual => Ok((ChecksumOutcome::Verified(actual.clone()), Vec::new())),
-            Some(r) => Ok((ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() }, Vec::new())),
+        self.write(|state| {
+            let record = || vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }];
+            let pending = state.replacing(id);
+            match state.checksum(id) {
+                None => Ok((ChecksumOutcome::Recorded(actual.clone()), record())),
+                // An upload cut short by a crash is settled by what the
+                // file holds: the old bytes or the new ones.
+                Some(r) if r == actual || pending == Some(actual.as_str()) => Ok((
+                    ChecksumOutcome::Verified(actual.clone()),
+                    if pending.is_some() { record() } else { Vec::new() },
+                )),
+                Some(r) => {
+                    Ok((ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() }, Vec::new()))
+                }
+            }
         })
     }
 
@@ -469,10 +508,10 @@ impl Store for FsStore {
         if id == ROOT_ID {
             return Err(StoreError::Invalid("the root folder cannot be archived"));
         }
-        self.log().write(|state| {
+        let moved = self.write(|state| {
             let rel = self.path_of(state, id)?;
             if state.is_archived(id) {
-                return Ok((false, Vec::new()));
+                return Ok((None, Vec::new()));
             }
             if state.locked_within(&rel) {
                 return Err(StoreError::Locked);
@@ -482,10 +521,18 @@ impl Store for FsStore {
             fs::create_dir_all(self.state_dir.join(&shelf))?;
             let name = paths::file_name(&rel);
             fs::rename(&abs, self.state_dir.join(&shelf).join(name))?;
-            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
             let to = format!("{STATE_DIR}/{ARCHIVE_DIR}/{id}/{name}");
-            Ok((true, vec![Record::Move { from: rel, to }, Record::Archive { id: id.to_string() }]))
-        })
+            let from = abs.parent().unwrap_or(&self.root).to_path_buf();
+            Ok((Some(from), vec![Record::Move { from: rel, to }, Record::Archive { id: id.to_string() }]))
+        })?;
+        // Synced once the move is recorded, as for a rename.
+        match moved {
+            Some(from) => {
+                Self::sync_dir(&from)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn snapshot(&self, id: &str, version: &str) -> Result<()> {
@@ -572,6 +619,46 @@ mod tests {
     }
 
     #[test]
+    fn a_writer_waiting_for_another_instance_does_not_hold_up_readers() {
+        use std::sync::{Arc, mpsc};
+        let (_d, s) = store();
+        let s = Arc::new(s);
+        let f = s.upload_init("/", "a.txt", None).unwrap();
+        // Another instance holds the writers' lock (say, stalled on a network mount).
+        let other = WriterLock::take(s.state_dir()).unwrap();
+        let writer = {
+            let (s, id) = (Arc::clone(&s), f.id.clone());
+            std::thread::spawn(move || s.set_locked(&id, true))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        let (tx, rx) = mpsc::channel();
+        {
+            let (s, id) = (Arc::clone(&s), f.id.clone());
+            std::thread::spawn(move || {
+                let _ = tx.send((s.metadata(&id).is_ok(), s.list("/").map(|l| l.len()).ok(), s.open(&id).is_ok()));
+            });
+        }
+        let read = rx.recv_timeout(Duration::from_secs(5));
+        drop(other);
+        assert_eq!(read.expect("readers waited for the writer"), (true, Some(1), true));
+        writer.join().unwrap().unwrap();
+        assert!(s.metadata(&f.id).unwrap().read_only, "the writer went on once the lock was free");
+    }
+
+    #[test]
+    fn only_slash_names_the_root() {
+        let (_d, s) = store();
+        // A damaged state log that maps an ordinary id to the root's path.
+        let id = paths::new_id();
+        s.log().write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: String::new() }]))).unwrap();
+        assert!(matches!(s.rename(&id, "elsewhere"), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.delete(&id), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.archive(&id), Err(StoreError::NotFound(_))));
+        assert!(s.root().join(STATE_DIR).is_dir(), "the root is still there");
+        assert!(s.metadata(ROOT_ID).is_ok());
+    }
+
+    #[test]
     fn upload_replaces_whole_or_not_at_all() {
         let (_d, s) = store();
         let f = s.upload_init("/", "a.bin", None).unwrap();
@@ -611,6 +698,40 @@ mod tests {
         fs::write(s.root().join("a.txt"), "two").unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }));
         s.upload(&f.id, &mut &b"three"[..], 10).unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
+    }
+
+    #[test]
+    fn an_upload_cut_short_by_a_crash_verifies_with_either_bytes() {
+        let (_d, s) = store();
+        let f = s.upload_init("/", "a.txt", None).unwrap();
+        s.upload(&f.id, &mut &b"old"[..], 10).unwrap();
+        let sum = |b: &[u8]| {
+            let mut h = Sha256Hasher::default();
+            h.update(b);
+            h.finish_hex()
+        };
+        // What a crash between the rename into place and the final
+        // checksum record leaves: the pending record, and the new bytes.
+        let pending = Record::Replacing { id: f.id.clone(), sha256: sum(b"new") };
+        s.log().write(|_| Ok::<_, StoreError>(((), vec![pending.clone()]))).unwrap();
+        fs::write(s.root().join("a.txt"), "new").unwrap();
+        let reopened = FsStore::open(s.root()).unwrap();
+        assert!(matches!(reopened.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
+        // Settled: the new bytes are now the only right ones.
+        fs::write(s.root().join("a.txt"), "old").unwrap();
+        assert!(matches!(reopened.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }));
+        // A crash before the rename leaves the old bytes, which verify too.
+        fs::write(s.root().join("a.txt"), "new").unwrap();
+        s.log()
+            .write(|_| Ok::<_, StoreError>(((), vec![Record::Replacing { id: f.id.clone(), sha256: sum(b"newer") }])))
+            .unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
+        fs::write(s.root().join("a.txt"), "newer").unwrap();
+        assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }), "settled on the old bytes");
+        // A finished upload leaves nothing pending.
+        s.upload(&f.id, &mut &b"last"[..], 10).unwrap();
+        assert!(s.log().state().replacing(&f.id).is_none());
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
     }
 

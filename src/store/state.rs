@@ -23,6 +23,8 @@ use super::paths;
 
 pub const LOG_FILE: &str = "state.jsonl";
 const LOCK_FILE: &str = "state.lock";
+/// The state folder's temp folder (shared with uploads in progress).
+pub const TMP_DIR: &str = "tmp";
 
 /// One change to the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +59,13 @@ pub enum Record {
         id: String,
         sha256: Option<String>,
     },
+    /// The bytes of `id` are being replaced by bytes with this SHA-256.
+    /// Until the next `Checksum` record for `id`, either sum is right: a
+    /// crash can come between the rename into place and that record.
+    Replacing {
+        id: String,
+        sha256: String,
+    },
     Archive {
         id: String,
     },
@@ -71,6 +80,9 @@ pub struct State {
     links: HashMap<String, Vec<(Option<String>, String)>>,
     locked: HashSet<String>,
     checksums: HashMap<String, String>,
+    /// Sums of uploads that were renamed into place, or were about to be,
+    /// when their final `Checksum` record had not been written yet.
+    replacing: HashMap<String, String>,
     archived: HashSet<String>,
 }
 
@@ -93,6 +105,12 @@ impl State {
 
     pub fn checksum(&self, id: &str) -> Option<&str> {
         self.checksums.get(id).map(String::as_str)
+    }
+
+    /// The sum of an upload of `id` that may or may not have replaced the
+    /// bytes (a crash came before it was settled).
+    pub fn replacing(&self, id: &str) -> Option<&str> {
+        self.replacing.get(id).map(String::as_str)
     }
 
     /// True when anything at or below `path` is locked.
@@ -159,14 +177,20 @@ impl State {
                     self.locked.remove(&id);
                 }
             }
-            Record::Checksum { id, sha256 } => match sha256 {
-                Some(s) => {
-                    self.checksums.insert(id, s);
+            Record::Checksum { id, sha256 } => {
+                self.replacing.remove(&id);
+                match sha256 {
+                    Some(s) => {
+                        self.checksums.insert(id, s);
+                    }
+                    None => {
+                        self.checksums.remove(&id);
+                    }
                 }
-                None => {
-                    self.checksums.remove(&id);
-                }
-            },
+            }
+            Record::Replacing { id, sha256 } => {
+                self.replacing.insert(id, sha256);
+            }
             Record::Archive { id } => {
                 self.archived.insert(id);
             }
@@ -180,6 +204,7 @@ impl State {
                 self.by_id.remove(&id);
                 self.locked.remove(&id);
                 self.checksums.remove(&id);
+                self.replacing.remove(&id);
                 self.archived.remove(&id);
             }
         }
@@ -198,8 +223,25 @@ impl State {
         }
         out.extend(self.locked.iter().map(|id| Record::Lock { id: id.clone(), locked: true }));
         out.extend(self.checksums.iter().map(|(id, s)| Record::Checksum { id: id.clone(), sha256: Some(s.clone()) }));
+        // After the checksums, which would settle them.
+        out.extend(self.replacing.iter().map(|(id, s)| Record::Replacing { id: id.clone(), sha256: s.clone() }));
         out.extend(self.archived.iter().map(|id| Record::Archive { id: id.clone() }));
         out
+    }
+}
+
+/// The exclusive `flock` on the lock file that orders writers, across
+/// threads (each takes its own open file) and instances; released on drop.
+pub struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    /// Waits for the lock of the log in `dir`.
+    pub fn take(dir: &Path) -> io::Result<WriterLock> {
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+        lock.lock()?;
+        Ok(WriterLock { _file: lock })
     }
 }
 
@@ -275,17 +317,31 @@ impl StateLog {
         &mut self,
         f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
     ) -> Result<T, E> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(self.dir.join(LOCK_FILE))?;
-        lock.lock()?;
+        let lock = WriterLock::take(&self.dir)?;
+        self.write_locked(&lock, f)
+    }
+
+    /// As [`StateLog::write`], with the writers' lock already taken. Callers
+    /// that share a `StateLog` behind a mutex take the lock first, so that
+    /// a writer waiting for another instance never holds the mutex (and with
+    /// it every reader) while it waits.
+    pub fn write_locked<T, E: From<io::Error>>(
+        &mut self,
+        _lock: &WriterLock,
+        f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
+    ) -> Result<T, E> {
         self.refresh()?;
         let (value, records) = f(&self.state)?;
         if !records.is_empty() {
             self.append(records)?;
             if self.records > 1024 && self.records > 4 * (self.state.len() + 16) {
-                self.compact()?;
+                // The records are written: a failed compaction only means
+                // the log stays longer than it needs to be.
+                if let Err(e) = self.compact() {
+                    log::warn!("compacting the state log failed: {e}");
+                }
             }
         }
-        drop(lock);
         Ok(value)
     }
 
@@ -309,9 +365,13 @@ impl StateLog {
         Ok(())
     }
 
-    /// Rewrites the log as a snapshot; must hold the lock.
+    /// Rewrites the log as a snapshot; must hold the lock. The snapshot is
+    /// staged in the temp folder, where a crash leaves it for start-up to
+    /// remove, never beside the log.
     fn compact(&mut self) -> io::Result<()> {
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let tmp_dir = self.dir.join(TMP_DIR);
+        fs::create_dir_all(&tmp_dir)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
         for r in self.state.snapshot() {
             serde_json::to_writer(&mut tmp, &r).map_err(io::Error::other)?;
             tmp.write_all(b"\n")?;
@@ -394,6 +454,28 @@ mod tests {
         assert_eq!(c.state().path_of("1"), Some("x"));
         assert_eq!(c.state().path_of("3"), Some("z"));
         assert_eq!(c.state().path_of("2"), None);
+    }
+
+    #[test]
+    fn compaction_is_staged_in_the_temp_folder_and_a_failed_one_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        // A temp folder that cannot be used: compaction must fail (it never
+        // stages its snapshot beside the log, where a crash would leave it),
+        // while every write still succeeds.
+        fs::write(dir.path().join(TMP_DIR), b"not a folder").unwrap();
+        let mut a = StateLog::open(dir.path()).unwrap();
+        for n in 0..3000 {
+            write(&mut a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
+        }
+        write(&mut a, vec![id("1", "x")]);
+        let size = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        assert!(size > 100_000, "the log was compacted outside the temp folder: {size} bytes");
+        let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        names.sort();
+        assert_eq!(names, [LOG_FILE, LOCK_FILE, TMP_DIR]);
+        let b = StateLog::open(dir.path()).unwrap();
+        assert_eq!(b.state().path_of("1"), Some("x"));
+        assert!(!b.state().is_locked("1"));
     }
 
     #[test]

@@ -69,7 +69,11 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // wfhook patch: upstream queued a task whenever one thread was idle,
+        // so a burst of connections queued behind threads that had not woken
+        // yet, and waited there until some keep-alive connection ended. Each
+        // task is a connection's whole life: it needs a thread of its own.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
