@@ -327,7 +327,7 @@ impl App {
             target: ACCESS_LOG,
             "{} {} {} {:.1}ms {}",
             event.method,
-            path.chars().take(200).collect::<String>().escape_debug(),
+            path.char_indices().nth(200).map_or(path.as_str(), |(end, _)| &path[..end]).escape_debug(),
             event.status,
             event.latency_us as f64 / 1000.0,
             event.request_id

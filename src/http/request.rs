@@ -18,19 +18,30 @@ pub fn header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
 /// Checks a request's framing from its headers alone, before its body is
 /// read: a body that cannot be delimited without ambiguity is refused.
 pub fn check_framing(rq: &Request) -> Result<(), HttpError> {
-    let te: Vec<&str> =
-        rq.headers().iter().filter(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.as_str()).collect();
-    let cl: Vec<&str> =
-        rq.headers().iter().filter(|h| h.field.equiv("Content-Length")).map(|h| h.value.as_str()).collect();
-    if !te.is_empty() {
-        if te.len() > 1 || !te[0].trim().eq_ignore_ascii_case("chunked") {
+    check_framing_headers(rq.headers())
+}
+
+fn check_framing_headers(headers: &[tiny_http::Header]) -> Result<(), HttpError> {
+    // One pass over the headers, counting, without collecting them.
+    let (mut te, mut te_chunked, mut cl, mut cl_valid) = (0, true, 0, true);
+    for h in headers {
+        if h.field.equiv("Transfer-Encoding") {
+            te += 1;
+            te_chunked &= h.value.as_str().trim().eq_ignore_ascii_case("chunked");
+        } else if h.field.equiv("Content-Length") {
+            cl += 1;
+            cl_valid &= h.value.as_str().trim().parse::<u64>().is_ok();
+        }
+    }
+    if te > 0 {
+        if te > 1 || !te_chunked {
             return Err(HttpError::BadRequest("unsupported Transfer-Encoding".into()));
         }
-        if !cl.is_empty() {
+        if cl > 0 {
             return Err(HttpError::BadRequest("both Transfer-Encoding and Content-Length".into()));
         }
     }
-    if cl.len() > 1 || cl.iter().any(|v| v.trim().parse::<u64>().is_err()) {
+    if cl > 1 || !cl_valid {
         return Err(HttpError::BadRequest("invalid Content-Length".into()));
     }
     Ok(())
@@ -189,6 +200,27 @@ mod tests {
         out.clear();
         ExactBody::new(&b"abc"[..], None).read_to_end(&mut out).unwrap();
         assert_eq!(out, b"abc");
+    }
+
+    #[test]
+    fn framing_is_judged_from_the_headers() {
+        let ok = |h: &[(&str, &str)]| {
+            let headers: Vec<tiny_http::Header> =
+                h.iter().map(|(k, v)| tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()).unwrap()).collect();
+            check_framing_headers(&headers).is_ok()
+        };
+        assert!(ok(&[]));
+        assert!(ok(&[("Host", "x"), ("content-length", "5")]));
+        assert!(ok(&[("Content-Length", "5")]));
+        assert!(ok(&[("Content-Length", " 0 ")]));
+        assert!(ok(&[("Transfer-Encoding", "chunked")]));
+        assert!(ok(&[("Transfer-Encoding", " Chunked ")]));
+        assert!(!ok(&[("Transfer-Encoding", "gzip, chunked")]));
+        assert!(!ok(&[("Transfer-Encoding", "chunked"), ("Transfer-Encoding", "chunked")]));
+        assert!(!ok(&[("Transfer-Encoding", "chunked"), ("Content-Length", "5")]));
+        assert!(!ok(&[("Content-Length", "5"), ("Content-Length", "5")]));
+        assert!(!ok(&[("Content-Length", "-1")]));
+        assert!(!ok(&[("Content-Length", "5x")]));
     }
 
     #[test]
