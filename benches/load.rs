@@ -35,6 +35,8 @@
 //! BENCH_SKIP_REQUESTS=1 (transfers only),
 //! BENCH_RUST_LOG (info, wfhook's log filter).
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -51,22 +53,6 @@ const USER: &str = "bench@example.com";
 const HELLO: &str = "Hello, world!\n";
 /// Longest any single transfer or wrk run may take beyond its own bound.
 const GRACE: Duration = Duration::from_secs(60);
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `serve`'s configuration with its defaults, as its command line gives it.
 fn default_config() -> wfhook::http::Config {
@@ -119,7 +105,7 @@ impl Drop for Server {
 }
 
 fn start_hello(workers: usize) -> Server {
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--hello-server", &port.to_string(), &workers.to_string()])
         .stdin(Stdio::null())
@@ -127,7 +113,7 @@ fn start_hello(workers: usize) -> Server {
         .spawn()
         .expect("the bench binary starts itself as the hello-world");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for(addr);
+    common::wait_for(addr);
     Server { child, addr, name: "hello-world" }
 }
 
@@ -135,7 +121,7 @@ fn start_hello(workers: usize) -> Server {
 /// it would to a log file or journald in production; BENCH_RUST_LOG sets
 /// another filter), no admin listener.
 fn start_wfhook(root: &Path, log: &Path, workers: usize) -> Server {
-    let port = free_port();
+    let port = common::free_port();
     let log = File::create(log).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_wfhook"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-listen", "off"])
@@ -150,24 +136,11 @@ fn start_wfhook(root: &Path, log: &Path, workers: usize) -> Server {
         .spawn()
         .expect("the wfhook binary starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for(addr);
+    common::wait_for(addr);
     Server { child, addr, name: "wfhook" }
 }
 
 // ---------------------------------------------------------------- wrk
-
-fn ensure_wrk() -> bool {
-    if Command::new("wrk").arg("--version").output().is_ok() {
-        return true;
-    }
-    eprintln!("wrk is missing: installing it from Debian's packages");
-    let ok = |c: &mut Command| {
-        c.env("DEBIAN_FRONTEND", "noninteractive").stdout(Stdio::null()).status().is_ok_and(|s| s.success())
-    };
-    ok(Command::new("apt-get").arg("update").arg("-qq"))
-        && ok(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
-        && Command::new("wrk").arg("--version").output().is_ok()
-}
 
 #[derive(Clone, Debug, Default)]
 struct Wrk {
@@ -455,11 +428,6 @@ fn cat(path: &Path) -> Duration {
     started.elapsed()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 fn mbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / 1e6 / d.as_secs_f64()
 }
@@ -499,17 +467,17 @@ fn main() {
         return;
     }
     let run = Run {
-        secs: env_num("BENCH_SECS", 5),
-        rounds: env_num("BENCH_ROUNDS", 3).max(1),
-        conns: env_num("BENCH_CONNS", 32),
-        threads: env_num("BENCH_WRK_THREADS", 2),
+        secs: common::env_num("BENCH_SECS", 5),
+        rounds: common::env_num("BENCH_ROUNDS", 3).max(1),
+        conns: common::env_num("BENCH_CONNS", 32),
+        threads: common::env_num("BENCH_WRK_THREADS", 2),
         workers: default_config().workers,
     };
-    let file_mib = env_num("BENCH_FILE_MIB", 256);
-    let stream_mib = env_num("BENCH_STREAM_MIB", 1024);
-    let skip_requests = env_num("BENCH_SKIP_REQUESTS", 0) == 1;
-    let skip_stream = env_num("BENCH_SKIP_STREAM", 0) == 1;
-    if !ensure_wrk() {
+    let file_mib = common::env_num("BENCH_FILE_MIB", 256);
+    let stream_mib = common::env_num("BENCH_STREAM_MIB", 1024);
+    let skip_requests = common::env_num("BENCH_SKIP_REQUESTS", 0) == 1;
+    let skip_stream = common::env_num("BENCH_SKIP_STREAM", 0) == 1;
+    if !common::ensure_tool("wrk", "--version", "wrk") {
         eprintln!("load: wrk is not available, nothing measured");
         return;
     }
@@ -589,7 +557,7 @@ fn requests(run: &Run, server: &Server) -> Vec<String> {
     println!();
     println!("== requests: median of {rounds} rounds; ratio = req/s / hello-world req/s");
     println!("{:<24} {:>9} {:>7} {:>9} {:>9}", "case", "req/s", "ratio", "p50 us", "p99 us");
-    let med = |c: &Case, f: fn(&Wrk) -> f64| median(c.runs.iter().map(f).collect());
+    let med = |c: &Case, f: fn(&Wrk) -> f64| common::median(c.runs.iter().map(f).collect());
     let ceiling = med(&cases[0], |w| w.rps);
     for c in &cases {
         println!(
@@ -650,7 +618,7 @@ fn streaming(run: &Run, server: &Server, root: &Path, stream_mib: u64) -> Vec<St
         d.push(down_t);
         u.push(up_t);
     }
-    let (c, t, d, u) = (median(c), median(t), median(d), median(u));
+    let (c, t, d, u) = (common::median(c), common::median(t), common::median(d), common::median(u));
     println!(
         "== {} MiB file: median of {rounds} rounds; ratio = MB/s / cat MB/s (page cache, nothing dropped)",
         big_len >> 20

@@ -11,6 +11,8 @@
 //! (10), BENCH_ROUNDS (11), BENCH_FILES (100000, the size of the tree for
 //! id ↔ path resolution).
 
+mod common;
+
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::hint::black_box;
@@ -41,10 +43,6 @@ const PING_QUERY: &str =
     "name=ping&documentId=5f1e2d3c4b5a69788796a5b4c3d2e1f0&documentVersionId=5f1e2d3c4b5a69788796a5b4c3d2e1f1";
 /// A search with percent-escapes and `+` for spaces.
 const ESCAPED_QUERY: &str = "query=annual+report%202024%20%C3%A9t%C3%A9&parentId=0123456789abcdef";
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
 
 // ---------------------------------------------------------------- harness
 
@@ -106,14 +104,9 @@ impl Harness {
                 b.push(Self::batch(baseline, nb));
             }
         }
-        let (b, s) = (median(b), median(s));
+        let (b, s) = (common::median(b), common::median(s));
         println!("{name:<34} {s:>11.1} ns/op   {baseline_name:<40} {b:>10.1} ns/op   ratio {:>8.2}", s / b);
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// A cheap deterministic shuffle (so the same ids are drawn every run).
@@ -211,8 +204,8 @@ fn main() {
     }
     let h = Harness {
         filters: args.into_iter().filter(|a| !a.starts_with("--")).collect(),
-        batch: Duration::from_millis(env_num("BENCH_BATCH_MS", 10)),
-        rounds: env_num("BENCH_ROUNDS", 11).max(1) as usize,
+        batch: Duration::from_millis(common::env_num("BENCH_BATCH_MS", 10)),
+        rounds: common::env_num("BENCH_ROUNDS", 11).max(1) as usize,
     };
     let tmp = tempfile::tempdir().unwrap();
     println!(
@@ -508,7 +501,7 @@ fn main() {
 
     // id ↔ path resolution on a tree of BENCH_FILES files.
     if h.group("store/") || h.group("state/") {
-        let files = env_num("BENCH_FILES", 100_000);
+        let files = common::env_num("BENCH_FILES", 100_000);
         let troot = tmp.path().join("tree");
         let started = Instant::now();
         tree(&troot, files);

@@ -9,30 +9,16 @@
 //!
 //! `cargo bench --bench tui_overhead` (env: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS)
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const KEY: &str = "bench-key";
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Reads one HTTP response with a Content-Length body; false on EOF.
 fn read_response(r: &mut BufReader<TcpStream>) -> bool {
@@ -117,7 +103,7 @@ fn serve_args(root: &std::path::Path, port: u16) -> Vec<String> {
 }
 
 fn headless(root: &std::path::Path) -> (Headless, SocketAddr) {
-    let port = free_port();
+    let port = common::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_wfhook"))
         .args(serve_args(root, port))
         .env("WFHOOK_API_KEY", KEY)
@@ -126,12 +112,12 @@ fn headless(root: &std::path::Path) -> (Headless, SocketAddr) {
         .spawn()
         .unwrap();
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for(addr);
+    common::wait_for(addr);
     (Headless(child), addr)
 }
 
 fn with_tui(root: &std::path::Path, round: u64) -> (Tmux, SocketAddr) {
-    let port = free_port();
+    let port = common::free_port();
     let session = format!("wfhook-bench-{}-{round}", std::process::id());
     let mut cmd = vec![env!("CARGO_BIN_EXE_wfhook").to_string()];
     cmd.extend(serve_args(root, port));
@@ -143,23 +129,8 @@ fn with_tui(root: &std::path::Path, round: u64) -> (Tmux, SocketAddr) {
         .expect("tmux runs");
     assert!(status.success(), "tmux could not start the dashboard");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    wait_for(addr);
+    common::wait_for(addr);
     (Tmux(session), addr)
-}
-
-fn ensure_tmux() -> bool {
-    if Command::new("tmux").arg("-V").output().is_ok() {
-        return true;
-    }
-    eprintln!("tmux is missing: installing it from Debian's packages");
-    let ok = |c: &mut Command| c.stdout(Stdio::null()).status().is_ok_and(|s| s.success());
-    ok(Command::new("apt-get").arg("update").arg("-qq"))
-        && ok(Command::new("apt-get").args(["install", "-y", "-qq", "tmux"]))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 fn main() {
@@ -168,8 +139,9 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let (secs, rounds, conns) = (env_num("BENCH_SECS", 4), env_num("BENCH_ROUNDS", 5), env_num("BENCH_CONNS", 16));
-    if !ensure_tmux() {
+    let (secs, rounds, conns) =
+        (common::env_num("BENCH_SECS", 4), common::env_num("BENCH_ROUNDS", 5), common::env_num("BENCH_CONNS", 16));
+    if !common::ensure_tool("tmux", "-V", "tmux") {
         eprintln!("tui_overhead: tmux is not available, nothing measured");
         return;
     }
@@ -188,7 +160,7 @@ fn main() {
             plain[round as usize], tui[round as usize]
         );
     }
-    let (p, t) = (median(plain), median(tui));
+    let (p, t) = (common::median(plain), common::median(tui));
     println!("median: serve {p:.0} req/s, serve --tui {t:.0} req/s");
     println!(
         "ratio serve --tui / serve = {:.3} (target >= 0.95), {conns} connections, {secs} s x {rounds} rounds",
