@@ -232,12 +232,7 @@ fn spawn_runner(shared: &Arc<Shared>) -> std::io::Result<()> {
                 Err(_) => return,
             };
             if job.fate.load(Ordering::SeqCst) == WAITING {
-                let result = catch_unwind(AssertUnwindSafe(|| job.action.run(&job.ctx)));
-                let result = result.unwrap_or_else(|_| {
-                    log::error!("action {} panicked (request {})", job.action.name(), job.ctx.request_id);
-                    Err(ActionError::Panicked)
-                });
-                let _ = job.reply.send(result);
+                let _ = job.reply.send(run_caught(job.action, &job.ctx));
             } else {
                 log::warn!(
                     "action {} not started: request {} already timed out",
