@@ -4,8 +4,10 @@
 //! The load is `GET /customAction?name=ping` from keep-alive connections on
 //! loopback, bounded in time. The dashboard runs in a detached tmux session
 //! (installed from Debian's packages where missing) so it has a real
-//! terminal to draw on. Rounds alternate between the two modes, and the
-//! median of each is compared, because these machines are noisy.
+//! terminal to draw on; the headless server runs in one too, so that both
+//! get the same share of the CPU (see `start`). Rounds alternate between
+//! the two modes, and the median of each is compared, because these
+//! machines are noisy.
 //!
 //! `cargo bench --bench tui_overhead` (env: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS)
 
@@ -13,7 +15,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -77,15 +79,6 @@ fn load(addr: SocketAddr, conns: u64, secs: u64) -> f64 {
     rate
 }
 
-struct Headless(Child);
-
-impl Drop for Headless {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Tmux(String);
 
 impl Drop for Tmux {
@@ -94,40 +87,29 @@ impl Drop for Tmux {
     }
 }
 
-fn serve_args(root: &std::path::Path, port: u16) -> Vec<String> {
-    ["serve", "--listen", &format!("127.0.0.1:{port}"), "--admin-listen", "off", "--root"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([root.display().to_string()])
-        .collect()
-}
-
-fn headless(root: &std::path::Path) -> (Headless, SocketAddr) {
+/// Starts `serve` in a detached tmux session, with the dashboard or
+/// headless. Both modes start the same way on purpose: a tmux pane is a
+/// session of its own, and with the kernel's scheduler autogroups a
+/// session gets its own share of the CPU. A headless server started
+/// straight from the bench would share the bench's session with the load
+/// threads and get a different share, so the ratio would measure the
+/// scheduler rather than the dashboard.
+fn start(root: &std::path::Path, tag: &str, round: u64, tui: bool) -> (Tmux, SocketAddr) {
     let port = common::free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_wfhook"))
-        .args(serve_args(root, port))
-        .env("WFHOOK_API_KEY", KEY)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    common::wait_for(addr);
-    (Headless(child), addr)
-}
-
-fn with_tui(root: &std::path::Path, round: u64) -> (Tmux, SocketAddr) {
-    let port = common::free_port();
-    let session = format!("wfhook-bench-{}-{round}", std::process::id());
-    let mut cmd = vec![env!("CARGO_BIN_EXE_wfhook").to_string()];
-    cmd.extend(serve_args(root, port));
-    cmd.push("--tui".into());
+    let session = format!("wfhook-bench-{}-{tag}-{round}", std::process::id());
+    let mut cmd = format!(
+        "exec {} serve --listen 127.0.0.1:{port} --admin-listen off --root '{}'",
+        env!("CARGO_BIN_EXE_wfhook"),
+        root.display()
+    );
+    // Headless, the logs go where a service's would not slow it: nowhere.
+    cmd.push_str(if tui { " --tui" } else { " 2>/dev/null" });
     let status = Command::new("tmux")
         .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "-e", &format!("WFHOOK_API_KEY={KEY}")])
-        .args(&cmd)
+        .arg(cmd)
         .status()
         .expect("tmux runs");
-    assert!(status.success(), "tmux could not start the dashboard");
+    assert!(status.success(), "tmux could not start the server");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     common::wait_for(addr);
     (Tmux(session), addr)
@@ -149,11 +131,11 @@ fn main() {
     let (mut plain, mut tui) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let root = tmp.path().join(format!("plain-{round}"));
-        let (_server, addr) = headless(&root);
+        let (server, addr) = start(&root, "plain", round, false);
         plain.push(load(addr, conns, secs));
-        drop(_server);
+        drop(server);
         let root = tmp.path().join(format!("tui-{round}"));
-        let (_session, addr) = with_tui(&root, round);
+        let (_session, addr) = start(&root, "tui", round, true);
         tui.push(load(addr, conns, secs));
         println!(
             "round {round}: serve {:>9.0} req/s   serve --tui {:>9.0} req/s",
