@@ -147,7 +147,7 @@ fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
         for (n, event) in rx.try_iter() {
             // Events published before the history was read are in it.
             if n > seq {
-                line(&mut batch, &Message::Event { seq: n, event })?;
+                line(&mut batch, &Message::Event { seq: n, event: Arc::unwrap_or_clone(event) })?;
             }
         }
         if last_stats.elapsed() >= Duration::from_secs(1) {

@@ -53,6 +53,9 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// An event with its sequence number, as subscribers receive it.
+pub type Numbered = (u64, Arc<Event>);
+
 /// Fan-out of events to any number of subscribers, each behind its own
 /// bounded queue.
 #[derive(Clone, Default)]
@@ -62,7 +65,7 @@ pub struct Bus {
 
 #[derive(Default)]
 struct BusInner {
-    subscribers: Mutex<Vec<SyncSender<(u64, Event)>>>,
+    subscribers: Mutex<Vec<SyncSender<Numbered>>>,
     /// How many subscribers there are, read without the lock.
     count: AtomicUsize,
     published: AtomicU64,
@@ -76,7 +79,9 @@ impl Bus {
 
     /// A new subscriber whose queue holds at most `capacity` events, each
     /// with its sequence number (1, 2, …) so that gaps are visible.
-    pub fn subscribe(&self, capacity: usize) -> Receiver<(u64, Event)> {
+    /// Every subscriber shares the one event; `Arc::unwrap_or_clone` gives
+    /// an owned one without a copy when a subscriber is the last holder.
+    pub fn subscribe(&self, capacity: usize) -> Receiver<Numbered> {
         let (tx, rx) = sync_channel(capacity);
         let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         subs.push(tx);
@@ -84,20 +89,19 @@ impl Bus {
         rx
     }
 
-    /// Hands the event to every subscriber without ever blocking.
-    pub fn publish(&self, event: &Event) {
-        let n = self.inner.count.load(Ordering::Relaxed);
-        if n == 0 {
+    /// Hands the event to every subscriber without ever blocking. The event
+    /// moves into one shared allocation: no subscriber costs the worker a
+    /// copy of its strings.
+    pub fn publish(&self, event: Event) {
+        if self.inner.count.load(Ordering::Relaxed) == 0 {
             self.inner.published.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // The copies are made before the lock, so that workers only queue
-        // behind each other for the sends themselves.
-        let mut copies: Vec<Event> = (0..n).map(|_| event.clone()).collect();
+        let shared = Arc::new(event);
         let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // Numbered under the lock, so every subscriber sees ascending numbers.
         let seq = self.inner.published.fetch_add(1, Ordering::Relaxed) + 1;
-        subs.retain(|tx| match tx.try_send((seq, copies.pop().unwrap_or_else(|| event.clone()))) {
+        subs.retain(|tx| match tx.try_send((seq, Arc::clone(&shared))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 self.inner.dropped.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +149,7 @@ mod tests {
         let bus = Bus::new();
         let rx = bus.subscribe(2);
         for _ in 0..5 {
-            bus.publish(&sample(200));
+            bus.publish(sample(200));
         }
         assert_eq!(bus.published(), 5);
         assert_eq!(bus.dropped(), 3);
@@ -157,7 +161,7 @@ mod tests {
     fn gone_subscribers_are_forgotten() {
         let bus = Bus::new();
         drop(bus.subscribe(1));
-        bus.publish(&sample(200));
+        bus.publish(sample(200));
         assert!(bus.inner.subscribers.lock().unwrap().is_empty());
         assert_eq!(bus.dropped(), 0);
     }

@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use crate::dashboard::{self, ConnState, Feed, Mode, Options, Stats};
-use crate::events::Event;
+use crate::events::Numbered;
 use crate::http::{App, Server, Snapshot};
 use crate::journal;
 
@@ -92,13 +92,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// Feeds the dashboard until the server stops; what a full feed cannot
 /// take is counted and reported as missed with the next stats tick.
-fn merge(
-    app: &App,
-    events: &Receiver<(u64, Event)>,
-    logs: &Receiver<String>,
-    feed: &SyncSender<Feed>,
-    stop: &AtomicBool,
-) {
+fn merge(app: &App, events: &Receiver<Numbered>, logs: &Receiver<String>, feed: &SyncSender<Feed>, stop: &AtomicBool) {
     let missed = Cell::new(0u64);
     let push = |f: Feed| match feed.try_send(f) {
         Ok(()) => true,
@@ -112,8 +106,8 @@ fn merge(
     let mut last_stats = Instant::now() - Duration::from_secs(1);
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(TICK);
-        let alive =
-            events.try_iter().all(|(_, e)| push(Feed::Event(e))) && logs.try_iter().all(|line| push(Feed::Log(line)));
+        let alive = events.try_iter().all(|(_, e)| push(Feed::Event(Arc::unwrap_or_clone(e))))
+            && logs.try_iter().all(|line| push(Feed::Log(line)));
         if !alive {
             return;
         }

@@ -332,13 +332,14 @@ impl App {
             event.latency_us as f64 / 1000.0,
             event.request_id
         );
-        self.bus.publish(&event);
         let mut response = response::render(reply, &event.request_id);
         if let Some(allow) = allow {
             response.add_header(response::safe_header("Allow", &allow));
         }
+        let request_id = event.request_id.clone();
+        self.bus.publish(event);
         if let Err(e) = rq.respond(response) {
-            log::debug!("{}: sending the response failed: {e}", event.request_id);
+            log::debug!("{request_id}: sending the response failed: {e}");
         }
     }
 
