@@ -31,6 +31,18 @@ impl Sha256Hasher {
     }
 }
 
+/// So that `io::copy` can hash a file.
+impl std::io::Write for Sha256Hasher {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.update(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `n` random bytes from the OS as hex.
 pub fn random_hex(n: usize) -> String {
     let mut buf = vec![0u8; n];
@@ -101,7 +113,7 @@ mod tests {
     #[test]
     fn sha256_of_abc() {
         let mut h = Sha256Hasher::default();
-        h.update(b"abc");
+        std::io::copy(&mut &b"abc"[..], &mut h).unwrap();
         assert_eq!(h.finish_hex(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 

@@ -475,15 +475,8 @@ impl Store for FsStore {
 
     fn checksum(&self, id: &str) -> Result<ChecksumOutcome> {
         let (_, abs, _) = self.resolve_file(id)?;
-        let mut file = File::open(abs)?;
         let mut hasher = Sha256Hasher::default();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            match file.read(&mut buf)? {
-                0 => break,
-                n => hasher.update(&buf[..n]),
-            }
-        }
+        io::copy(&mut File::open(abs)?, &mut hasher)?;
         let actual = hasher.finish_hex();
         self.write(|state| {
             let record = || vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }];
