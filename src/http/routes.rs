@@ -136,14 +136,15 @@ fn search(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 }
 
 fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    file_reply(app, call, false)
+    let id = call.id("id")?;
+    file_reply(app, &id, false)
 }
 
 fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let id = call.id("id")?;
     let item = app.store.metadata(&id)?;
     if item.kind == Kind::File {
-        return file_reply(app, call, true);
+        return file_reply(app, &id, true);
     }
     // A folder opened in a browser: a plain page of signed links.
     let mut page = format!(
@@ -159,9 +160,8 @@ fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     Ok(Reply::Html(page))
 }
 
-fn file_reply(app: &App, call: &mut Call, inline: bool) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
-    let (item, file) = app.store.open(&id)?;
+fn file_reply(app: &App, id: &str, inline: bool) -> Result<Reply, HttpError> {
+    let (item, file) = app.store.open(id)?;
     let mime = item.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
     Ok(Reply::File { file, len: item.size.unwrap_or(0), mime, name: item.title, inline })
 }
