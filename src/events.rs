@@ -11,6 +11,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
+use compact_str::{CompactString, format_compact};
 use serde::{Deserialize, Serialize};
 
 /// What happened to one request. Never holds a credential.
@@ -18,28 +19,28 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// RFC 3339 time at which the request arrived.
-    pub time: String,
-    pub request_id: String,
-    pub method: String,
+    pub time: CompactString,
+    pub request_id: CompactString,
+    pub method: CompactString,
     /// The endpoint name (`customAction`, `metadata`…) or the raw path's
     /// last segment when no route matched.
-    pub endpoint: String,
+    pub endpoint: CompactString,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub action: Option<String>,
+    pub action: Option<CompactString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_id: Option<String>,
+    pub document_id: Option<CompactString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_version_id: Option<String>,
+    pub document_version_id: Option<CompactString>,
     /// Our own item id, when the request named one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<CompactString>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
+    pub username: Option<CompactString>,
     pub status: u16,
     /// Wall time from the request's arrival to its response, in microseconds.
     pub latency_us: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<CompactString>,
 }
 
 impl Event {
@@ -48,9 +49,10 @@ impl Event {
     }
 }
 
-/// Formats a time as RFC 3339 with millisecond precision, in UTC.
-pub fn rfc3339(t: SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+/// Formats a time as RFC 3339 with millisecond precision, in UTC; its 24
+/// bytes fit a `CompactString` without an allocation.
+pub fn rfc3339(t: SystemTime) -> CompactString {
+    format_compact!("{}", humantime::format_rfc3339_millis(t))
 }
 
 /// An event with its sequence number, as subscribers receive it.

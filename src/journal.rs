@@ -145,7 +145,7 @@ mod tests {
     fn event(n: u16) -> Event {
         Event {
             time: rfc3339(SystemTime::now()),
-            request_id: format!("r{n}"),
+            request_id: compact_str::format_compact!("r{n}"),
             method: "GET".into(),
             endpoint: "metadata".into(),
             action: None,
@@ -184,7 +184,7 @@ mod tests {
         let path = dir.path().join(FILE_NAME);
         let j = Journal::open(&path).unwrap();
         let mut huge = event(1);
-        huge.error = Some("x".repeat(100 * LINE_CAPACITY));
+        huge.error = Some("x".repeat(100 * LINE_CAPACITY).into());
         let events = [event(0), huge, event(2)];
         for e in &events {
             j.append(e).unwrap();
@@ -229,9 +229,9 @@ mod tests {
         j.append(&event(0)).unwrap();
         // One line of exactly 2048 bytes: `tail(1)` reads just that line.
         let mut e = event(1);
-        e.error = Some(String::new());
+        e.error = Some("".into());
         let len = serde_json::to_vec(&e).unwrap().len() + 1;
-        e.error = Some("x".repeat(2048 - len));
+        e.error = Some("x".repeat(2048 - len).into());
         j.append(&e).unwrap();
         assert_eq!(
             std::fs::metadata(&path).unwrap().len() - serde_json::to_vec(&event(0)).unwrap().len() as u64 - 1,

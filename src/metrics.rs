@@ -153,11 +153,11 @@ mod tests {
 
     fn event(endpoint: &str, action: Option<&str>, status: u16, us: u64) -> Event {
         Event {
-            time: String::new(),
+            time: "".into(),
             request_id: "r".into(),
             method: "GET".into(),
             endpoint: endpoint.into(),
-            action: action.map(str::to_string),
+            action: action.map(Into::into),
             document_id: None,
             document_version_id: None,
             id: None,

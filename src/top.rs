@@ -8,6 +8,7 @@ use std::fmt;
 use std::fs;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
 
@@ -130,7 +131,7 @@ fn session(addr: &str, token: &str, feed: &SyncSender<Feed>, last_seq: &mut Opti
             }
             Message::History { events } if first => {
                 for e in events {
-                    send(Feed::Event(e))?;
+                    send(Feed::Event(Arc::new(e)))?;
                 }
                 first = false;
             }
@@ -142,7 +143,7 @@ fn session(addr: &str, token: &str, feed: &SyncSender<Feed>, last_seq: &mut Opti
                     send(Feed::Missed(seq - last - 1))?;
                 }
                 *last_seq = Some(seq);
-                send(Feed::Event(event))?;
+                send(Feed::Event(Arc::new(event)))?;
             }
             Message::Stats { stats } => send(Feed::Stats(Stats::from(&stats)))?,
         }

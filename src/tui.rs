@@ -79,7 +79,10 @@ pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane, journal_path:
     std::thread::scope(|s| {
         s.spawn(|| server.run(stop));
         let app = server.app();
-        s.spawn(move || merge(app, &events, &logs, &feed_tx, stop));
+        // Named, so that `top -H` and profilers tell its cost from the workers'.
+        std::thread::Builder::new()
+            .name("wfhook-feed".into())
+            .spawn_scoped(s, move || merge(app, &events, &logs, &feed_tx, stop))?;
         let result = dashboard::run(feed_rx, Options { mode: Mode::Serve, no_color: no_color(), history });
         stop.store(true, Ordering::SeqCst);
         result
@@ -106,8 +109,8 @@ fn merge(app: &App, events: &Receiver<Numbered>, logs: &Receiver<String>, feed: 
     let mut last_stats = Instant::now() - Duration::from_secs(1);
     while !stop.load(Ordering::SeqCst) {
         std::thread::sleep(TICK);
-        let alive = events.try_iter().all(|(_, e)| push(Feed::Event(Arc::unwrap_or_clone(e))))
-            && logs.try_iter().all(|line| push(Feed::Log(line)));
+        let alive =
+            events.try_iter().all(|(_, e)| push(Feed::Event(e))) && logs.try_iter().all(|line| push(Feed::Log(line)));
         if !alive {
             return;
         }

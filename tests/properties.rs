@@ -585,15 +585,15 @@ fn event() -> impl Strategy<Value = Event> {
         |(mut t, some, status, latency_us)| {
             let mut opt = |i: usize| {
                 let s = std::mem::take(&mut t[i]);
-                some[i - 4].then_some(s)
+                some[i - 4].then(|| s.into())
             };
             let (action, document_id, document_version_id, id, username, error) =
                 (opt(4), opt(5), opt(6), opt(7), opt(8), opt(9));
             Event {
-                time: std::mem::take(&mut t[0]),
-                request_id: std::mem::take(&mut t[1]),
-                method: std::mem::take(&mut t[2]),
-                endpoint: std::mem::take(&mut t[3]),
+                time: std::mem::take(&mut t[0]).into(),
+                request_id: std::mem::take(&mut t[1]).into(),
+                method: std::mem::take(&mut t[2]).into(),
+                endpoint: std::mem::take(&mut t[3]).into(),
                 action,
                 document_id,
                 document_version_id,

@@ -18,6 +18,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use compact_str::CompactString;
 use serde_json::{Map, Value};
 
 use crate::store::{DocumentRef, Store, StoreError};
@@ -70,8 +71,8 @@ pub struct Context {
     pub document: DocumentRef,
     /// Our id for it, resolved through the link index when the action needs one.
     pub id: Option<String>,
-    pub username: String,
-    pub request_id: String,
+    pub username: CompactString,
+    pub request_id: CompactString,
 }
 
 impl Context {

@@ -19,6 +19,7 @@ pub mod model;
 mod terminal;
 pub mod view;
 
+use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -29,8 +30,8 @@ pub use model::{Model, Outcome, Panel};
 /// What the dashboard is fed, through one channel.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Feed {
-    /// One handled request, newest last.
-    Event(Event),
+    /// One handled request, newest last; shared, as the bus hands it out.
+    Event(Arc<Event>),
     /// A snapshot of the server's counters, sent about once a second.
     Stats(Stats),
     /// One log line, shown in the log pane (`serve --tui`).

@@ -10,6 +10,7 @@
 //! newest calls per action, and the rate history keeps five minutes.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
@@ -80,7 +81,7 @@ impl SortKey {
 pub enum Overlay {
     Help,
     /// Every field of one event; a copy, so that it stays while the rings move.
-    Detail(Box<Event>),
+    Detail(Arc<Event>),
     /// "Stop the server? y/n" (serve mode only).
     ConfirmQuit,
 }
@@ -97,7 +98,9 @@ pub struct Cursor {
 #[derive(Clone, Debug)]
 pub struct Stored {
     pub seq: u64,
-    pub event: Event,
+    /// Shared with the failures ring and the action's last call: an event
+    /// is never copied inside the dashboard.
+    pub event: Arc<Event>,
 }
 
 /// Counters of one registered action, over everything seen (history included).
@@ -108,9 +111,16 @@ pub struct ActionStats {
     pub description: &'static str,
     pub calls: u64,
     pub failures: u64,
-    /// RFC 3339 time of the newest call.
-    pub last: Option<String>,
+    /// The newest call.
+    last_call: Option<Arc<Event>>,
     latencies: VecDeque<u64>,
+}
+
+impl ActionStats {
+    /// RFC 3339 time of the newest call.
+    pub fn last(&self) -> Option<&str> {
+        self.last_call.as_deref().map(|e| e.time.as_str())
+    }
 }
 
 /// One line of the actions table, percentiles in microseconds.
@@ -181,7 +191,7 @@ impl Model {
                     description: a.description(),
                     calls: 0,
                     failures: 0,
-                    last: None,
+                    last_call: None,
                     latencies: VecDeque::new(),
                 })
                 .collect(),
@@ -208,7 +218,7 @@ impl Model {
             overlay: None,
         };
         for event in opts.history {
-            model.push_event(event);
+            model.push_event(Arc::new(event));
         }
         model
     }
@@ -397,7 +407,7 @@ impl Model {
         rows
     }
 
-    fn push_event(&mut self, event: Event) {
+    fn push_event(&mut self, event: Arc<Event>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.received += 1;
@@ -406,7 +416,7 @@ impl Model {
         {
             stats.calls += 1;
             stats.failures += u64::from(event.is_failure());
-            stats.last = Some(event.time.clone());
+            stats.last_call = Some(Arc::clone(&event));
             if stats.latencies.len() == LATENCY_WINDOW {
                 stats.latencies.pop_front();
             }
@@ -424,7 +434,7 @@ impl Model {
             }
         }
         if event.is_failure() {
-            push_bounded(&mut self.failures, Stored { seq, event: event.clone() }, MAX_FAILURES);
+            push_bounded(&mut self.failures, Stored { seq, event: Arc::clone(&event) }, MAX_FAILURES);
         }
         push_bounded(&mut self.events, Stored { seq, event }, MAX_EVENTS);
     }
@@ -526,11 +536,11 @@ impl Model {
         match self.focus {
             Panel::Live => {
                 let chosen = self.live_view().nth(self.live.selected).map(|s| s.event.clone());
-                self.overlay = chosen.map(|e| Overlay::Detail(Box::new(e)));
+                self.overlay = chosen.map(Overlay::Detail);
             }
             Panel::Failures => {
                 let chosen = self.failures_view().nth(self.fail.selected).map(|s| s.event.clone());
-                self.overlay = chosen.map(|e| Overlay::Detail(Box::new(e)));
+                self.overlay = chosen.map(Overlay::Detail);
             }
             // Drill down: the live list of that action.
             Panel::Actions => {
@@ -678,23 +688,24 @@ fn clean_log(line: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use compact_str::format_compact;
     use std::time::Duration;
 
     pub(crate) fn event(n: usize, status: u16) -> Event {
         let action = ["ping", "checksum", "lock"][n % 3];
         Event {
-            time: format!("2024-05-01T12:{:02}:{:02}.000Z", (n / 60) % 60, n % 60),
-            request_id: format!("abc123-{n}"),
+            time: format_compact!("2024-05-01T12:{:02}:{:02}.000Z", (n / 60) % 60, n % 60),
+            request_id: format_compact!("abc123-{n}"),
             method: "POST".into(),
             endpoint: "customAction".into(),
             action: Some(action.into()),
-            document_id: Some(format!("doc{n}")),
+            document_id: Some(format_compact!("doc{n}")),
             document_version_id: None,
-            id: Some(format!("/files/f{n}.pdf")),
+            id: Some(format_compact!("/files/f{n}.pdf")),
             username: Some("ann".into()),
             status,
             latency_us: 1_000 * (n as u64 % 7 + 1),
-            error: (status >= 400).then(|| format!("failure number {n}")),
+            error: (status >= 400).then(|| format_compact!("failure number {n}")),
         }
     }
 
@@ -722,7 +733,7 @@ pub(super) mod tests {
     }
 
     fn ids(m: &Model) -> Vec<String> {
-        m.live_view().map(|s| s.event.request_id.clone()).collect()
+        m.live_view().map(|s| s.event.request_id.to_string()).collect()
     }
 
     #[test]
@@ -838,8 +849,8 @@ pub(super) mod tests {
         let mut m = model(Mode::Serve, 4);
         press(&mut m, &[KeyCode::Char('p')]);
         assert!(m.is_paused());
-        m.apply(Feed::Event(event(100, 200)));
-        m.apply(Feed::Event(event(101, 502)));
+        m.apply(Feed::Event(Arc::new(event(100, 200))));
+        m.apply(Feed::Event(Arc::new(event(101, 502))));
         assert_eq!(m.received(), 6);
         assert_eq!(m.live_view().count(), 4);
         assert_eq!(m.failures_view().count(), 1);
@@ -856,17 +867,17 @@ pub(super) mod tests {
         let mut m = model(Mode::Serve, 10);
         press(&mut m, &[KeyCode::Down, KeyCode::Down]);
         let chosen = m.live_view().nth(m.live.selected).unwrap().event.request_id.clone();
-        m.apply(Feed::Event(event(50, 200)));
+        m.apply(Feed::Event(Arc::new(event(50, 200))));
         assert_eq!(m.live_view().nth(m.live.selected).unwrap().event.request_id, chosen);
         // At the top, the selection follows the newest.
         press(&mut m, &[KeyCode::Home]);
-        m.apply(Feed::Event(event(51, 200)));
+        m.apply(Feed::Event(Arc::new(event(51, 200))));
         assert_eq!(m.live.selected, 0);
         // Unpausing shifts by what arrived while paused.
         press(&mut m, &[KeyCode::Down, KeyCode::Char('p')]);
         let chosen = m.live_view().nth(m.live.selected).unwrap().event.request_id.clone();
-        m.apply(Feed::Event(event(52, 200)));
-        m.apply(Feed::Event(event(53, 200)));
+        m.apply(Feed::Event(Arc::new(event(52, 200))));
+        m.apply(Feed::Event(Arc::new(event(53, 200))));
         press(&mut m, &[KeyCode::Char('p')]);
         assert_eq!(m.live_view().nth(m.live.selected).unwrap().event.request_id, chosen);
     }
@@ -880,7 +891,7 @@ pub(super) mod tests {
                 let mut e = event(i * 100 + j, status);
                 e.action = Some(name.into());
                 e.latency_us = if name == "checksum" { 90_000 } else { 10 };
-                m.apply(Feed::Event(e));
+                m.apply(Feed::Event(Arc::new(e)));
             }
         }
         let order = |m: &Model| m.action_rows().iter().map(|r| r.stats.name).take(3).collect::<Vec<_>>();
@@ -907,7 +918,7 @@ pub(super) mod tests {
         let ping = rows.iter().find(|r| r.stats.name == "ping").unwrap();
         assert_eq!(ping.stats.calls, 10);
         assert_eq!(ping.stats.failures, 3);
-        assert_eq!(ping.stats.last.as_deref(), Some("2024-05-01T12:00:27.000Z"));
+        assert_eq!(ping.stats.last(), Some("2024-05-01T12:00:27.000Z"));
         assert!(ping.p50 <= ping.p95 && ping.p95 <= ping.p99);
         assert!(rows.iter().any(|r| r.stats.calls == 0 && r.p95.is_none()));
     }
@@ -1004,7 +1015,7 @@ pub(super) mod tests {
     fn rings_are_bounded() {
         let mut m = model(Mode::Serve, 0);
         for i in 0..MAX_EVENTS + 10 {
-            m.apply(Feed::Event(event(i, 500)));
+            m.apply(Feed::Event(Arc::new(event(i, 500))));
         }
         for i in 0..MAX_LOG_LINES + 10 {
             m.apply(Feed::Log(format!("{i}")));

@@ -202,6 +202,7 @@ mod tests {
     use crossterm::event::KeyCode;
     use ratatui::backend::TestBackend;
     use std::collections::VecDeque;
+    use std::sync::Arc;
     use std::sync::mpsc::channel;
 
     /// Keys from a script; `None` waits out the timeout like a real poll.
@@ -254,7 +255,7 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
         let (tx, rx) = channel();
         let mut model = top();
-        tx.send(Feed::Event(event(7, 200))).unwrap();
+        tx.send(Feed::Event(Arc::new(event(7, 200)))).unwrap();
         let frames = drive(&mut terminal, &mut script(2, &[KeyCode::Char('q')]), &rx, &mut model).unwrap();
         assert_eq!(frames, 2);
         assert!(screen(&terminal).contains("abc123-7"));
@@ -272,7 +273,7 @@ mod tests {
         let mut model = top();
         let feeder = thread::spawn(move || {
             for i in 0..400 {
-                if tx.send(Feed::Event(event(i, 200))).is_err() {
+                if tx.send(Feed::Event(Arc::new(event(i, 200)))).is_err() {
                     return;
                 }
                 thread::sleep(Duration::from_millis(1));

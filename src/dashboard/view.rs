@@ -7,6 +7,7 @@
 //! uses bold and reverse only; the focused panel also has a thick border,
 //! which works without color.
 
+use compact_str::CompactString;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -474,7 +475,7 @@ fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: 
             Cell::new(Line::from(r.p50.map_or("–".into(), latency)).right_aligned()),
             Cell::new(Line::from(r.p95.map_or("–".into(), latency)).right_aligned()),
             Cell::new(Line::from(r.p99.map_or("–".into(), latency)).right_aligned()),
-            Cell::new(s.last.as_deref().map_or("–", hms)),
+            Cell::new(s.last().map_or("–", hms)),
         ];
         if with_description {
             cells.push(Cell::new(s.description));
@@ -626,20 +627,20 @@ fn help(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn detail(e: &Event, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let none = || "–".to_string();
+    let text = |v: &Option<CompactString>| v.as_deref().unwrap_or("–").to_string();
     let fields: [(&str, String); 12] = [
-        ("Time", e.time.clone()),
-        ("Request id", e.request_id.clone()),
-        ("Method", e.method.clone()),
-        ("Endpoint", e.endpoint.clone()),
-        ("Action", e.action.clone().unwrap_or_else(none)),
-        ("Document id", e.document_id.clone().unwrap_or_else(none)),
-        ("Document version id", e.document_version_id.clone().unwrap_or_else(none)),
-        ("Item id", e.id.clone().unwrap_or_else(none)),
-        ("Username", e.username.clone().unwrap_or_else(none)),
+        ("Time", e.time.to_string()),
+        ("Request id", e.request_id.to_string()),
+        ("Method", e.method.to_string()),
+        ("Endpoint", e.endpoint.to_string()),
+        ("Action", text(&e.action)),
+        ("Document id", text(&e.document_id)),
+        ("Document version id", text(&e.document_version_id)),
+        ("Item id", text(&e.id)),
+        ("Username", text(&e.username)),
         ("Status", e.status.to_string()),
         ("Latency", format!("{} ({} µs)", latency(e.latency_us), e.latency_us)),
-        ("Error", e.error.clone().unwrap_or_else(none)),
+        ("Error", text(&e.error)),
     ];
     let lines: Vec<Line> = fields
         .into_iter()
@@ -719,6 +720,7 @@ mod tests {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::buffer::Buffer;
+    use std::sync::Arc;
     use std::time::Duration;
 
     /// The two sizes every state is drawn at: the smallest supported and a large one.
@@ -947,7 +949,7 @@ mod tests {
         for size in SIZES {
             let mut m = busy(Mode::Serve);
             press(&mut m, &[KeyCode::Char('p')]);
-            m.apply(Feed::Event(event(99, 200)));
+            m.apply(Feed::Event(Arc::new(event(99, 200))));
             let s = draw(&mut m, size);
             assert!(s.lines().next().unwrap().contains("PAUSED"), "{s}");
             assert!(!s.contains("abc123-99"));

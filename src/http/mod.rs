@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use compact_str::{CompactString, format_compact};
 use tiny_http::Request;
 
 use crate::actions::Runner;
@@ -253,8 +254,8 @@ impl App {
         })
     }
 
-    fn request_id(&self) -> String {
-        format!("{}-{}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
+    fn request_id(&self) -> CompactString {
+        format_compact!("{}-{}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
     /// The route for a request path, if it lies under the base path.
@@ -281,8 +282,8 @@ impl App {
         let mut event = Event {
             time: rfc3339(SystemTime::now()),
             request_id: self.request_id(),
-            method: rq.method().as_str().to_string(),
-            endpoint: route.map_or("unknown", |r| r.name).to_string(),
+            method: rq.method().as_str().into(),
+            endpoint: route.map_or("unknown", |r| r.name).into(),
             action: None,
             document_id: None,
             document_version_id: None,
@@ -305,7 +306,7 @@ impl App {
                     }
                     None => {}
                 }
-                event.error = Some(message.clone());
+                event.error = Some(message.as_str().into());
                 let allow = match e {
                     HttpError::MethodNotAllowed(allow) => Some(allow),
                     _ => None,

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use compact_str::CompactString;
 use serde_json::{Map, Value, json};
 use tiny_http::Method;
 
@@ -171,7 +172,7 @@ fn upload_init(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let filename = call.params.require("filename")?.to_string();
     let link = call.document().map(|(document_id, version_id)| DocumentRef { document_id, version_id });
     let item = app.store.upload_init(&parent, &filename, link.as_ref())?;
-    call.event.id = Some(item.id.clone());
+    call.event.id = Some(item.id.as_str().into());
     Ok(Reply::Json(200, item_json(app, &item)))
 }
 
@@ -192,7 +193,7 @@ fn create_folder(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let parent = call.id_or_root("parentId");
     let name = call.params.require("name")?.to_string();
     let item = app.store.create_folder(&parent, &name)?;
-    call.event.id = Some(item.id.clone());
+    call.event.id = Some(item.id.as_str().into());
     Ok(Reply::Json(200, item_json(app, &item)))
 }
 
@@ -236,9 +237,9 @@ pub fn item_json(app: &App, item: &Item) -> Value {
 }
 
 /// Caps what an event records of a client-sent value at 255 characters.
-pub fn clip(s: &str) -> String {
+pub fn clip(s: &str) -> CompactString {
     // At most 255 bytes is at most 255 characters: copied as it is.
-    if s.len() <= 255 { s.to_string() } else { s.chars().take(255).collect() }
+    if s.len() <= 255 { s.into() } else { s.chars().take(255).collect() }
 }
 
 impl Call<'_> {
