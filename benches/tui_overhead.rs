@@ -1,82 +1,37 @@
 //! Throughput of `serve` with and without `--tui`, under the same load, in
 //! one run: prints requests/s of each and their ratio (target ≥ 0.95).
 //!
-//! The load is `GET /customAction?name=ping` from keep-alive connections on
-//! loopback, bounded in time. The dashboard runs in a detached tmux session
-//! (installed from Debian's packages where missing) so it has a real
-//! terminal to draw on; the headless server runs in one too, so that both
+//! The load is `GET /customAction?name=ping` from wrk's keep-alive
+//! connections on loopback, bounded in time. wrk is the `load` bench's load
+//! generator too; a client of a thread per connection would spend much of
+//! this small machine's CPU itself, and the ratio would measure how the
+//! scheduler splits the CPU between client and server more than the
+//! dashboard. The dashboard runs in a detached tmux session (installed
+//! from Debian's packages where missing) so it has a real terminal to draw
+//! on; the headless server runs in one too, so that both
 //! get the same share of the CPU (see `start`). Rounds alternate between
 //! the two modes, and the median of each is compared, because these
 //! machines are noisy.
 //!
-//! `cargo bench --bench tui_overhead` (env: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS)
+//! `cargo bench --bench tui_overhead` (env: BENCH_SECS, BENCH_ROUNDS, BENCH_CONNS,
+//! and RUST_LOG, passed on to both servers)
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
 
 const KEY: &str = "bench-key";
 
-/// Reads one HTTP response with a Content-Length body; false on EOF.
-fn read_response(r: &mut BufReader<TcpStream>) -> bool {
-    let mut len = 0usize;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return false;
-        }
-        if line == "\r\n" {
-            break;
-        }
-        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut body = vec![0; len];
-    r.read_exact(&mut body).is_ok()
-}
-
-/// Requests per second over `secs`, from `conns` keep-alive connections.
+/// Requests per second over `secs` from `conns` keep-alive connections,
+/// after a one-second warm-up.
 fn load(addr: SocketAddr, conns: u64, secs: u64) -> f64 {
-    let done = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let request = format!(
-        "GET /customAction?name=ping HTTP/1.1\r\nHost: {addr}\r\napiKey: {KEY}\r\nusername: bench@example.com\r\n\r\n"
-    );
-    let threads: Vec<_> = (0..conns)
-        .map(|_| {
-            let (done, stop, request) = (Arc::clone(&done), Arc::clone(&stop), request.clone());
-            std::thread::spawn(move || {
-                let mut s = TcpStream::connect(addr).unwrap();
-                s.set_nodelay(true).unwrap();
-                let mut r = BufReader::new(s.try_clone().unwrap());
-                while !stop.load(Ordering::Relaxed) {
-                    if s.write_all(request.as_bytes()).is_err() || !read_response(&mut r) {
-                        break;
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    // Warm up, then count.
-    std::thread::sleep(Duration::from_millis(500));
-    let start_count = done.load(Ordering::Relaxed);
-    let start = Instant::now();
-    std::thread::sleep(Duration::from_secs(secs));
-    let n = done.load(Ordering::Relaxed) - start_count;
-    let rate = n as f64 / start.elapsed().as_secs_f64();
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        let _ = t.join();
-    }
-    rate
+    let url = format!("http://{addr}/customAction?name=ping");
+    let headers = [("apiKey", KEY), ("username", "bench@example.com")];
+    common::wrk(&url, &headers, conns, 2, 1);
+    let w = common::wrk(&url, &headers, conns, 2, secs);
+    assert_eq!(w.bad, 0, "wrk saw errors or non-2xx answers: {w:?}");
+    w.rps
 }
 
 struct Tmux(String);
@@ -104,11 +59,15 @@ fn start(root: &std::path::Path, tag: &str, round: u64, tui: bool) -> (Tmux, Soc
     );
     // Headless, the logs go where a service's would not slow it: nowhere.
     cmd.push_str(if tui { " --tui" } else { " 2>/dev/null" });
-    let status = Command::new("tmux")
-        .args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "-e", &format!("WFHOOK_API_KEY={KEY}")])
-        .arg(cmd)
-        .status()
-        .expect("tmux runs");
+    let mut tmux = Command::new("tmux");
+    tmux.args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "-e", &format!("WFHOOK_API_KEY={KEY}")]);
+    // tmux gives a session its server's environment, not ours: pass RUST_LOG
+    // on, so that e.g. `RUST_LOG=info,wfhook::access=warn` spares both modes
+    // the access lines (only the headless one writes them by default).
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        tmux.args(["-e", &format!("RUST_LOG={filter}")]);
+    }
+    let status = tmux.arg(cmd).status().expect("tmux runs");
     assert!(status.success(), "tmux could not start the server");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     common::wait_for(addr);
@@ -123,8 +82,8 @@ fn main() {
     }
     let (secs, rounds, conns) =
         (common::env_num("BENCH_SECS", 4), common::env_num("BENCH_ROUNDS", 5), common::env_num("BENCH_CONNS", 16));
-    if !common::ensure_tool("tmux", "-V", "tmux") {
-        eprintln!("tui_overhead: tmux is not available, nothing measured");
+    if !common::ensure_tool("tmux", "-V", "tmux") || !common::ensure_tool("wrk", "--version", "wrk") {
+        eprintln!("tui_overhead: tmux or wrk is not available, nothing measured");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -137,10 +96,8 @@ fn main() {
         let root = tmp.path().join(format!("tui-{round}"));
         let (_session, addr) = start(&root, "tui", round, true);
         tui.push(load(addr, conns, secs));
-        println!(
-            "round {round}: serve {:>9.0} req/s   serve --tui {:>9.0} req/s",
-            plain[round as usize], tui[round as usize]
-        );
+        let (p, t) = (plain[round as usize], tui[round as usize]);
+        println!("round {round}: serve {p:>9.0} req/s   serve --tui {t:>9.0} req/s   ratio {:.3}", t / p);
     }
     let (p, t) = (common::median(plain), common::median(tui));
     println!("median: serve {p:.0} req/s, serve --tui {t:.0} req/s");

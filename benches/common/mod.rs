@@ -1,11 +1,15 @@
 //! Helpers shared by the benches: loopback ports, waiting for a server,
-//! medians, and installing a load tool from Debian's packages.
+//! medians, installing a load tool from Debian's packages, and running wrk.
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// Longest any single transfer or wrk run may take beyond its own bound.
+pub const GRACE: Duration = Duration::from_secs(60);
 
 /// A numeric setting from the environment.
 pub fn env_num(name: &str, default: u64) -> u64 {
@@ -46,4 +50,91 @@ pub fn ensure_tool(tool: &str, probe: &str, package: &str) -> bool {
     ok(Command::new("apt-get").arg("update").arg("-qq"))
         && ok(Command::new("apt-get").args(["install", "-y", "-qq", package]))
         && runs()
+}
+
+// ---------------------------------------------------------------- wrk
+
+#[derive(Clone, Debug, Default)]
+pub struct Wrk {
+    pub rps: f64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub requests: u64,
+    /// Non-2xx answers plus socket errors: a run with any is not a result.
+    pub bad: u64,
+    /// The server's threads halfway through: fewer than the connections
+    /// plus the workers means some connection had no thread (was starved).
+    pub threads: u64,
+}
+
+/// Runs wrk for `secs` against `url` and parses what it prints.
+pub fn wrk(url: &str, headers: &[(&str, &str)], conns: u64, threads: u64, secs: u64) -> Wrk {
+    let mut cmd = Command::new("wrk");
+    cmd.args([&format!("-t{threads}"), &format!("-c{conns}"), &format!("-d{secs}s"), "--timeout", "2s", "--latency"]);
+    for (k, v) in headers {
+        cmd.args(["-H", &format!("{k}: {v}")]);
+    }
+    let out = run_bounded(cmd.arg(url), Duration::from_secs(secs) + GRACE);
+    parse_wrk(&out).unwrap_or_else(|| panic!("cannot read wrk's output:\n{out}"))
+}
+
+/// Runs a command to its end, killing it past `limit`; returns its stdout.
+pub fn run_bounded(cmd: &mut Command, limit: Duration) -> String {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{cmd:?} ran past {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    reader.join().unwrap()
+}
+
+/// `129.00us`, `1.23ms`, `2.00s` in microseconds.
+fn parse_duration_us(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let scale = match unit {
+        "us" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "m" => 60e6,
+        _ => return None,
+    };
+    Some(n * scale)
+}
+
+pub fn parse_wrk(out: &str) -> Option<Wrk> {
+    let mut w = Wrk::default();
+    for line in out.lines().map(str::trim) {
+        if let Some(v) = line.strip_prefix("Requests/sec:") {
+            w.rps = v.trim().parse().ok()?;
+        } else if let Some(v) = line.strip_prefix("50%") {
+            w.p50_us = parse_duration_us(v)?;
+        } else if let Some(v) = line.strip_prefix("99%") {
+            w.p99_us = parse_duration_us(v)?;
+        } else if let Some((n, _)) = line.split_once(" requests in ") {
+            w.requests = n.trim().parse().ok()?;
+        } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
+            w.bad += v.trim().parse::<u64>().ok()?;
+        } else if let Some(v) = line.strip_prefix("Socket errors:") {
+            // "connect 0, read 0, write 0, timeout 0"
+            w.bad += v.split(',').filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok()).sum::<u64>();
+        }
+    }
+    (w.rps > 0.0 && w.p99_us > 0.0).then_some(w)
 }
