@@ -1,5 +1,7 @@
 //! Throughput of `serve` with and without `--tui`, under the same load, in
-//! one run: prints requests/s of each and their ratio (target ≥ 0.95).
+//! one run: prints requests/s of each and their ratio (target ≥ 0.95), and
+//! the ratio of the server's CPU time per request, which this machine's
+//! noise moves less.
 //!
 //! The load is `GET /customAction?name=ping` from wrk's keep-alive
 //! connections on loopback, bounded in time. wrk is the `load` bench's load
@@ -23,18 +25,49 @@ use std::process::Command;
 
 const KEY: &str = "bench-key";
 
-/// Requests per second over `secs` from `conns` keep-alive connections,
-/// after a one-second warm-up.
-fn load(addr: SocketAddr, conns: u64, secs: u64) -> f64 {
+/// What one run measured.
+struct Run {
+    rps: f64,
+    /// The server's CPU time (user + system, in clock ticks) per request:
+    /// a second view that the machine's noise moves less than throughput.
+    cpu_per_request: f64,
+}
+
+/// CPU time a process has used so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which may hold spaces: utime and
+    // stime are the 12th and 13th.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse::<u64>().ok()).sum()
+}
+
+/// `conns` keep-alive connections for `secs`, after a one-second warm-up.
+/// Every answer must be a 200: a request that failed would measure the
+/// failure path.
+fn load(addr: SocketAddr, pid: u32, conns: u64, secs: u64) -> Run {
     let url = format!("http://{addr}/customAction?name=ping");
     let headers = [("apiKey", KEY), ("username", "bench@example.com")];
     common::wrk(&url, &headers, conns, 2, 1);
+    let before = cpu_ticks(pid);
     let w = common::wrk(&url, &headers, conns, 2, secs);
+    let cpu = cpu_ticks(pid) - before;
     assert_eq!(w.bad, 0, "wrk saw errors or non-2xx answers: {w:?}");
-    w.rps
+    Run { rps: w.rps, cpu_per_request: cpu as f64 / w.requests.max(1) as f64 }
 }
 
 struct Tmux(String);
+
+impl Tmux {
+    /// The process in the session's pane: the server, which `exec` put there.
+    fn pid(&self) -> u32 {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.0, "#{pane_pid}"])
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&out.stdout).trim().parse().expect("tmux names the pane's process")
+    }
+}
 
 impl Drop for Tmux {
     fn drop(&mut self) {
@@ -89,20 +122,27 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut plain, mut tui) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let root = tmp.path().join(format!("plain-{round}"));
-        let (server, addr) = start(&root, "plain", round, false);
-        plain.push(load(addr, conns, secs));
-        drop(server);
-        let root = tmp.path().join(format!("tui-{round}"));
-        let (_session, addr) = start(&root, "tui", round, true);
-        tui.push(load(addr, conns, secs));
-        let (p, t) = (plain[round as usize], tui[round as usize]);
-        println!("round {round}: serve {p:>9.0} req/s   serve --tui {t:>9.0} req/s   ratio {:.3}", t / p);
+        for (mode, runs) in [("plain", &mut plain), ("tui", &mut tui)] {
+            let root = tmp.path().join(format!("{mode}-{round}"));
+            let (session, addr) = start(&root, mode, round, mode == "tui");
+            runs.push(load(addr, session.pid(), conns, secs));
+        }
+        let (p, t) = (&plain[round as usize], &tui[round as usize]);
+        println!(
+            "round {round}: serve {:>9.0} req/s   serve --tui {:>9.0} req/s   ratio {:.3}   CPU per request ratio {:.3}",
+            p.rps,
+            t.rps,
+            t.rps / p.rps,
+            t.cpu_per_request / p.cpu_per_request
+        );
     }
-    let (p, t) = (common::median(plain), common::median(tui));
+    let median = |runs: &[Run], f: fn(&Run) -> f64| common::median(runs.iter().map(f).collect());
+    let (p, t) = (median(&plain, |r| r.rps), median(&tui, |r| r.rps));
+    let (pc, tc) = (median(&plain, |r| r.cpu_per_request), median(&tui, |r| r.cpu_per_request));
     println!("median: serve {p:.0} req/s, serve --tui {t:.0} req/s");
     println!(
         "ratio serve --tui / serve = {:.3} (target >= 0.95), {conns} connections, {secs} s x {rounds} rounds",
         t / p
     );
+    println!("server CPU per request, serve --tui / serve = {:.3} (lower is better; 1 is free)", tc / pc);
 }

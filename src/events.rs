@@ -1,15 +1,17 @@
 //! One `Event` per handled request, and the bus that carries it to observers.
 //!
 //! This module owns the record that every other observer reads: the journal
-//! writes it as one JSON line, the access log prints it, the dashboard and the
-//! metrics count it. Workers publish through a bounded channel with
+//! writes it as one JSON line, the access log prints it, the metrics count
+//! it, the dashboard shows it. Workers publish through a bounded channel with
 //! `try_send`, so a slow or absent observer can never slow a request down;
-//! what cannot be delivered is counted as dropped.
+//! what cannot be delivered is counted as dropped. An observer that shows
+//! events rather than count them subscribes sampled: past a budget a
+//! second, events skip it at the cost of two atomic operations.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use compact_str::{CompactString, format_compact};
 use serde::{Deserialize, Serialize};
@@ -58,6 +60,14 @@ pub fn rfc3339(t: SystemTime) -> CompactString {
 /// An event with its sequence number, as subscribers receive it.
 pub type Numbered = (u64, Arc<Event>);
 
+/// How many successes, and how many failures, a sampled subscriber takes at
+/// most per [`SAMPLE_WINDOW`]: 2,000 of each a second, more than a screen
+/// can show and few enough that the dashboard's cost stops growing with the
+/// request rate. Failures have a budget of their own, so that a flood of
+/// successes never hides them.
+pub const SAMPLE_BUDGET: u64 = 200;
+pub const SAMPLE_WINDOW: Duration = Duration::from_millis(100);
+
 /// Fan-out of events to any number of subscribers, each behind its own
 /// bounded queue.
 #[derive(Clone, Default)]
@@ -65,13 +75,49 @@ pub struct Bus {
     inner: Arc<BusInner>,
 }
 
+struct Subscriber {
+    tx: SyncSender<Numbered>,
+    /// Takes only a budget of the events.
+    sampled: bool,
+}
+
 #[derive(Default)]
 struct BusInner {
-    subscribers: Mutex<Vec<SyncSender<Numbered>>>,
-    /// How many subscribers there are, read without the lock.
+    subscribers: Mutex<Vec<Subscriber>>,
+    /// How many subscribers there are, and how many take every event; read
+    /// without the lock, so that an event nobody takes costs no lock.
     count: AtomicUsize,
+    every: AtomicUsize,
     published: AtomicU64,
     dropped: AtomicU64,
+    sampled: AtomicU64,
+    budget: Budget,
+}
+
+/// A budget of events per window, kept with atomics only. Two workers may
+/// both see a new window and reset it: the budget is approximate, which is
+/// all sampling needs.
+struct Budget {
+    epoch: Instant,
+    window: AtomicU64,
+    /// Taken in this window: successes, then failures.
+    taken: [AtomicU64; 2],
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { epoch: Instant::now(), window: AtomicU64::new(0), taken: Default::default() }
+    }
+}
+
+impl Budget {
+    fn admit(&self, failure: bool) -> bool {
+        let window = (self.epoch.elapsed().as_nanos() / SAMPLE_WINDOW.as_nanos()) as u64;
+        if self.window.load(Ordering::Relaxed) != window && self.window.swap(window, Ordering::Relaxed) != window {
+            self.taken.iter().for_each(|t| t.store(0, Ordering::Relaxed));
+        }
+        self.taken[usize::from(failure)].fetch_add(1, Ordering::Relaxed) < SAMPLE_BUDGET
+    }
 }
 
 impl Bus {
@@ -79,39 +125,66 @@ impl Bus {
         Bus::default()
     }
 
-    /// A new subscriber whose queue holds at most `capacity` events, each
-    /// with its sequence number (1, 2, …) so that gaps are visible.
-    /// Every subscriber shares the one event; `Arc::unwrap_or_clone` gives
-    /// an owned one without a copy when a subscriber is the last holder.
+    /// A new subscriber that takes every event, behind a queue of at most
+    /// `capacity`, each with its sequence number (1, 2, …) so that gaps are
+    /// visible. Every subscriber shares the one event.
     pub fn subscribe(&self, capacity: usize) -> Receiver<Numbered> {
+        self.add(capacity, false)
+    }
+
+    /// A new subscriber that takes at most [`SAMPLE_BUDGET`] successes and
+    /// as many failures per [`SAMPLE_WINDOW`]; the rest are counted as
+    /// sampled, not as dropped. For observers that show events rather than
+    /// count them: exact counts come from the metrics.
+    pub fn subscribe_sampled(&self, capacity: usize) -> Receiver<Numbered> {
+        self.add(capacity, true)
+    }
+
+    fn add(&self, capacity: usize, sampled: bool) -> Receiver<Numbered> {
         let (tx, rx) = sync_channel(capacity);
         let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        subs.push(tx);
-        self.inner.count.store(subs.len(), Ordering::Relaxed);
+        subs.push(Subscriber { tx, sampled });
+        self.inner.recount(&subs);
         rx
     }
 
-    /// Hands the event to every subscriber without ever blocking. The event
-    /// moves into one shared allocation: no subscriber costs the worker a
-    /// copy of its strings.
+    /// Hands the event to every subscriber that takes it, without ever
+    /// blocking. The event moves into one shared allocation: no subscriber
+    /// costs the worker a copy of its strings.
     pub fn publish(&self, event: Event) {
-        if self.inner.count.load(Ordering::Relaxed) == 0 {
-            self.inner.published.fetch_add(1, Ordering::Relaxed);
+        let inner = &*self.inner;
+        if inner.count.load(Ordering::Relaxed) == 0 {
+            inner.published.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let shared = Arc::new(event);
-        let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        // Numbered under the lock, so every subscriber sees ascending numbers.
-        let seq = self.inner.published.fetch_add(1, Ordering::Relaxed) + 1;
-        subs.retain(|tx| match tx.try_send((seq, Arc::clone(&shared))) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                self.inner.dropped.fetch_add(1, Ordering::Relaxed);
-                true
+        // With no sampled subscriber, every event is in the sample.
+        let every = inner.every.load(Ordering::Relaxed);
+        let in_sample = every == inner.count.load(Ordering::Relaxed) || inner.budget.admit(event.is_failure());
+        if !in_sample {
+            inner.sampled.fetch_add(1, Ordering::Relaxed);
+            if every == 0 {
+                inner.published.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            Err(TrySendError::Disconnected(_)) => false,
+        }
+        let shared = Arc::new(event);
+        let mut subs = inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
+        // Numbered under the lock, so every subscriber sees ascending numbers.
+        let seq = inner.published.fetch_add(1, Ordering::Relaxed) + 1;
+        subs.retain(|sub| {
+            if sub.sampled && !in_sample {
+                return true;
+            }
+            match sub.tx.try_send((seq, Arc::clone(&shared))) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    inner.dropped.fetch_add(1, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            }
         });
-        self.inner.count.store(subs.len(), Ordering::Relaxed);
+        inner.recount(&subs);
     }
 
     /// Events published since start.
@@ -122,6 +195,18 @@ impl Bus {
     /// Events that some subscriber's full queue could not take.
     pub fn dropped(&self) -> u64 {
         self.inner.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events left out of the sampled subscribers' share.
+    pub fn sampled(&self) -> u64 {
+        self.inner.sampled.load(Ordering::Relaxed)
+    }
+}
+
+impl BusInner {
+    fn recount(&self, subs: &[Subscriber]) {
+        self.count.store(subs.len(), Ordering::Relaxed);
+        self.every.store(subs.iter().filter(|s| !s.sampled).count(), Ordering::Relaxed);
     }
 }
 
@@ -157,6 +242,41 @@ mod tests {
         assert_eq!(bus.dropped(), 3);
         let seqs: Vec<u64> = rx.try_iter().map(|(seq, _)| seq).collect();
         assert_eq!(seqs, [1, 2]);
+    }
+
+    #[test]
+    fn a_sampled_subscriber_takes_a_budget_of_successes_and_of_failures() {
+        let bus = Bus::new();
+        let every = bus.subscribe(10_000);
+        let sampled = bus.subscribe_sampled(10_000);
+        let started = Instant::now();
+        // A flood of successes with a few failures, then a flood of failures.
+        for i in 0..4_000 {
+            bus.publish(sample(if i >= 2_000 || i % 100 == 0 { 500 } else { 200 }));
+        }
+        // Each window that began during the loop admits its own budget.
+        let windows = (started.elapsed().as_nanos() / SAMPLE_WINDOW.as_nanos()) as u64 + 1;
+        assert_eq!(every.try_iter().count(), 4_000);
+        let got: Vec<Numbered> = sampled.try_iter().collect();
+        let successes = got.iter().filter(|(_, e)| !e.is_failure()).count() as u64;
+        let failures = got.len() as u64 - successes;
+        let budget = SAMPLE_BUDGET..=SAMPLE_BUDGET * windows;
+        assert!(budget.contains(&successes) && budget.contains(&failures), "{successes}, {failures} in {windows}");
+        // The few failures among the successes all came through.
+        assert_eq!(got.iter().filter(|(seq, e)| *seq <= 2_000 && e.is_failure()).count(), 20);
+        assert_eq!(got.len() as u64 + bus.sampled(), 4_000);
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "ascending numbers");
+        assert_eq!((bus.published(), bus.dropped()), (4_000, 0));
+    }
+
+    #[test]
+    fn without_a_sampled_subscriber_nothing_is_sampled() {
+        let bus = Bus::new();
+        let rx = bus.subscribe(1_000);
+        for _ in 0..1_000 {
+            bus.publish(sample(200));
+        }
+        assert_eq!((rx.try_iter().count(), bus.sampled()), (1_000, 0));
     }
 
     #[test]

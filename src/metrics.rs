@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
+
 use crate::actions::ACTIONS;
 use crate::events::Event;
 
@@ -48,6 +50,14 @@ struct Inner {
     action_calls: BTreeMap<String, u64>,
     action_failures: BTreeMap<String, u64>,
     action_latency: BTreeMap<String, Histogram>,
+}
+
+/// One registered action's counters since start, as the dashboard shows them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ActionCount {
+    pub name: String,
+    pub calls: u64,
+    pub failures: u64,
 }
 
 /// What the metrics page needs besides the counters.
@@ -97,6 +107,20 @@ impl Metrics {
     pub fn totals(&self) -> (u64, u64) {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         m.requests.values().flatten().fold((0, 0), |(t, f), (s, n)| (t + n, if *s >= 400 { f + n } else { f }))
+    }
+
+    /// Every registered action's calls and failures, in registry order.
+    pub fn actions(&self) -> Vec<ActionCount> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let count = |map: &BTreeMap<String, u64>, name| map.get(name).copied().unwrap_or(0);
+        ACTIONS
+            .iter()
+            .map(|a| ActionCount {
+                name: a.name().to_string(),
+                calls: count(&m.action_calls, a.name()),
+                failures: count(&m.action_failures, a.name()),
+            })
+            .collect()
     }
 
     /// The Prometheus text exposition.
@@ -176,6 +200,13 @@ mod tests {
         m.record(&event("customAction", Some("made-up"), 404, 10));
         m.record(&event("metadata", None, 200, 20_000_000));
         assert_eq!(m.totals(), (4, 2));
+        let actions = m.actions();
+        assert_eq!(actions.len(), ACTIONS.len());
+        let of = |name: &str| actions.iter().find(|a| a.name == name).map(|a| (a.calls, a.failures));
+        assert_eq!(
+            (of("ping"), of("lock"), of("archive"), of("made-up")),
+            (Some((1, 0)), Some((1, 1)), Some((0, 0)), None)
+        );
         let text = m.render(&Gauges { in_flight: 1, uptime_seconds: 2.0, events_dropped: 3 });
         assert!(text.contains("wfhook_requests_total{endpoint=\"customAction\",status=\"404\"} 2"));
         assert!(text.contains("wfhook_action_calls_total{action=\"ping\"} 1"));

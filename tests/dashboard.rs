@@ -126,6 +126,9 @@ fn top_follows_a_real_server_with_history_and_reconnects() {
         _ => None,
     });
     assert_eq!((stats.failures, stats.version.as_str()), (1, env!("CARGO_PKG_VERSION")));
+    // The actions table's counts are the server's own.
+    let count = |name: &str| stats.actions.iter().find(|a| a.name == name).map(|a| (a.calls, a.failures));
+    assert_eq!((count("ping"), count("lock"), count("archive")), (Some((1, 0)), Some((1, 1)), Some((0, 0))));
 
     // The server goes away: top says so and keeps trying.
     assert!(server.stop().success());
@@ -242,6 +245,55 @@ fn the_real_binary_shows_the_dashboard_in_a_terminal_and_quits_when_confirmed() 
     let screen = tmux.wait_for(&["EXIT=0"]);
     // The terminal was given back: the dashboard's frame is gone.
     assert!(!screen.contains("Live invocations"), "{screen}");
+}
+
+/// The number right after `before` in `text` (`" 1/"` in `" 1/1600 "`), or 0.
+fn number_after(text: &str, before: &str) -> usize {
+    let rest = text.split_once(before).map_or("", |(_, rest)| rest);
+    rest.split(|c: char| !c.is_ascii_digit()).next().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_burst_is_counted_exactly_on_screen_even_when_the_live_list_is_sampled() {
+    if common::tools_or_skip(&["tmux"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cmd = format!(
+        "{} serve --tui --listen {addr} --admin-listen off --root {}",
+        common::bin(),
+        dir.path().join("root").display()
+    );
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
+    wait_port(addr);
+    // Faster than the live list's sample of 2,000 a second where the
+    // machine allows; the actions table counts every call all the same.
+    let (threads, each) = (4, 1_500);
+    let burst: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let auth = [("apiKey", "test-key"), ("username", "ann")];
+                (0..each).filter(|_| request(addr, "GET", "/customAction?name=ping", &auth, b"").status == 200).count()
+            })
+        })
+        .collect();
+    let ok: usize = burst.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(ok, threads * each);
+    tmux.keys(&["Tab", "Tab"]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let screen = tmux.screen();
+        let ping = screen.lines().find(|l| l.trim_start_matches(['┃', '│']).starts_with("ping ")).unwrap_or_default();
+        // Every request is either in the live list or counted as not listed.
+        let title = screen.lines().find(|l| l.contains("Live invocations")).unwrap_or_default();
+        let (listed, not_listed) = (number_after(title, " 1/"), number_after(title, "sampled: "));
+        if ping.contains(&format!(" {ok} ")) && listed + not_listed == ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the screen never accounted for {ok} pings:\n{screen}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 #[test]

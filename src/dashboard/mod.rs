@@ -24,6 +24,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crate::events::Event;
+use crate::metrics::ActionCount;
 
 pub use model::{Model, Outcome, Panel};
 
@@ -55,6 +56,11 @@ pub struct Stats {
     pub failures: u64,
     /// Events that the server could not hand to an observer.
     pub dropped: u64,
+    /// Requests left out of the live list's sample (`serve --tui` under
+    /// load); counts and rates stay exact.
+    pub sampled: u64,
+    /// Each registered action's exact calls and failures since start.
+    pub actions: Vec<ActionCount>,
 }
 
 /// How the dashboard reaches the server.

@@ -103,7 +103,8 @@ pub struct Stored {
     pub event: Arc<Event>,
 }
 
-/// Counters of one registered action, over everything seen (history included).
+/// One registered action: exact counts since the server started (from its
+/// stats), and the latency of the last calls seen (history included).
 #[derive(Clone, Debug)]
 pub struct ActionStats {
     pub name: &'static str,
@@ -350,6 +351,11 @@ impl Model {
         self.received
     }
 
+    /// Requests the live list left out, when the server sampled it.
+    pub fn not_listed(&self) -> u64 {
+        self.stats.as_ref().map_or(0, |s| s.sampled)
+    }
+
     /// Dropped events reported by the server plus events `top` missed.
     pub fn dropped(&self) -> u64 {
         self.stats.as_ref().map_or(0, |s| s.dropped).saturating_add(self.missed)
@@ -414,8 +420,6 @@ impl Model {
         if event.endpoint == "customAction"
             && let Some(stats) = event.action.as_deref().and_then(|n| self.actions.iter_mut().find(|a| a.name == n))
         {
-            stats.calls += 1;
-            stats.failures += u64::from(event.is_failure());
             stats.last_call = Some(Arc::clone(&event));
             if stats.latencies.len() == LATENCY_WINDOW {
                 stats.latencies.pop_front();
@@ -453,6 +457,11 @@ impl Model {
             Some((uptime, total)) if stats.uptime == uptime && stats.total >= total => {}
             // First snapshot, or the server restarted: a new base.
             _ => self.last_sample = Some((stats.uptime, stats.total)),
+        }
+        for count in &stats.actions {
+            if let Some(a) = self.actions.iter_mut().find(|a| a.name == count.name) {
+                (a.calls, a.failures) = (count.calls, count.failures);
+            }
         }
         self.stats = Some(stats);
     }
@@ -688,6 +697,7 @@ fn clean_log(line: &str) -> String {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::metrics::ActionCount;
     use compact_str::format_compact;
     use std::time::Duration;
 
@@ -709,9 +719,20 @@ pub(super) mod tests {
         }
     }
 
+    /// `n` events, every fourth a failure.
+    pub(crate) fn history(n: usize) -> Vec<Event> {
+        (0..n).map(|i| event(i, if i % 4 == 3 { 500 } else { 200 })).collect()
+    }
+
     pub(crate) fn model(mode: Mode, n: usize) -> Model {
-        let history = (0..n).map(|i| event(i, if i % 4 == 3 { 500 } else { 200 })).collect();
-        Model::new(Options { mode, no_color: false, history })
+        Model::new(Options { mode, no_color: false, history: history(n) })
+    }
+
+    /// The per-action counts that a server which handled `events` reports.
+    pub(crate) fn counts(events: &[Event]) -> Vec<ActionCount> {
+        let metrics = crate::metrics::Metrics::new();
+        events.iter().for_each(|e| metrics.record(e));
+        metrics.actions()
     }
 
     pub(crate) fn key(code: KeyCode) -> KeyEvent {
@@ -855,6 +876,7 @@ pub(super) mod tests {
         assert_eq!(m.live_view().count(), 4);
         assert_eq!(m.failures_view().count(), 1);
         // The actions table counts on too.
+        m.apply(Feed::Stats(Stats { actions: counts(&history(6)), ..Stats::default() }));
         assert_eq!(m.actions.iter().map(|a| a.calls).sum::<u64>(), 6);
         press(&mut m, &[KeyCode::Char('p')]);
         assert!(!m.is_paused());
@@ -885,15 +907,18 @@ pub(super) mod tests {
     #[test]
     fn s_cycles_the_sort_and_orders_the_table() {
         let mut m = model(Mode::Serve, 0);
+        let mut events = vec![];
         for (i, (name, n, status)) in [("lock", 5, 200), ("ping", 9, 200), ("checksum", 2, 500)].into_iter().enumerate()
         {
             for j in 0..n {
                 let mut e = event(i * 100 + j, status);
                 e.action = Some(name.into());
                 e.latency_us = if name == "checksum" { 90_000 } else { 10 };
-                m.apply(Feed::Event(Arc::new(e)));
+                m.apply(Feed::Event(Arc::new(e.clone())));
+                events.push(e);
             }
         }
+        m.apply(Feed::Stats(Stats { actions: counts(&events), ..Stats::default() }));
         let order = |m: &Model| m.action_rows().iter().map(|r| r.stats.name).take(3).collect::<Vec<_>>();
         assert_eq!(m.sort(), SortKey::Name);
         assert_eq!(order(&m), ["archive", "checksum", "lock"]);
@@ -912,7 +937,9 @@ pub(super) mod tests {
 
     #[test]
     fn every_registered_action_has_a_row() {
-        let m = model(Mode::Top, 30);
+        let mut m = model(Mode::Top, 30);
+        // Counts are the server's; the latencies are those of the calls seen.
+        m.apply(Feed::Stats(Stats { actions: counts(&history(30)), ..Stats::default() }));
         let rows = m.action_rows();
         assert_eq!(rows.len(), ACTIONS.len());
         let ping = rows.iter().find(|r| r.stats.name == "ping").unwrap();

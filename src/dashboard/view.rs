@@ -409,6 +409,10 @@ fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
     if model.is_paused() {
         tags.push(Span::styled(" PAUSED ", theme.paused()));
     }
+    if model.not_listed() > 0 {
+        // Under load the server hands the list a sample; counts stay exact.
+        tags.push(Span::styled(format!("sampled: {} not listed", model.not_listed()), theme.bold()));
+    }
     let block = panel_block(model, theme, Panel::Live, false, tags, position(cursor, len));
     let note = if len > 0 {
         None
@@ -714,7 +718,7 @@ pub fn uptime(d: std::time::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dashboard::model::tests::{event, key, model};
+    use crate::dashboard::model::tests::{counts, event, history, key, model};
     use crate::dashboard::{Feed, Options, Stats};
     use crossterm::event::KeyCode;
     use ratatui::Terminal;
@@ -756,6 +760,8 @@ mod tests {
             total: 1_000,
             failures: 25,
             dropped: 3,
+            sampled: 0,
+            actions: counts(&history(30)),
         }
     }
 
@@ -821,6 +827,23 @@ mod tests {
                 assert!(line.contains(needle), "{needle:?} at {size:?}: {line}");
             }
             assert!(s.contains("1/30"), "{s}");
+            assert!(!s.contains("sampled"), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_sampled_live_list_says_so_in_its_title() {
+        for size in SIZES {
+            let mut m = busy(Mode::Serve);
+            m.apply(Feed::Stats(Stats {
+                uptime: Duration::from_secs(3_725),
+                total: 22_012,
+                sampled: 20_000,
+                ..stats()
+            }));
+            let s = draw(&mut m, size);
+            let title = s.lines().find(|l| l.contains("Live")).unwrap();
+            assert!(title.contains("sampled: 20000 not listed"), "{s}");
         }
     }
 

@@ -25,7 +25,7 @@ use tiny_http::Request;
 use crate::actions::Runner;
 use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
-use crate::metrics::Metrics;
+use crate::metrics::{ActionCount, Metrics};
 use crate::store::Store;
 use auth::Keys;
 use errors::HttpError;
@@ -228,6 +228,12 @@ pub struct Snapshot {
     pub total: u64,
     pub failures: u64,
     pub dropped: u64,
+    /// Events that sampled observers (the in-process dashboard) skipped.
+    #[serde(default)]
+    pub sampled: u64,
+    /// Each registered action's exact counts since start.
+    #[serde(default)]
+    pub actions: Vec<ActionCount>,
 }
 
 impl App {
@@ -241,6 +247,8 @@ impl App {
             total,
             failures,
             dropped: self.bus.dropped(),
+            sampled: self.bus.sampled(),
+            actions: self.metrics.actions(),
         }
     }
 
