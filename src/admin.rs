@@ -2,8 +2,11 @@
 //! document data) and `GET /events` for `wfhook top` (admin token).
 //!
 //! `/events` is a stream of JSON lines: a `hello`, the recent `history`
-//! from the journal, then every `event` with its sequence number (a gap
+//! from the journal, then each `event` with its sequence number (a gap
 //! means the stream's queue overflowed) and a `stats` line every second.
+//! Under load the events are the bus's sample, so that a watching `top`
+//! costs the server the same at any request rate; the counts in `stats`
+//! stay exact.
 //! It is written straight to the socket, line by line, because tiny_http's
 //! chunked encoder would hold lines back until a buffer fills.
 
@@ -38,7 +41,8 @@ const STREAM_QUEUE: usize = 4096;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Message {
-    /// First line: `seq` is the number of the last event before the stream.
+    /// First line: `seq` is the number of the last sampled event before the
+    /// stream.
     Hello {
         version: String,
         listen: String,
@@ -128,8 +132,8 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Ar
 }
 
 fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
-    let rx = app.bus.subscribe(STREAM_QUEUE);
-    let seq = app.bus.published();
+    let rx = app.bus.subscribe_sampled(STREAM_QUEUE);
+    let seq = app.bus.sample_published();
     let history = journal::tail(journal, HISTORY).unwrap_or_default();
     let mut w = rq.into_writer();
     w.write_all(

@@ -89,6 +89,8 @@ struct BusInner {
     count: AtomicUsize,
     every: AtomicUsize,
     published: AtomicU64,
+    /// The sample's own sequence: the events sampled subscribers took.
+    sample_published: AtomicU64,
     dropped: AtomicU64,
     sampled: AtomicU64,
     budget: Budget,
@@ -134,8 +136,9 @@ impl Bus {
 
     /// A new subscriber that takes at most [`SAMPLE_BUDGET`] successes and
     /// as many failures per [`SAMPLE_WINDOW`]; the rest are counted as
-    /// sampled, not as dropped. For observers that show events rather than
-    /// count them: exact counts come from the metrics.
+    /// sampled, not as dropped. Its events are numbered in the sample's own
+    /// sequence, so that a gap still means a drop. For observers that show
+    /// events rather than count them: exact counts come from the metrics.
     pub fn subscribe_sampled(&self, capacity: usize) -> Receiver<Numbered> {
         self.add(capacity, true)
     }
@@ -171,11 +174,14 @@ impl Bus {
         let mut subs = inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // Numbered under the lock, so every subscriber sees ascending numbers.
         let seq = inner.published.fetch_add(1, Ordering::Relaxed) + 1;
+        let sample_seq = if in_sample { inner.sample_published.fetch_add(1, Ordering::Relaxed) + 1 } else { 0 };
         subs.retain(|sub| {
-            if sub.sampled && !in_sample {
-                return true;
-            }
-            match sub.tx.try_send((seq, Arc::clone(&shared))) {
+            let n = match (sub.sampled, in_sample) {
+                (false, _) => seq,
+                (true, true) => sample_seq,
+                (true, false) => return true,
+            };
+            match sub.tx.try_send((n, Arc::clone(&shared))) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     inner.dropped.fetch_add(1, Ordering::Relaxed);
@@ -190,6 +196,12 @@ impl Bus {
     /// Events published since start.
     pub fn published(&self) -> u64 {
         self.inner.published.load(Ordering::Relaxed)
+    }
+
+    /// Events in the sample since start: the last number a sampled
+    /// subscriber was given.
+    pub fn sample_published(&self) -> u64 {
+        self.inner.sample_published.load(Ordering::Relaxed)
     }
 
     /// Events that some subscriber's full queue could not take.
@@ -252,7 +264,9 @@ mod tests {
         let started = Instant::now();
         // A flood of successes with a few failures, then a flood of failures.
         for i in 0..4_000 {
-            bus.publish(sample(if i >= 2_000 || i % 100 == 0 { 500 } else { 200 }));
+            let mut e = sample(if i >= 2_000 || i % 100 == 0 { 500 } else { 200 });
+            e.request_id = format_compact!("{i}");
+            bus.publish(e);
         }
         // Each window that began during the loop admits its own budget.
         let windows = (started.elapsed().as_nanos() / SAMPLE_WINDOW.as_nanos()) as u64 + 1;
@@ -263,9 +277,12 @@ mod tests {
         let budget = SAMPLE_BUDGET..=SAMPLE_BUDGET * windows;
         assert!(budget.contains(&successes) && budget.contains(&failures), "{successes}, {failures} in {windows}");
         // The few failures among the successes all came through.
-        assert_eq!(got.iter().filter(|(seq, e)| *seq <= 2_000 && e.is_failure()).count(), 20);
+        let early = |e: &Event| e.request_id.parse::<u32>().unwrap() < 2_000;
+        assert_eq!(got.iter().filter(|(_, e)| early(e) && e.is_failure()).count(), 20);
         assert_eq!(got.len() as u64 + bus.sampled(), 4_000);
-        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "ascending numbers");
+        // The sample has numbers of its own, without gaps.
+        assert!(got.iter().map(|(n, _)| *n).eq(1..=got.len() as u64));
+        assert_eq!(bus.sample_published(), got.len() as u64);
         assert_eq!((bus.published(), bus.dropped()), (4_000, 0));
     }
 

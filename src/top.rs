@@ -145,9 +145,7 @@ fn session(addr: &str, token: &str, feed: &SyncSender<Feed>, last_seq: &mut Opti
                 *last_seq = Some(seq);
                 send(Feed::Event(Arc::new(event)))?;
             }
-            // `top` takes every event: the in-process dashboard's sampling is
-            // not about this live list.
-            Message::Stats { stats } => send(Feed::Stats(Stats { sampled: 0, ..Stats::from(&stats) }))?,
+            Message::Stats { stats } => send(Feed::Stats(Stats::from(&stats)))?,
         }
     }
     Ok(())
