@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
 use std::process::Command;
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
@@ -205,20 +206,24 @@ fn wait_port(addr: SocketAddr) {
     }
 }
 
+/// `serve --tui` with the key `test-key` in a tmux session, on a free port;
+/// `then` is shell that runs in the pane after it exits.
+fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
+    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let cmd =
+        format!("{} serve --tui --listen {addr} --admin-listen off --root {}{then}", common::bin(), root.display());
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
+    wait_port(addr);
+    (tmux, addr)
+}
+
 #[test]
 fn the_real_binary_shows_the_dashboard_in_a_terminal_and_quits_when_confirmed() {
     if common::tools_or_skip(&["tmux"]).is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let cmd = format!(
-        "{} serve --tui --listen {addr} --admin-listen off --root {}; echo EXIT=$?; sleep 30",
-        common::bin(),
-        dir.path().join("root").display()
-    );
-    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
-    wait_port(addr);
+    let (tmux, addr) = serve_tui(&dir.path().join("root"), "; echo EXIT=$?; sleep 30");
     let auth = [("apiKey", "test-key"), ("username", "ann")];
     assert_eq!(request(addr, "GET", "/customAction?name=ping", &auth, b"").status, 200);
     assert_eq!(request(addr, "GET", "/customAction?name=lock&documentId=gone", &auth, b"").status, 404);
@@ -259,14 +264,7 @@ fn a_burst_is_counted_exactly_on_screen_even_when_the_live_list_is_sampled() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let cmd = format!(
-        "{} serve --tui --listen {addr} --admin-listen off --root {}",
-        common::bin(),
-        dir.path().join("root").display()
-    );
-    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
-    wait_port(addr);
+    let (tmux, addr) = serve_tui(&dir.path().join("root"), "");
     // Faster than the live list's sample of 2,000 a second where the
     // machine allows; the actions table counts every call all the same.
     let (threads, each) = (4, 1_500);

@@ -56,8 +56,8 @@ pub struct Stats {
     pub failures: u64,
     /// Events that the server could not hand to an observer.
     pub dropped: u64,
-    /// Requests left out of the live list's sample (`serve --tui` under
-    /// load); counts and rates stay exact.
+    /// Requests the server left out of the dashboards' sample under load;
+    /// counts and rates stay exact.
     pub sampled: u64,
     /// Each registered action's exact calls and failures since start.
     pub actions: Vec<ActionCount>,
