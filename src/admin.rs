@@ -132,8 +132,8 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Ar
 }
 
 fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
-    let rx = app.bus.subscribe_sampled(STREAM_QUEUE);
-    let seq = app.bus.sample_published();
+    let rx = app.bus.subscribe(STREAM_QUEUE);
+    let seq = app.bus.published();
     let history = journal::tail(journal, HISTORY).unwrap_or_default();
     let mut w = rq.into_writer();
     w.write_all(

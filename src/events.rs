@@ -4,9 +4,9 @@
 //! writes it as one JSON line, the access log prints it, the metrics count
 //! it, the dashboard shows it. Workers publish through a bounded channel with
 //! `try_send`, so a slow or absent observer can never slow a request down;
-//! what cannot be delivered is counted as dropped. An observer that shows
-//! events rather than count them subscribes sampled: past a budget a
-//! second, events skip it at the cost of two atomic operations.
+//! what cannot be delivered is counted as dropped. Observers show events
+//! rather than count them, so they get a sample: past a budget a second,
+//! an event costs the worker two atomic operations.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
@@ -60,37 +60,29 @@ pub fn rfc3339(t: SystemTime) -> CompactString {
 /// An event with its sequence number, as subscribers receive it.
 pub type Numbered = (u64, Arc<Event>);
 
-/// How many successes, and how many failures, a sampled subscriber takes at
-/// most per [`SAMPLE_WINDOW`]: 2,000 of each a second, more than a screen
-/// can show and few enough that the dashboard's cost stops growing with the
+/// How many successes, and how many failures, a subscriber takes at most
+/// per [`SAMPLE_WINDOW`]: 2,000 of each a second, more than a screen can
+/// show and few enough that a dashboard's cost stops growing with the
 /// request rate. Failures have a budget of their own, so that a flood of
 /// successes never hides them.
 pub const SAMPLE_BUDGET: u64 = 200;
 pub const SAMPLE_WINDOW: Duration = Duration::from_millis(100);
 
-/// Fan-out of events to any number of subscribers, each behind its own
-/// bounded queue.
+/// Fan-out of a sample of the events to any number of subscribers, each
+/// behind its own bounded queue.
 #[derive(Clone, Default)]
 pub struct Bus {
     inner: Arc<BusInner>,
 }
 
-struct Subscriber {
-    tx: SyncSender<Numbered>,
-    /// Takes only a budget of the events.
-    sampled: bool,
-}
-
 #[derive(Default)]
 struct BusInner {
-    subscribers: Mutex<Vec<Subscriber>>,
-    /// How many subscribers there are, and how many take every event; read
-    /// without the lock, so that an event nobody takes costs no lock.
+    subscribers: Mutex<Vec<SyncSender<Numbered>>>,
+    /// How many subscribers there are, read without the lock, so that an
+    /// event nobody takes costs no lock.
     count: AtomicUsize,
-    every: AtomicUsize,
+    /// The sample's sequence: the last number a subscriber was given.
     published: AtomicU64,
-    /// The sample's own sequence: the events sampled subscribers took.
-    sample_published: AtomicU64,
     dropped: AtomicU64,
     sampled: AtomicU64,
     budget: Budget,
@@ -127,81 +119,52 @@ impl Bus {
         Bus::default()
     }
 
-    /// A new subscriber that takes every event, behind a queue of at most
-    /// `capacity`, each with its sequence number (1, 2, …) so that gaps are
-    /// visible. Every subscriber shares the one event.
+    /// A new subscriber behind a queue of at most `capacity`. It takes at
+    /// most [`SAMPLE_BUDGET`] successes and as many failures per
+    /// [`SAMPLE_WINDOW`]; the rest are counted as sampled, not as dropped.
+    /// Events come numbered in the sample's sequence (1, 2, …), so that a
+    /// gap means a drop. For observers that show events rather than count
+    /// them: exact counts come from the metrics. Every subscriber shares the
+    /// one event.
     pub fn subscribe(&self, capacity: usize) -> Receiver<Numbered> {
-        self.add(capacity, false)
-    }
-
-    /// A new subscriber that takes at most [`SAMPLE_BUDGET`] successes and
-    /// as many failures per [`SAMPLE_WINDOW`]; the rest are counted as
-    /// sampled, not as dropped. Its events are numbered in the sample's own
-    /// sequence, so that a gap still means a drop. For observers that show
-    /// events rather than count them: exact counts come from the metrics.
-    pub fn subscribe_sampled(&self, capacity: usize) -> Receiver<Numbered> {
-        self.add(capacity, true)
-    }
-
-    fn add(&self, capacity: usize, sampled: bool) -> Receiver<Numbered> {
         let (tx, rx) = sync_channel(capacity);
         let mut subs = self.inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
-        subs.push(Subscriber { tx, sampled });
-        self.inner.recount(&subs);
+        subs.push(tx);
+        self.inner.count.store(subs.len(), Ordering::Relaxed);
         rx
     }
 
-    /// Hands the event to every subscriber that takes it, without ever
-    /// blocking. The event moves into one shared allocation: no subscriber
-    /// costs the worker a copy of its strings.
+    /// Hands the event to every subscriber when it is in the sample,
+    /// without ever blocking. The event moves into one shared allocation: no
+    /// subscriber costs the worker a copy of its strings.
     pub fn publish(&self, event: Event) {
         let inner = &*self.inner;
         if inner.count.load(Ordering::Relaxed) == 0 {
-            inner.published.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        // With no sampled subscriber, every event is in the sample.
-        let every = inner.every.load(Ordering::Relaxed);
-        let in_sample = every == inner.count.load(Ordering::Relaxed) || inner.budget.admit(event.is_failure());
-        if !in_sample {
+        if !inner.budget.admit(event.is_failure()) {
             inner.sampled.fetch_add(1, Ordering::Relaxed);
-            if every == 0 {
-                inner.published.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
+            return;
         }
         let shared = Arc::new(event);
         let mut subs = inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // Numbered under the lock, so every subscriber sees ascending numbers.
         let seq = inner.published.fetch_add(1, Ordering::Relaxed) + 1;
-        let sample_seq = if in_sample { inner.sample_published.fetch_add(1, Ordering::Relaxed) + 1 } else { 0 };
-        subs.retain(|sub| {
-            let n = match (sub.sampled, in_sample) {
-                (false, _) => seq,
-                (true, true) => sample_seq,
-                (true, false) => return true,
-            };
-            match sub.tx.try_send((n, Arc::clone(&shared))) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    inner.dropped.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(TrySendError::Disconnected(_)) => false,
+        subs.retain(|tx| match tx.try_send((seq, Arc::clone(&shared))) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                inner.dropped.fetch_add(1, Ordering::Relaxed);
+                true
             }
+            Err(TrySendError::Disconnected(_)) => false,
         });
-        inner.recount(&subs);
+        inner.count.store(subs.len(), Ordering::Relaxed);
     }
 
-    /// Events published since start.
+    /// Events in the sample since start: the last number a subscriber was
+    /// given.
     pub fn published(&self) -> u64 {
         self.inner.published.load(Ordering::Relaxed)
-    }
-
-    /// Events in the sample since start: the last number a sampled
-    /// subscriber was given.
-    pub fn sample_published(&self) -> u64 {
-        self.inner.sample_published.load(Ordering::Relaxed)
     }
 
     /// Events that some subscriber's full queue could not take.
@@ -209,16 +172,9 @@ impl Bus {
         self.inner.dropped.load(Ordering::Relaxed)
     }
 
-    /// Events left out of the sampled subscribers' share.
+    /// Events left out of the sample while someone subscribed.
     pub fn sampled(&self) -> u64 {
         self.inner.sampled.load(Ordering::Relaxed)
-    }
-}
-
-impl BusInner {
-    fn recount(&self, subs: &[Subscriber]) {
-        self.count.store(subs.len(), Ordering::Relaxed);
-        self.every.store(subs.iter().filter(|s| !s.sampled).count(), Ordering::Relaxed);
     }
 }
 
@@ -257,10 +213,10 @@ mod tests {
     }
 
     #[test]
-    fn a_sampled_subscriber_takes_a_budget_of_successes_and_of_failures() {
+    fn subscribers_take_a_budget_of_successes_and_of_failures() {
         let bus = Bus::new();
-        let every = bus.subscribe(10_000);
-        let sampled = bus.subscribe_sampled(10_000);
+        let other = bus.subscribe(10_000);
+        let sampled = bus.subscribe(10_000);
         let started = Instant::now();
         // A flood of successes with a few failures, then a flood of failures.
         for i in 0..4_000 {
@@ -270,8 +226,9 @@ mod tests {
         }
         // Each window that began during the loop admits its own budget.
         let windows = (started.elapsed().as_nanos() / SAMPLE_WINDOW.as_nanos()) as u64 + 1;
-        assert_eq!(every.try_iter().count(), 4_000);
         let got: Vec<Numbered> = sampled.try_iter().collect();
+        // Every subscriber gets the same sample.
+        assert!(other.try_iter().map(|(n, _)| n).eq(got.iter().map(|(n, _)| *n)));
         let successes = got.iter().filter(|(_, e)| !e.is_failure()).count() as u64;
         let failures = got.len() as u64 - successes;
         let budget = SAMPLE_BUDGET..=SAMPLE_BUDGET * windows;
@@ -282,18 +239,16 @@ mod tests {
         assert_eq!(got.len() as u64 + bus.sampled(), 4_000);
         // The sample has numbers of its own, without gaps.
         assert!(got.iter().map(|(n, _)| *n).eq(1..=got.len() as u64));
-        assert_eq!(bus.sample_published(), got.len() as u64);
-        assert_eq!((bus.published(), bus.dropped()), (4_000, 0));
+        assert_eq!((bus.published(), bus.dropped()), (got.len() as u64, 0));
     }
 
     #[test]
-    fn without_a_sampled_subscriber_nothing_is_sampled() {
+    fn without_a_subscriber_nothing_is_sampled_or_numbered() {
         let bus = Bus::new();
-        let rx = bus.subscribe(1_000);
         for _ in 0..1_000 {
             bus.publish(sample(200));
         }
-        assert_eq!((rx.try_iter().count(), bus.sampled()), (1_000, 0));
+        assert_eq!((bus.published(), bus.sampled()), (0, 0));
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl Default for LogPane {
 /// a signal stops the server).
 pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane, journal_path: &Path) -> io::Result<()> {
     let history = journal::tail(journal_path, HISTORY).unwrap_or_default();
-    let events = server.app().bus.subscribe_sampled(FEED_QUEUE);
+    let events = server.app().bus.subscribe(FEED_QUEUE);
     let (feed_tx, feed_rx) = mpsc::sync_channel(FEED_QUEUE);
     let LogPane { rx: logs, .. } = pane;
     std::thread::scope(|s| {

@@ -228,7 +228,7 @@ pub struct Snapshot {
     pub total: u64,
     pub failures: u64,
     pub dropped: u64,
-    /// Events that sampled observers (the in-process dashboard) skipped.
+    /// Events left out of the observers' sample (the dashboards').
     #[serde(default)]
     pub sampled: u64,
     /// Each registered action's exact counts since start.
