@@ -12,6 +12,8 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use compact_str::ToCompactString;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
@@ -153,8 +155,6 @@ pub struct Model {
     pub(super) missed: u64,
     /// `None` until `top` reports its first connection state.
     pub(super) conn: Option<ConnState>,
-    /// Events received, so that tests and the header can tell counting goes on.
-    pub(super) received: u64,
 
     pub(super) focus: Panel,
     /// Which lower panel a narrow terminal shows under the live list.
@@ -204,7 +204,6 @@ impl Model {
                 Mode::Serve => Some(ConnState::Local),
                 Mode::Top => None,
             },
-            received: 0,
             focus: Panel::Live,
             lower: Panel::Failures,
             live: Cursor::default(),
@@ -348,7 +347,8 @@ impl Model {
 
     /// Events received since start, history included; goes on while paused.
     pub fn received(&self) -> u64 {
-        self.received
+        // One arrival number per event received.
+        self.next_seq
     }
 
     /// Requests the live list left out, when the server sampled it.
@@ -370,12 +370,12 @@ impl Model {
     /// applied. Lazy, so that drawing walks only as far as the visible rows.
     pub fn live_view(&self) -> impl Iterator<Item = &Stored> + '_ {
         let bound = self.paused.unwrap_or(u64::MAX);
-        let needle = self.filter.to_ascii_lowercase();
-        let failures_only = self.failures_only;
-        self.events
-            .iter()
-            .rev()
-            .filter(move |s| s.seq < bound && (!failures_only || s.event.is_failure()) && matches(&s.event, &needle))
+        self.events.iter().rev().filter(move |s| s.seq < bound && self.shows_live(&s.event))
+    }
+
+    /// Whether the live list shows this event: failures-only and the filter.
+    fn shows_live(&self, e: &Event) -> bool {
+        (!self.failures_only || e.is_failure()) && matches(e, &self.filter)
     }
 
     /// The failures panel, newest first; frozen while paused like the live list.
@@ -416,7 +416,6 @@ impl Model {
     fn push_event(&mut self, event: Arc<Event>) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.received += 1;
         if event.endpoint == "customAction"
             && let Some(stats) = event.action.as_deref().and_then(|n| self.actions.iter_mut().find(|a| a.name == n))
         {
@@ -429,8 +428,7 @@ impl Model {
         if self.paused.is_none() {
             // Someone reading further down keeps the same row under the
             // selection while new rows arrive on top.
-            let needle = self.filter.to_ascii_lowercase();
-            if (!self.failures_only || event.is_failure()) && matches(&event, &needle) {
+            if self.shows_live(&event) {
                 anchor(&mut self.live, 1);
             }
             if event.is_failure() {
@@ -599,13 +597,12 @@ impl Model {
             None => self.paused = Some(self.next_seq),
             Some(bound) => {
                 // Rows that arrived meanwhile appear on top; keep the selection's row.
-                let needle = self.filter.to_ascii_lowercase();
                 let live_new = self
                     .events
                     .iter()
                     .rev()
                     .take_while(|s| s.seq >= bound)
-                    .filter(|s| (!self.failures_only || s.event.is_failure()) && matches(&s.event, &needle))
+                    .filter(|s| self.shows_live(&s.event))
                     .count();
                 let fail_new = self.failures.iter().rev().take_while(|s| s.seq >= bound).count();
                 anchor(&mut self.live, live_new);
@@ -641,12 +638,13 @@ fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, cap: usize) {
 }
 
 /// Whether the event's endpoint, action, documentId, username, request id
-/// or status contains `needle` (already lowercase), ignoring ASCII case.
-pub(super) fn matches(e: &Event, needle: &str) -> bool {
+/// or status contains `needle`, ignoring ASCII case.
+fn matches(e: &Event, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    let status = e.status.to_string();
+    // Three digits at most: kept inline, no allocation per event.
+    let status = e.status.to_compact_string();
     [Some(e.endpoint.as_str()), e.action.as_deref(), e.document_id.as_deref(), e.username.as_deref()]
         .into_iter()
         .flatten()
