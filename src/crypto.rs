@@ -59,16 +59,18 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 /// HMAC-SHA256 signatures for links that browsers open without a key.
 #[derive(Clone)]
 pub struct Signer {
-    key: Vec<u8>,
+    /// Keyed once: a listing signs two links per item, and setting up the
+    /// key costs about as much hashing as signing a short link.
+    keyed: Hmac<Sha256>,
 }
 
 impl Signer {
     pub fn new(secret: &[u8]) -> Signer {
-        Signer { key: secret.to_vec() }
+        Signer { keyed: <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length") }
     }
 
     fn mac(&self, parts: &[&str]) -> Hmac<Sha256> {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.key).expect("HMAC takes keys of any length");
+        let mut mac = self.keyed.clone();
         for p in parts {
             // Length-prefixed so that ("ab","c") and ("a","bc") differ.
             mac.update(&(p.len() as u64).to_be_bytes());
