@@ -81,9 +81,10 @@ impl FsStore {
             return Err(StoreError::NotFound("no item has this id"));
         }
         paths::components(rel)?;
-        let in_state_dir = rel == STATE_DIR || rel.starts_with(&format!("{STATE_DIR}/"));
-        let archived = state.is_archived(id) && rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/"));
-        if in_state_dir && !archived {
+        // The state folder is never reachable by id, but for the archive.
+        if paths::is_within(rel, STATE_DIR)
+            && !(rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/")) && state.is_archived(id))
+        {
             return Err(StoreError::NotFound("no item has this id"));
         }
         Ok(rel.to_string())
@@ -178,14 +179,9 @@ impl FsStore {
             .collect())
     }
 
+    /// The item at `rel`; the root's path is `""`, so its title is empty.
     fn item_of(&self, id: &str, rel: &str, meta: &fs::Metadata) -> Item {
-        let log = self.log();
-        if id == ROOT_ID {
-            let mut it = item(log.state(), id.to_string(), rel, meta);
-            it.title = String::new();
-            return it;
-        }
-        item(log.state(), id.to_string(), rel, meta)
+        item(self.log().state(), id.to_string(), rel, meta)
     }
 
     /// Writes `body` to a synced temp file in the state folder.
@@ -265,12 +261,10 @@ fn remove_stale_temps(dir: &Path) {
     }
 }
 
-fn folders_first(a: &Item, b: &Item) -> std::cmp::Ordering {
-    (a.kind != Kind::Folder, a.title.to_lowercase(), &a.title).cmp(&(
-        b.kind != Kind::Folder,
-        b.title.to_lowercase(),
-        &b.title,
-    ))
+/// Folders first, then by title ignoring case, then by title. Each title is
+/// lower-cased once, not once per comparison.
+fn sort_folders_first(items: &mut [Item]) {
+    items.sort_by_cached_key(|i| (i.kind != Kind::Folder, i.title.to_lowercase(), i.title.clone()));
 }
 
 impl Store for FsStore {
@@ -282,7 +276,7 @@ impl Store for FsStore {
     fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
         let (rel, abs) = self.resolve_folder(parent_id)?;
         let mut items = self.items(children(&rel, &abs)?)?;
-        items.sort_by(folders_first);
+        sort_folders_first(&mut items);
         Ok(items)
     }
 
@@ -306,7 +300,7 @@ impl Store for FsStore {
             }
         }
         let mut items = self.items(found)?;
-        items.sort_by(folders_first);
+        sort_folders_first(&mut items);
         Ok(items)
     }
 
