@@ -312,7 +312,9 @@ impl StateLog {
 
     /// Runs `f` as the only writer of the log (in this process and every
     /// other sharing the root), with the state brought up to date first, and
-    /// appends and applies the records it returns.
+    /// appends and applies the records it returns. For tests: the store
+    /// takes the writers' lock before its mutex and calls `write_locked`.
+    #[cfg(test)]
     pub fn write<T, E: From<io::Error>>(
         &mut self,
         f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
@@ -321,10 +323,12 @@ impl StateLog {
         self.write_locked(&lock, f)
     }
 
-    /// As [`StateLog::write`], with the writers' lock already taken. Callers
-    /// that share a `StateLog` behind a mutex take the lock first, so that
-    /// a writer waiting for another instance never holds the mutex (and with
-    /// it every reader) while it waits.
+    /// Runs `f` as the only writer of the log (in this process and every
+    /// other sharing the root), with the writers' lock already taken: the
+    /// state is brought up to date first, then the records `f` returns are
+    /// appended and applied. Callers that share a `StateLog` behind a mutex
+    /// take the lock first, so that a writer waiting for another instance
+    /// never holds the mutex (and with it every reader) while it waits.
     pub fn write_locked<T, E: From<io::Error>>(
         &mut self,
         _lock: &WriterLock,
