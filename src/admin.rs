@@ -12,7 +12,6 @@
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -73,20 +72,20 @@ pub fn check_address(addr: &str, allow_remote: bool) -> io::Result<()> {
 }
 
 /// Binds the admin listener and serves it on a thread of its own.
-pub fn start(addr: &str, app: Arc<App>, token: String, journal: PathBuf) -> io::Result<SocketAddr> {
+pub fn start(addr: &str, app: Arc<App>, token: String) -> io::Result<SocketAddr> {
     let server =
         tiny_http::Server::http(addr).map_err(|e| io::Error::new(io::ErrorKind::AddrNotAvailable, e.to_string()))?;
     let bound = server.server_addr().to_ip().ok_or_else(|| io::Error::other("not an IP listener"))?;
     let streams = Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new().name("wfhook-admin".into()).spawn(move || {
         for rq in server.incoming_requests() {
-            handle(rq, &app, &token, &journal, &streams);
+            handle(rq, &app, &token, &streams);
         }
     })?;
     Ok(bound)
 }
 
-fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Arc<AtomicUsize>) {
+fn handle(rq: Request, app: &Arc<App>, token: &str, streams: &Arc<AtomicUsize>) {
     let path = request::split_target(rq.url()).0.to_string();
     let text = |status: u16, body: &str| {
         Response::from_string(body)
@@ -114,9 +113,9 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Ar
                 let _ = rq.respond(text(503, "too many event streams\n"));
                 return;
             }
-            let (app, journal, streams) = (Arc::clone(app), journal.to_path_buf(), Arc::clone(streams));
+            let (app, streams) = (Arc::clone(app), Arc::clone(streams));
             let spawned = std::thread::Builder::new().name("wfhook-admin-stream".into()).spawn(move || {
-                if let Err(e) = stream(rq, &app, &journal) {
+                if let Err(e) = stream(rq, &app) {
                     log::debug!("event stream ended: {e}");
                 }
                 streams.fetch_sub(1, Ordering::SeqCst);
@@ -131,23 +130,28 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, journal: &Path, streams: &Ar
     }
 }
 
-fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
+fn stream(rq: Request, app: &App) -> io::Result<()> {
     let rx = app.bus.subscribe(STREAM_QUEUE);
     let seq = app.bus.published();
-    let history = journal::tail(journal, HISTORY).unwrap_or_default();
+    let history = journal::tail(app.journal.path(), HISTORY).unwrap_or_default();
     let mut w = rq.into_writer();
     w.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
     )?;
     let snapshot = app.snapshot();
-    send(&mut w, &Message::Hello { version: snapshot.version.clone(), listen: snapshot.listen.clone(), seq })?;
-    send(&mut w, &Message::History { events: history })?;
-    send(&mut w, &Message::Stats { stats: snapshot })?;
+    let mut batch = Vec::new();
+    line(&mut batch, &Message::Hello { version: snapshot.version.clone(), listen: snapshot.listen.clone(), seq })?;
+    line(&mut batch, &Message::History { events: history })?;
+    line(&mut batch, &Message::Stats { stats: snapshot })?;
     let mut last_stats = Instant::now();
     loop {
+        if !batch.is_empty() {
+            w.write_all(&batch)?;
+            w.flush()?;
+            batch.clear();
+        }
         // One write per tick, whatever the request rate.
         std::thread::sleep(TICK);
-        let mut batch = Vec::new();
         for (n, event) in rx.try_iter() {
             // Events published before the history was read are in it.
             if n > seq {
@@ -158,10 +162,6 @@ fn stream(rq: Request, app: &App, journal: &Path) -> io::Result<()> {
             line(&mut batch, &Message::Stats { stats: app.snapshot() })?;
             last_stats = Instant::now();
         }
-        if !batch.is_empty() {
-            w.write_all(&batch)?;
-            w.flush()?;
-        }
     }
 }
 
@@ -169,13 +169,6 @@ fn line(out: &mut Vec<u8>, m: &Message) -> io::Result<()> {
     serde_json::to_writer(&mut *out, m).map_err(io::Error::other)?;
     out.push(b'\n');
     Ok(())
-}
-
-fn send(w: &mut dyn Write, m: &Message) -> io::Result<()> {
-    let mut out = Vec::new();
-    line(&mut out, m)?;
-    w.write_all(&out)?;
-    w.flush()
 }
 
 #[cfg(test)]

@@ -119,8 +119,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
     announce_keys(&keys, &source, &state_dir, tui);
     let link_secret = auth::load_or_create_secret(&state_dir.join(LINK_SECRET_FILE)).map_err(root_err)?;
-    let journal_path = state_dir.join(journal::FILE_NAME);
-    let journal = Journal::open(&journal_path).map_err(root_err)?;
+    let journal = Journal::open(&state_dir.join(journal::FILE_NAME)).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
@@ -136,7 +135,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     if let Some(addr) = &args.admin_listen {
         let token = auth::load_or_create_secret(&state_dir.join(admin::TOKEN_FILE)).map_err(root_err)?;
         let started = admin::check_address(addr, args.admin_allow_remote)
-            .and_then(|()| admin::start(addr, Arc::clone(app), token, journal_path.clone()));
+            .and_then(|()| admin::start(addr, Arc::clone(app), token));
         match started {
             Ok(bound) => log::info!("admin listener on http://{bound} (/metrics, /events)"),
             Err(e) if args.admin_explicit => return Err(ServeError::Admin(addr.clone(), e)),
@@ -146,7 +145,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         }
     }
     match pane {
-        Some(pane) => crate::tui::run(&server, &stop, pane, &journal_path).map_err(ServeError::Terminal)?,
+        Some(pane) => crate::tui::run(&server, &stop, pane).map_err(ServeError::Terminal)?,
         None => server.run(&stop),
     }
     log::info!("stopped: every in-flight request was answered");

@@ -8,7 +8,6 @@
 
 use std::cell::Cell;
 use std::io;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
@@ -73,8 +72,8 @@ impl Default for LogPane {
 
 /// Serves with the dashboard on this terminal until the operator quits (or
 /// a signal stops the server).
-pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane, journal_path: &Path) -> io::Result<()> {
-    let history = journal::tail(journal_path, HISTORY).unwrap_or_default();
+pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane) -> io::Result<()> {
+    let history = journal::tail(server.app().journal.path(), HISTORY).unwrap_or_default();
     let events = server.app().bus.subscribe(FEED_QUEUE);
     let (feed_tx, feed_rx) = mpsc::sync_channel(FEED_QUEUE);
     let LogPane { rx: logs, .. } = pane;
