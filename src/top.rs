@@ -145,7 +145,7 @@ fn session(addr: &str, token: &str, feed: &SyncSender<Feed>, last_seq: &mut Opti
                 *last_seq = Some(seq);
                 send(Feed::Event(Arc::new(event)))?;
             }
-            Message::Stats { stats } => send(Feed::Stats(Stats::from(&stats)))?,
+            Message::Stats { stats } => send(Feed::Stats(Stats::from(stats)))?,
         }
     }
     Ok(())

@@ -15,28 +15,12 @@ use std::time::{Duration, Instant};
 
 use crate::dashboard::{self, ConnState, Feed, Mode, Options, Stats};
 use crate::events::Numbered;
-use crate::http::{App, Server, Snapshot};
+use crate::http::{App, Server};
 use crate::journal;
 
 /// Events of history the dashboard starts with.
 pub const HISTORY: usize = 1000;
 const FEED_QUEUE: usize = 8192;
-
-impl From<&Snapshot> for Stats {
-    fn from(s: &Snapshot) -> Stats {
-        Stats {
-            version: s.version.clone(),
-            listen: s.listen.clone(),
-            uptime: Duration::from_secs_f64(s.uptime_secs.max(0.0)),
-            in_flight: s.in_flight,
-            total: s.total,
-            failures: s.failures,
-            dropped: s.dropped,
-            sampled: s.sampled,
-            actions: s.actions.clone(),
-        }
-    }
-}
 
 /// True when `NO_COLOR` is set to anything non-empty (no-color.org).
 pub fn no_color() -> bool {
@@ -120,7 +104,7 @@ fn merge(app: &App, events: &Receiver<Numbered>, logs: &Receiver<String>, feed: 
             if m > 0 && feed.try_send(Feed::Missed(m)).is_err() {
                 missed.set(missed.get() + m);
             }
-            push(Feed::Stats(Stats::from(&app.snapshot())));
+            push(Feed::Stats(Stats::from(app.snapshot())));
             last_stats = Instant::now();
         }
     }

@@ -24,6 +24,7 @@ use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use crate::events::Event;
+use crate::http::Snapshot;
 use crate::metrics::ActionCount;
 
 pub use model::{Model, Outcome, Panel};
@@ -61,6 +62,22 @@ pub struct Stats {
     pub sampled: u64,
     /// Each registered action's exact calls and failures since start.
     pub actions: Vec<ActionCount>,
+}
+
+impl From<Snapshot> for Stats {
+    fn from(s: Snapshot) -> Stats {
+        Stats {
+            version: s.version,
+            listen: s.listen,
+            uptime: Duration::from_secs_f64(s.uptime_secs.max(0.0)),
+            in_flight: s.in_flight,
+            total: s.total,
+            failures: s.failures,
+            dropped: s.dropped,
+            sampled: s.sampled,
+            actions: s.actions,
+        }
+    }
 }
 
 /// How the dashboard reaches the server.
