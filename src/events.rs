@@ -47,8 +47,13 @@ pub struct Event {
 
 impl Event {
     pub fn is_failure(&self) -> bool {
-        self.status >= 400
+        is_failure(self.status)
     }
+}
+
+/// Whether a response status counts as a failure: every 4xx and 5xx.
+pub fn is_failure(status: u16) -> bool {
+    status >= 400
 }
 
 /// Formats a time as RFC 3339 with millisecond precision, in UTC; its 24

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::actions::ACTIONS;
-use crate::events::Event;
+use crate::events::{Event, is_failure};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -106,7 +106,7 @@ impl Metrics {
     /// Totals of requests and failed requests (status ≥ 400).
     pub fn totals(&self) -> (u64, u64) {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.requests.values().flatten().fold((0, 0), |(t, f), (s, n)| (t + n, if *s >= 400 { f + n } else { f }))
+        m.requests.values().flatten().fold((0, 0), |(t, f), (s, n)| (t + n, if is_failure(*s) { f + n } else { f }))
     }
 
     /// Every registered action's calls and failures, in registry order.

@@ -254,11 +254,10 @@ impl App {
 
     /// The Prometheus page.
     pub fn metrics_text(&self) -> String {
-        let s = self.snapshot();
         self.metrics.render(&crate::metrics::Gauges {
-            in_flight: s.in_flight,
-            uptime_seconds: s.uptime_secs,
-            events_dropped: s.dropped,
+            in_flight: self.live.in_flight.load(Ordering::Relaxed),
+            uptime_seconds: self.live.started.elapsed().as_secs_f64(),
+            events_dropped: self.bus.dropped(),
         })
     }
 
