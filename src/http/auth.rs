@@ -47,22 +47,15 @@ impl Keys {
         if let Some(key) = env_key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) {
             return Ok((Keys::new(vec![key]), KeySource::Env));
         }
-        let path = state_dir.join(KEY_FILE);
-        match fs::read_to_string(&path) {
-            Ok(text) => {
-                let keys = parse_keys_file(&text);
-                if keys.is_empty() {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "the stored API key file is empty"));
-                }
-                Ok((Keys::new(keys), KeySource::Stored))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let key = crypto::random_hex(24);
-                write_secret(&path, key.as_bytes())?;
-                Ok((Keys::new(vec![key.clone()]), KeySource::Generated(key)))
-            }
-            Err(e) => Err(e),
+        let (text, created) = read_or_create(&state_dir.join(KEY_FILE), 24)?;
+        if created {
+            return Ok((Keys::new(vec![text.clone()]), KeySource::Generated(text)));
         }
+        let keys = parse_keys_file(&text);
+        if keys.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "the stored API key file is empty"));
+        }
+        Ok((Keys::new(keys), KeySource::Stored))
     }
 
     /// True when `given` is one of the keys. Every key is compared, in
@@ -102,15 +95,24 @@ pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Reads a secret kept in the state folder, creating a random one first.
 pub fn load_or_create_secret(path: &Path) -> io::Result<String> {
+    let (text, _) = read_or_create(path, 32)?;
+    match text.trim() {
+        "" => Err(io::Error::new(io::ErrorKind::InvalidData, "a secret file in the state folder is empty")),
+        s => Ok(s.to_string()),
+    }
+}
+
+/// The text of a file in the state folder, first created holding `bytes`
+/// random bytes in hex when missing; true when this call created it.
+fn read_or_create(path: &Path, bytes: usize) -> io::Result<(String, bool)> {
     match fs::read_to_string(path) {
-        Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-        Ok(_) => Err(io::Error::new(io::ErrorKind::InvalidData, "a secret file in the state folder is empty")),
+        Ok(text) => Ok((text, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let s = crypto::random_hex(32);
+            let s = crypto::random_hex(bytes);
             match write_secret(path, s.as_bytes()) {
-                Ok(()) => Ok(s),
-                // Another instance won the race: use its secret.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => load_or_create_secret(path),
+                Ok(()) => Ok((s, true)),
+                // Another instance won the race: use what it wrote.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_or_create(path, bytes),
                 Err(e) => Err(e),
             }
         }
