@@ -30,7 +30,7 @@ impl HttpError {
             HttpError::MethodNotAllowed(allow) => (405, format!("method not allowed; use {allow}")),
             HttpError::BadRequest(why) => (400, why.clone()),
             HttpError::TooLarge(limit) => (413, format!("body larger than the limit of {limit} bytes")),
-            HttpError::Store(e) | HttpError::Action(ActionError::Store(e)) => (store_status(e), e.to_string()),
+            HttpError::Store(e) => (store_status(e), e.to_string()),
             HttpError::Action(e) => (action_status(e), e.to_string()),
         }
     }
