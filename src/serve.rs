@@ -62,13 +62,16 @@ impl log::Log for PaneLogger {
     }
 
     fn log(&self, record: &log::Record<'_>) {
-        if !self.inner.matches(record) {
+        let access = record.target() == ACCESS_LOG;
+        // An access line per request goes nowhere without a log file: no
+        // filter to consult for it.
+        if access && !self.to_file || !self.inner.matches(record) {
             return;
         }
         if self.to_file {
             self.inner.log(record);
         }
-        if record.target() != ACCESS_LOG {
+        if !access {
             let time = humantime::format_rfc3339_millis(std::time::SystemTime::now());
             (self.pane)(format!("{time} {:<5} {}", record.level(), record.args()));
         }
