@@ -373,6 +373,16 @@ impl Model {
         self.events.iter().rev().filter(move |s| s.seq < bound && self.shows_live(&s.event))
     }
 
+    /// How many rows the live list has, without walking it when nothing but
+    /// a pause narrows it: arrival numbers in the ring are consecutive.
+    pub fn live_len(&self) -> usize {
+        if !self.filter.is_empty() || self.failures_only {
+            return self.live_view().count();
+        }
+        let since_pause = self.paused.map_or(0, |bound| self.next_seq.saturating_sub(bound));
+        self.events.len().saturating_sub(usize::try_from(since_pause).unwrap_or(usize::MAX))
+    }
+
     /// Whether the live list shows this event: failures-only and the filter.
     fn shows_live(&self, e: &Event) -> bool {
         (!self.failures_only || e.is_failure()) && matches(e, &self.filter)
@@ -483,7 +493,7 @@ impl Model {
         }
     }
 
-    fn panels(&self) -> &'static [Panel] {
+    pub(super) fn panels(&self) -> &'static [Panel] {
         match self.mode {
             Mode::Serve => &[Panel::Live, Panel::Failures, Panel::Actions, Panel::Log],
             // The log lives with the server, not in `top`.
@@ -508,7 +518,7 @@ impl Model {
 
     fn len(&self, panel: Panel) -> usize {
         match panel {
-            Panel::Live => self.live_view().count(),
+            Panel::Live => self.live_len(),
             Panel::Failures => self.failures_view().count(),
             Panel::Actions => self.actions.len(),
             Panel::Log => self.logs.len(),
@@ -621,7 +631,7 @@ fn anchor(cursor: &mut Cursor, n: usize) {
 }
 
 /// Moves the first shown row so that the selection is among `rows` rows.
-fn keep_visible(cursor: &mut Cursor, rows: usize) {
+pub(super) fn keep_visible(cursor: &mut Cursor, rows: usize) {
     let rows = rows.max(1);
     if cursor.selected < cursor.offset {
         cursor.offset = cursor.selected;
@@ -872,6 +882,7 @@ pub(super) mod tests {
         m.apply(Feed::Event(Arc::new(event(101, 502))));
         assert_eq!(m.received(), 6);
         assert_eq!(m.live_view().count(), 4);
+        assert_eq!(m.live_len(), 4);
         assert_eq!(m.failures_view().count(), 1);
         // The actions table counts on too.
         m.apply(Feed::Stats(Stats { actions: counts(&history(6)), ..Stats::default() }));
@@ -1034,6 +1045,24 @@ pub(super) mod tests {
         assert_eq!(m.log.selected, 0);
         press(&mut m, &[KeyCode::Home]);
         assert_eq!(m.log.selected, 51 - m.rows(Panel::Log));
+    }
+
+    #[test]
+    fn live_len_counts_what_the_live_list_walks() {
+        let mut m = model(Mode::Serve, MAX_EVENTS - 5);
+        let agree = |m: &Model| assert_eq!(m.live_len(), m.live_view().count());
+        agree(&m);
+        press(&mut m, &[KeyCode::Char('p')]);
+        // Arrivals while paused, enough for the ring to turn over.
+        for i in 0..20 {
+            m.apply(Feed::Event(Arc::new(event(MAX_EVENTS + i, 200))));
+        }
+        agree(&m);
+        press(&mut m, &[KeyCode::Char('f')]);
+        agree(&m);
+        press(&mut m, &[KeyCode::Char('f'), KeyCode::Char('p')]);
+        typed(&mut m, "lock");
+        agree(&m);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::model::{Cursor, Model, Overlay, Panel, RATE_SAMPLES, SortKey};
+use super::model::{Cursor, Model, Overlay, Panel, RATE_SAMPLES, SortKey, keep_visible};
 use super::{ConnState, Mode};
 use crate::actions::ACTIONS;
 use crate::events::Event;
@@ -77,14 +77,20 @@ fn is_wide(area: Rect) -> bool {
 pub fn visible_rows(area: Rect, mode: Mode, lower: Panel, panel: Panel) -> usize {
     let lower = if panel == Panel::Live { lower } else { panel };
     let areas = layout(area, mode, lower);
-    let (rect, chrome) = match panel {
-        Panel::Live => (Some(areas.live), 3),
-        Panel::Failures => (areas.failures, 3),
-        Panel::Actions => (areas.actions, 3),
-        // No table header.
-        Panel::Log => (areas.log, 2),
+    let rect = match panel {
+        Panel::Live => Some(areas.live),
+        Panel::Failures => areas.failures,
+        Panel::Actions => areas.actions,
+        Panel::Log => areas.log,
     };
-    rect.map_or(0, |r| r.height.saturating_sub(chrome) as usize)
+    rect.map_or(0, |r| content_rows(r, panel))
+}
+
+/// Rows of content in a panel's area: less the borders, and the table
+/// header where there is one.
+fn content_rows(area: Rect, panel: Panel) -> usize {
+    let chrome = if panel == Panel::Log { 2 } else { 3 };
+    area.height.saturating_sub(chrome) as usize
 }
 
 /// Draws the whole dashboard.
@@ -285,13 +291,12 @@ fn sparkline(rates: &std::collections::VecDeque<f64>, width: usize) -> Vec<Optio
 /// Keeps the selection within the list and on screen, whatever happened
 /// since the model last placed it (evictions, a resize).
 fn place(cursor: Cursor, len: usize, rows: usize) -> Cursor {
-    let rows = rows.max(1);
-    let selected = cursor.selected.min(len.saturating_sub(1));
-    let mut offset = cursor.offset.min(len.saturating_sub(rows)).min(selected);
-    if selected >= offset + rows {
-        offset = selected + 1 - rows;
-    }
-    Cursor { selected, offset }
+    let mut placed = Cursor {
+        selected: cursor.selected.min(len.saturating_sub(1)),
+        offset: cursor.offset.min(len.saturating_sub(rows.max(1))),
+    };
+    keep_visible(&mut placed, rows);
+    placed
 }
 
 fn panel_block<'a>(
@@ -306,10 +311,7 @@ fn panel_block<'a>(
     let mut title = vec![Span::raw(" ")];
     if narrow && panel != Panel::Live {
         // The lower pane is shared: name every tenant, mark the one shown.
-        let tenants: &[Panel] = match model.mode {
-            Mode::Serve => &[Panel::Failures, Panel::Actions, Panel::Log],
-            Mode::Top => &[Panel::Failures, Panel::Actions],
-        };
+        let tenants = &model.panels()[1..];
         for (i, p) in tenants.iter().enumerate() {
             if i > 0 {
                 title.push(Span::styled(" │ ", theme.dim()));
@@ -357,8 +359,8 @@ fn table_or_note(frame: &mut Frame, block: Block, area: Rect, table: Table, empt
 }
 
 fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let rows = area.height.saturating_sub(3) as usize;
-    let len = model.live_view().count();
+    let rows = content_rows(area, Panel::Live);
+    let len = model.live_len();
     let cursor = place(model.live, len, rows);
     let focused = model.focus == Panel::Live;
     let body = model.live_view().enumerate().skip(cursor.offset).take(rows).map(|(i, s)| {
@@ -425,7 +427,7 @@ fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 fn failures(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows = area.height.saturating_sub(3) as usize;
+    let rows = content_rows(area, Panel::Failures);
     let len = model.failures_view().count();
     let cursor = place(model.fail, len, rows);
     let focused = model.focus == Panel::Failures;
@@ -459,7 +461,7 @@ fn failures(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow:
 }
 
 fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows_n = area.height.saturating_sub(3) as usize;
+    let rows_n = content_rows(area, Panel::Actions);
     let all = model.action_rows();
     let cursor = place(model.table, all.len(), rows_n);
     let focused = model.focus == Panel::Actions;
@@ -527,7 +529,7 @@ fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: 
 }
 
 fn log(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows = area.height.saturating_sub(2) as usize;
+    let rows = content_rows(area, Panel::Log);
     let len = model.logs.len();
     let back = model.log.selected.min(len.saturating_sub(rows));
     let end = len - back;
