@@ -747,7 +747,7 @@ pub(super) mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    fn press(m: &mut Model, codes: &[KeyCode]) -> Outcome {
+    pub(crate) fn press(m: &mut Model, codes: &[KeyCode]) -> Outcome {
         let mut last = Outcome::Continue;
         for c in codes {
             last = m.on_key(key(*c));

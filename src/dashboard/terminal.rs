@@ -199,6 +199,7 @@ mod tests {
     use super::*;
     use crate::dashboard::Mode;
     use crate::dashboard::model::tests::{event, key};
+    use crate::dashboard::view::tests::text;
     use crossterm::event::KeyCode;
     use ratatui::backend::TestBackend;
     use std::collections::VecDeque;
@@ -232,12 +233,7 @@ mod tests {
     }
 
     fn screen(terminal: &Terminal<TestBackend>) -> String {
-        let buf = terminal.backend().buffer();
-        buf.content()
-            .chunks(buf.area.width as usize)
-            .map(|row| row.iter().map(|c| c.symbol()).collect())
-            .collect::<Vec<String>>()
-            .join("\n")
+        text(terminal.backend().buffer())
     }
 
     #[test]

@@ -718,9 +718,9 @@ pub fn uptime(d: std::time::Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
-    use crate::dashboard::model::tests::{counts, event, history, key, model};
+    use crate::dashboard::model::tests::{counts, event, history, model, press};
     use crate::dashboard::{Feed, Options, Stats};
     use crossterm::event::KeyCode;
     use ratatui::Terminal;
@@ -732,7 +732,8 @@ mod tests {
     /// The two sizes every state is drawn at: the smallest supported and a large one.
     const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
-    fn text(buf: &Buffer) -> String {
+    /// A test buffer's cells as lines of text.
+    pub(crate) fn text(buf: &Buffer) -> String {
         buf.content()
             .chunks(buf.area.width.max(1) as usize)
             .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
@@ -745,12 +746,6 @@ mod tests {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
         terminal.draw(|f| render(m, f)).unwrap();
         text(terminal.backend().buffer())
-    }
-
-    fn press(m: &mut Model, codes: &[KeyCode]) {
-        for c in codes {
-            m.on_key(key(*c));
-        }
     }
 
     fn stats() -> Stats {
