@@ -324,14 +324,16 @@ fn main() {
                 let _ = reply.send(1);
             }
         });
+        // The baseline of both runner cases: one round trip to the echo thread.
+        let round_trip = || {
+            let (reply, answer) = mpsc::sync_channel(1);
+            tx.send(reply).unwrap();
+            black_box(answer.recv().unwrap());
+        };
         h.compare(
             "action/Runner::run(ping)",
             "thread round trip (mpsc + reply channel)",
-            &mut || {
-                let (reply, answer) = mpsc::sync_channel(1);
-                tx.send(reply).unwrap();
-                black_box(answer.recv().unwrap());
-            },
+            &mut { round_trip },
             &mut || {
                 black_box(app.runner.run(ping, ctx()).unwrap());
             },
@@ -355,26 +357,14 @@ fn main() {
                 Ok(actions::Success::default())
             }
         }
-        let (tx2, rx2) = mpsc::channel::<mpsc::SyncSender<u64>>();
-        let echo2 = std::thread::spawn(move || {
-            while let Ok(reply) = rx2.recv() {
-                let _ = reply.send(1);
-            }
-        });
         h.compare(
             "action/Runner::run(no-op on the pool)",
             "thread round trip (mpsc + reply channel)",
-            &mut || {
-                let (reply, answer) = mpsc::sync_channel(1);
-                tx2.send(reply).unwrap();
-                black_box(answer.recv().unwrap());
-            },
+            &mut { round_trip },
             &mut || {
                 black_box(app.runner.run(&Noop, ctx()).unwrap());
             },
         );
-        drop(tx2);
-        let _ = echo2.join();
         let c = ctx();
         let empty: fn() -> u64 = black_box(|| 0);
         h.compare(

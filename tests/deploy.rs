@@ -26,12 +26,6 @@ const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/wfhook.service")
 // ---------------------------------------------------------------------------
 // The files against wfhook's own flags and defaults (no tools needed).
 
-/// What `wfhook --help` prints.
-fn help() -> String {
-    let out = Command::new(common::bin()).arg("--help").output().expect("run wfhook --help");
-    String::from_utf8(out.stdout).expect("--help is UTF-8")
-}
-
 /// The flags `--help` lists.
 fn help_flags(help: &str) -> BTreeSet<String> {
     help.lines()
@@ -92,7 +86,7 @@ fn seconds(v: &str) -> f64 {
 #[test]
 fn the_nginx_site_fits_wfhook_defaults() {
     let site = std::fs::read_to_string(SITE).expect("deploy/nginx/wfhook.conf");
-    let help = help();
+    let help = common::help();
     let max_upload: u64 = help_default(&help, "max-upload-bytes").parse().unwrap();
     assert_eq!(nginx_size(&directive(&site, "client_max_body_size")), max_upload, "nginx's body limit != wfhook's");
     assert_eq!(directive(&site, "proxy_request_buffering"), "off", "uploads must stream");
@@ -138,7 +132,7 @@ fn unit_values(unit: &str, key: &str) -> Vec<String> {
 fn the_systemd_unit_runs_wfhook_as_the_nginx_site_expects() {
     let unit = std::fs::read_to_string(UNIT).expect("deploy/wfhook.service");
     let site = std::fs::read_to_string(SITE).expect("deploy/nginx/wfhook.conf");
-    let help = help();
+    let help = common::help();
     let exec = unit_values(&unit, "ExecStart");
     assert_eq!(exec.len(), 1, "{exec:?}");
     let words: Vec<&str> = exec[0].split_whitespace().collect();

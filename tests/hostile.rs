@@ -32,12 +32,6 @@ fn read_to_close(mut s: TcpStream) -> Vec<u8> {
     }
 }
 
-fn proc_status(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = text.lines().find(|l| l.starts_with(field)).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn huge_headers_and_too_many_headers_get_431_and_a_closed_connection() {
     let s = TestServer::start(&[]);
@@ -52,7 +46,7 @@ fn huge_headers_and_too_many_headers_get_431_and_a_closed_connection() {
     assert_eq!(status_of(&raw(s.addr, many.as_bytes())), 431);
     answers(&s);
     // The process did not balloon reading them.
-    assert!(proc_status(s.pid(), "VmHWM:") < 64 * 1024, "peak RSS in KiB");
+    assert!(common::proc_status(s.pid(), "VmHWM:").unwrap() < 64 * 1024, "peak RSS in KiB");
 }
 
 #[test]
@@ -235,9 +229,9 @@ fn idle_and_trickling_clients_do_not_stop_a_legitimate_request() {
     let took = started.elapsed();
     assert_eq!(reply.status, 200);
     assert!(took < Duration::from_secs(1), "a legitimate request took {took:?}");
-    let threads = proc_status(s.pid(), "Threads:");
+    let threads = s.threads().unwrap();
     assert!(threads < 1024 + 64, "{threads} threads");
-    assert!(proc_status(s.pid(), "VmRSS:") < 128 * 1024, "RSS in KiB");
+    assert!(s.rss_kib().unwrap() < 128 * 1024, "RSS in KiB");
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     drop(idle);
     for t in slow {
@@ -254,7 +248,7 @@ fn connections_over_the_cap_are_refused_and_threads_stay_bounded() {
     let mut over = TcpStream::connect(s.addr).unwrap();
     over.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").ok();
     assert_eq!(status_of(&read_to_close(over)), 503);
-    let threads = proc_status(s.pid(), "Threads:");
+    let threads = s.threads().unwrap();
     assert!(threads < 32 + 48, "{threads} threads for 32 connections");
     drop(held);
     // Once they are gone, new clients get in again.

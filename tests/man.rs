@@ -15,13 +15,6 @@ use std::process::Command;
 
 const PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/man/wfhook.1");
 
-/// What `wfhook --help` prints.
-fn help() -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_wfhook")).arg("--help").output().expect("run wfhook --help");
-    assert!(out.status.success(), "wfhook --help failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).expect("--help is UTF-8")
-}
-
 fn page() -> String {
     std::fs::read_to_string(PAGE).expect("man/wfhook.1 exists")
 }
@@ -142,7 +135,7 @@ fn tagged_paragraphs(src: &str) -> Vec<(String, String)> {
 
 #[test]
 fn every_flag_and_variable_of_the_help_is_in_the_man_page() {
-    let help = help();
+    let help = common::help();
     let text = unroff(&page());
     let flags = flag_tokens(&help);
     for expected in ["listen", "root", "api-keys-file", "admin-allow-remote", "connect", "help", "version"] {
@@ -159,7 +152,7 @@ fn every_flag_and_variable_of_the_help_is_in_the_man_page() {
 
 #[test]
 fn every_option_has_an_entry_with_its_variable_and_default() {
-    let help = help();
+    let help = common::help();
     let options = help_options(&help);
     assert!(options.len() >= 16, "the --help option blocks did not parse: {options:?}");
     let paragraphs = tagged_paragraphs(&page());

@@ -567,57 +567,10 @@ pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Reads one response (skipping `1xx` interim responses).
+/// Reads one response (skipping `1xx` interim responses); panics where
+/// [`try_read_response`] returns an error.
 pub fn read_response(r: &mut impl BufRead, head_request: bool) -> Response {
-    loop {
-        let status_line = read_line(r);
-        assert!(status_line.starts_with("HTTP/1."), "not an HTTP response: {status_line:?}");
-        let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
-        let mut headers = Vec::new();
-        loop {
-            let line = read_line(r);
-            if line.is_empty() {
-                break;
-            }
-            let (k, v) = line.split_once(':').unwrap_or_else(|| panic!("bad header line {line:?}"));
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-        if (100..200).contains(&status) {
-            continue;
-        }
-        let mut rs = Response { status, headers, body: Vec::new() };
-        if head_request || status == 204 || status == 304 {
-            return rs;
-        }
-        if rs.header("Transfer-Encoding").is_some_and(|te| te.eq_ignore_ascii_case("chunked")) {
-            loop {
-                let size = read_line(r);
-                let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).expect("chunk size");
-                if size == 0 {
-                    while !read_line(r).is_empty() {}
-                    break;
-                }
-                let mut chunk = vec![0; size];
-                r.read_exact(&mut chunk).expect("chunk data");
-                rs.body.extend_from_slice(&chunk);
-                read_line(r);
-            }
-        } else if let Some(len) = rs.header("Content-Length") {
-            let len: usize = len.parse().expect("a numeric Content-Length");
-            rs.body = vec![0; len];
-            r.read_exact(&mut rs.body).expect("the whole body");
-        } else {
-            r.read_to_end(&mut rs.body).expect("the body up to EOF");
-        }
-        return rs;
-    }
-}
-
-fn read_line(r: &mut impl BufRead) -> String {
-    let mut line = Vec::new();
-    r.read_until(b'\n', &mut line).expect("reading the response");
-    assert!(!line.is_empty(), "the server closed the connection without answering");
-    String::from_utf8_lossy(&line).trim_end_matches(['\r', '\n']).to_string()
+    try_read_response(r, head_request).unwrap_or_else(|e| panic!("reading the response: {e}"))
 }
 
 /// Splits raw response bytes into (head, body) at the blank line.
@@ -639,6 +592,13 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 pub fn run(args: &[&str]) -> (ExitStatus, String, String) {
     let out = command().args(args).output().expect("run wfhook");
     (out.status, String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// What `wfhook --help` prints; it must succeed, in UTF-8.
+pub fn help() -> String {
+    let out = command().arg("--help").output().expect("run wfhook --help");
+    assert!(out.status.success(), "wfhook --help failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("--help is UTF-8")
 }
 
 // ------------------------------------------------ faults, load and crashes
@@ -723,7 +683,8 @@ impl Conn {
     }
 }
 
-/// As [`read_response`], returning an error where that one panics.
+/// Reads one response (skipping `1xx` interim responses), or says why it
+/// could not.
 pub fn try_read_response(r: &mut impl BufRead, head_request: bool) -> std::io::Result<Response> {
     use std::io::{Error, ErrorKind};
     fn line(r: &mut impl BufRead) -> std::io::Result<String> {
