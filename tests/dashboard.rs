@@ -46,6 +46,9 @@ fn metrics_are_open_and_count_requests_actions_and_latency() {
     assert_eq!(server.action("ping", "", None).status, 200);
     assert_eq!(server.action("ping", "", None).status, 200);
     assert_eq!(server.action("lock", "unknown-doc", None).status, 404);
+    // A worker counts its request as in flight until `respond` returns,
+    // which can be just after the client has read the answer.
+    common::wait_for("no request in flight", || common::metric(&server.metrics(), "wfhook_in_flight_requests") == 0.0);
     let page = request(admin, "GET", "/metrics", &[], b"");
     assert_eq!(page.status, 200);
     assert!(page.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
@@ -198,14 +201,6 @@ impl Drop for Tmux {
     }
 }
 
-fn wait_port(addr: SocketAddr) {
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "nothing listens on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// `serve --tui` with the key `test-key` in a tmux session, on a free port;
 /// `then` is shell that runs in the pane after it exits.
 fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
@@ -213,7 +208,7 @@ fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
     let cmd =
         format!("{} serve --tui --listen {addr} --admin-listen off --root {}{then}", common::bin(), root.display());
     let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
-    wait_port(addr);
+    common::wait_for(&format!("a listener on {addr}"), || std::net::TcpStream::connect(addr).is_ok());
     (tmux, addr)
 }
 
