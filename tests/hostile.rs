@@ -138,6 +138,35 @@ fn lying_and_huge_content_lengths_cost_nothing() {
 }
 
 #[test]
+fn an_unread_body_that_never_comes_holds_a_worker_only_for_the_drain_timeout() {
+    let s = TestServer::start(&["--workers", "1", "--io-timeout", "10"]);
+    // Refused before its body is read (no key), declaring more than the
+    // 1 KiB tiny_http reads up front, then silent: the lone worker answers,
+    // then drains what is left for at most the drain timeout (200 ms), not
+    // a whole socket timeout.
+    let mut c = connect(s.addr);
+    c.write_all(b"PUT /upload?id=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n").unwrap();
+    let mut first = [0u8; 12];
+    c.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 403");
+    let started = Instant::now();
+    assert_eq!(request(s.addr, "GET", "/serviceInfo", &[], b"").status, 200);
+    assert!(started.elapsed() < Duration::from_secs(3), "the worker was held for {:?}", started.elapsed());
+    drop(c);
+    // A body that does come is drained, and the connection keeps its own
+    // timeout for the next request, well after the drain's.
+    let mut c = connect(s.addr);
+    let mut refused = b"PUT /upload?id=x HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n".to_vec();
+    refused.extend_from_slice(&[b'x'; 5000]);
+    c.write_all(&refused).unwrap();
+    let mut r = std::io::BufReader::new(c.try_clone().unwrap());
+    assert_eq!(common::read_response(&mut r, false).status, 403);
+    std::thread::sleep(Duration::from_millis(600));
+    c.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(common::read_response(&mut r, false).status, 200);
+}
+
+#[test]
 fn an_endless_chunked_body_stops_at_the_upload_limit() {
     let s = TestServer::start(&["--max-upload-bytes", "100000"]);
     let id = s.put_file("/", "a.bin", b"old", None);

@@ -97,6 +97,16 @@ impl Connection {
         };
     }
 
+    /// wfhook patch: the read timeout alone (bounding a drain).
+    pub(crate) fn set_read_timeout(&self, timeout: std::time::Duration) {
+        let timeout = Some(timeout);
+        let _ = match self {
+            Self::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Self::Unix(s) => s.set_read_timeout(timeout),
+        };
+    }
+
     pub(crate) fn shutdown(&self, how: Shutdown) -> std::io::Result<()> {
         match self {
             Self::Tcp(s) => s.shutdown(how),

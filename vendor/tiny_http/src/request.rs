@@ -214,7 +214,14 @@ where
 
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
-            let (data_reader, _) = EqualReader::new(source_data, content_length, closer, limits.max_drain, limits.drain_timeout);
+            let (data_reader, _) = EqualReader::new(
+                source_data,
+                content_length,
+                closer,
+                limits.max_drain,
+                limits.drain_timeout,
+                limits.io_timeout,
+            );
             Box::new(FusedReader::new(data_reader)) as Box<dyn Read + Send + 'static>
         }
     } else if transfer_encoding.is_some() {

@@ -19,6 +19,7 @@ where
     closer: Option<crate::connection::Connection>,
     max_drain: usize,
     drain_timeout: std::time::Duration,
+    io_timeout: std::time::Duration,
 }
 
 impl<R> EqualReader<R>
@@ -31,6 +32,7 @@ where
         closer: Option<crate::connection::Connection>,
         max_drain: usize,
         drain_timeout: std::time::Duration,
+        io_timeout: std::time::Duration,
     ) -> (EqualReader<R>, Receiver<IoResult<()>>) {
         let (tx, rx) = channel();
 
@@ -41,6 +43,7 @@ where
             closer,
             max_drain,
             drain_timeout,
+            io_timeout,
         };
 
         (r, rx)
@@ -80,24 +83,28 @@ where
     /// here, so a huge `Content-Length` aborted the process. The remainder
     /// is now drained through a fixed buffer up to `max_drain` bytes and
     /// `drain_timeout`; past that the socket is shut down instead of read
-    /// (the response was already sent).
+    /// (the response was already sent). Each read waits at most what is left
+    /// of `drain_timeout`, not the socket's `io_timeout`: a client that
+    /// declares a body and sends nothing must not hold the worker that
+    /// answered it; a completed drain gives the socket its timeout back.
     fn drop(&mut self) {
         let mut buf = [0u8; 8192];
         let mut budget = self.max_drain;
         let started = std::time::Instant::now();
+        let mut result = Ok(());
         while self.size > 0 {
-            if budget == 0 || started.elapsed() > self.drain_timeout {
-                if let Some(c) = &self.closer {
-                    let _ = c.shutdown(std::net::Shutdown::Both);
-                }
-                self.last_read_signal.send(Ok(())).ok();
-                return;
+            let left = self.drain_timeout.saturating_sub(started.elapsed());
+            if budget == 0 || left.is_zero() {
+                break;
+            }
+            if let Some(c) = &self.closer {
+                c.set_read_timeout(left);
             }
             let n = self.size.min(buf.len()).min(budget);
             match self.reader.read(&mut buf[..n]) {
                 Err(e) => {
-                    self.last_read_signal.send(Err(e)).ok();
-                    return;
+                    result = Err(e);
+                    break;
                 }
                 Ok(0) => break,
                 Ok(k) => {
@@ -106,7 +113,15 @@ where
                 }
             }
         }
-        self.last_read_signal.send(Ok(())).ok();
+        if let Some(c) = &self.closer {
+            if self.size > 0 {
+                // Not drained: what follows on the socket is no request.
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            } else {
+                c.set_read_timeout(self.io_timeout);
+            }
+        }
+        self.last_read_signal.send(result).ok();
     }
 }
 
@@ -122,7 +137,7 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX);
+            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
 
             let mut string = String::new();
             equal_reader.read_to_string(&mut string).unwrap();
@@ -141,7 +156,7 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX);
+            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
 
             let mut vec = [0];
             equal_reader.read_exact(&mut vec).unwrap();
