@@ -1,7 +1,7 @@
 //! Reading a request safely: framing checks before the body is touched,
 //! query and form decoding, header look-ups.
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use tiny_http::{Method, Request};
 
@@ -47,42 +47,15 @@ fn check_framing_headers(headers: &[tiny_http::Header]) -> Result<(), HttpError>
     Ok(())
 }
 
-/// The declared body length; `None` for chunked bodies.
+/// The declared body length; `None` for chunked bodies. tiny_http parsed
+/// it already, after the framing checks.
 pub fn declared_length(rq: &Request) -> Option<u64> {
-    header(rq, "Content-Length").and_then(|v| v.trim().parse().ok())
+    rq.body_length().map(|n| n as u64)
 }
 
 /// True when the request may carry a body (declared or chunked).
 pub fn has_body(rq: &Request) -> bool {
     header(rq, "Transfer-Encoding").is_some() || declared_length(rq).is_some_and(|n| n > 0)
-}
-
-/// A request body that must deliver exactly its declared length. tiny_http
-/// reports a client that hangs up before the end of a `Content-Length` body
-/// as a clean end of body; without this check a truncated upload would
-/// replace the old bytes.
-pub struct ExactBody<R> {
-    inner: R,
-    declared: Option<u64>,
-    seen: u64,
-}
-
-impl<R: Read> ExactBody<R> {
-    /// `declared` is the `Content-Length`, `None` for chunked bodies.
-    pub fn new(inner: R, declared: Option<u64>) -> ExactBody<R> {
-        ExactBody { inner, declared, seen: 0 }
-    }
-}
-
-impl<R: Read> Read for ExactBody<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.seen += n as u64;
-        if n == 0 && !buf.is_empty() && self.declared.is_some_and(|d| self.seen < d) {
-            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the body ended before its Content-Length"));
-        }
-        Ok(n)
-    }
 }
 
 /// Decoded parameters, query string first, then an urlencoded form body.
@@ -187,19 +160,6 @@ mod tests {
         let mut p = Params::from_query("x=1");
         p.extend(b"x=2&y=%41");
         assert_eq!((p.get("x"), p.get("y")), (Some("1"), Some("A")));
-    }
-
-    #[test]
-    fn a_body_shorter_than_declared_is_an_error() {
-        let mut out = Vec::new();
-        let err = ExactBody::new(&b"abc"[..], Some(5)).read_to_end(&mut out).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
-        out.clear();
-        ExactBody::new(&b"abcde"[..], Some(5)).read_to_end(&mut out).unwrap();
-        assert_eq!(out, b"abcde");
-        out.clear();
-        ExactBody::new(&b"abc"[..], None).read_to_end(&mut out).unwrap();
-        assert_eq!(out, b"abc");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tiny_http::Method;
 
 use super::errors::HttpError;
-use super::request::{ExactBody, declared_length};
+use super::request::declared_length;
 use super::response::{Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
@@ -180,12 +180,12 @@ fn upload(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let id = call.id("id")?;
     let limit = app.cfg.max_upload_bytes;
     // Judge the declared size before a byte of the body is read.
-    let declared = declared_length(call.rq);
-    if declared.is_some_and(|n| n > limit) {
+    if declared_length(call.rq).is_some_and(|n| n > limit) {
         return Err(HttpError::TooLarge(limit));
     }
-    let mut body = ExactBody::new(call.rq.as_reader(), declared);
-    let receipt = app.store.upload(&id, &mut body, limit)?;
+    // A body cut short before its Content-Length is an error (the vendored
+    // tiny_http's body reader), so a truncated upload never replaces a file.
+    let receipt = app.store.upload(&id, call.rq.as_reader(), limit)?;
     Ok(Reply::Json(200, json!({"result": "success", "size": receipt.size, "sha256": receipt.sha256})))
 }
 

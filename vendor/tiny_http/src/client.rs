@@ -212,7 +212,7 @@ impl ClientConnection {
             *self.remote_addr.as_ref().unwrap(),
             data_source,
             writer,
-            self.closer.as_ref().and_then(|c| c.try_clone().ok()),
+            self.closer.as_ref(),
             &self.limits,
         )
         .map_err(|e| {

@@ -135,7 +135,7 @@ pub fn new_request<R, W>(
     remote_addr: Option<SocketAddr>,
     mut source_data: R,
     writer: W,
-    closer: Option<crate::connection::Connection>,
+    closer: Option<&crate::connection::Connection>,
     limits: &crate::Limits,
 ) -> Result<Request, RequestCreationError>
 where
@@ -217,7 +217,9 @@ where
             let (data_reader, _) = EqualReader::new(
                 source_data,
                 content_length,
-                closer,
+                // Cloned here only: the drain is the one use of a second
+                // handle, and a dup(2) per request would be paid by all.
+                closer.and_then(|c| c.try_clone().ok()),
                 limits.max_drain,
                 limits.drain_timeout,
                 limits.io_timeout,

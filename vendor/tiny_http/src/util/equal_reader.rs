@@ -66,6 +66,13 @@ where
         };
 
         match self.reader.read(buf) {
+            // wfhook patch: upstream ended the body quietly when the stream
+            // ended before `Content-Length`, so a cut upload looked whole;
+            // the small-body and chunked paths already call that an error.
+            Ok(0) if !buf.is_empty() => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the body ended before its Content-Length",
+            )),
             Ok(len) => {
                 self.size -= len;
                 Ok(len)
@@ -129,6 +136,17 @@ where
 mod tests {
     use super::EqualReader;
     use std::io::Read;
+
+    #[test]
+    fn a_body_cut_short_is_an_error() {
+        let mut source = std::io::Cursor::new(b"abc".to_vec());
+        let (mut reader, _) =
+            EqualReader::new(source.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
+        let mut out = Vec::new();
+        let err = reader.read_to_end(&mut out).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(out, b"abc");
+    }
 
     #[test]
     fn test_limit() {
