@@ -14,18 +14,15 @@ use crate::events::{Event, is_failure};
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-#[derive(Default, Clone)]
+#[derive(Default)]
 struct Histogram {
-    /// Cumulative counts per bucket, plus +Inf at the end.
-    counts: Vec<u64>,
+    /// Counts per bucket (made cumulative when written), +Inf last.
+    counts: [u64; BUCKETS.len() + 1],
     sum: f64,
 }
 
 impl Histogram {
     fn observe(&mut self, seconds: f64) {
-        if self.counts.is_empty() {
-            self.counts = vec![0; BUCKETS.len() + 1];
-        }
         let i = BUCKETS.iter().position(|b| seconds <= *b).unwrap_or(BUCKETS.len());
         self.counts[i] += 1;
         self.sum += seconds;
@@ -33,8 +30,8 @@ impl Histogram {
 
     fn write(&self, out: &mut String, name: &str, label: &str, value: &str) {
         let mut cumulative = 0;
-        for (i, le) in BUCKETS.iter().map(|b| b.to_string()).chain(["+Inf".to_string()]).enumerate() {
-            cumulative += self.counts.get(i).copied().unwrap_or(0);
+        for (count, le) in self.counts.iter().zip(BUCKETS.iter().map(|b| b.to_string()).chain(["+Inf".to_string()])) {
+            cumulative += count;
             let _ = writeln!(out, "{name}_bucket{{{label}=\"{value}\",le=\"{le}\"}} {cumulative}");
         }
         let _ = writeln!(out, "{name}_sum{{{label}=\"{value}\"}} {}", self.sum);
