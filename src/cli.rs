@@ -212,18 +212,18 @@ pub fn parse(
             other => return Err(other.unexpected().into()),
         }
     }
-    let get = |name: &'static str| -> Option<String> {
+    // What the user set, on the command line or in the environment (an
+    // empty variable counts as unset).
+    let set = |name: &'static str| -> Option<String> {
         let flag = table.iter().find(|f| f.name == name).expect("flag in the table");
-        given
-            .get(name)
-            .cloned()
-            .or_else(|| env(&flag.env()).filter(|v| !v.is_empty()))
-            .or_else(|| flag.default.map(str::to_string))
+        given.get(name).cloned().or_else(|| env(&flag.env()).filter(|v| !v.is_empty()))
+    };
+    let get = |name: &'static str| -> Option<String> {
+        set(name).or_else(|| table.iter().find(|f| f.name == name).and_then(|f| f.default).map(str::to_string))
     };
     match command.as_str() {
         "serve" => {
-            let explicit =
-                given.contains_key("admin-listen") || env("WFHOOK_ADMIN_LISTEN").is_some_and(|v| !v.is_empty());
+            let explicit = set("admin-listen").is_some();
             Ok(Command::Serve(Box::new(serve_args(&get, env, explicit)?)))
         }
         "top" => Ok(Command::Top(TopArgs {
