@@ -335,7 +335,7 @@ impl App {
             target: ACCESS_LOG,
             "{} {} {} {:.1}ms {}",
             event.method,
-            path.char_indices().nth(200).map_or(path.as_str(), |(end, _)| &path[..end]).escape_debug(),
+            routes::first_chars(&path, 200).escape_debug(),
             event.status,
             event.latency_us as f64 / 1000.0,
             event.request_id
@@ -360,9 +360,8 @@ impl App {
         event: &mut Event,
     ) -> Result<Reply, HttpError> {
         request::check_framing(rq)?;
-        let route = route.ok_or_else(|| {
-            HttpError::NotFound(format!("no endpoint at {}", path.chars().take(100).collect::<String>()))
-        })?;
+        let route =
+            route.ok_or_else(|| HttpError::NotFound(format!("no endpoint at {}", routes::first_chars(path, 100))))?;
         let method = rq.method();
         // Read endpoints list HEAD themselves; an action's GET does not, so a
         // HEAD can never run one.

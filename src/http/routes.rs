@@ -238,8 +238,12 @@ pub fn item_json(app: &App, item: &Item) -> Value {
 
 /// Caps what an event records of a client-sent value at 255 characters.
 pub fn clip(s: &str) -> CompactString {
-    // At most 255 bytes is at most 255 characters: copied as it is.
-    if s.len() <= 255 { s.into() } else { s.chars().take(255).collect() }
+    first_chars(s, 255).into()
+}
+
+/// The first `n` characters of `s`, borrowed.
+pub fn first_chars(s: &str, n: usize) -> &str {
+    s.char_indices().nth(n).map_or(s, |(end, _)| &s[..end])
 }
 
 impl Call<'_> {
