@@ -288,6 +288,23 @@ fn sparkline(rates: &std::collections::VecDeque<f64>, width: usize) -> Vec<Optio
     bars
 }
 
+/// The rows of a list that are on screen, each made by `row` with its
+/// style, the selected one reversed when the panel has focus.
+fn shown_rows<'a, T>(
+    items: impl Iterator<Item = T>,
+    cursor: Cursor,
+    rows: usize,
+    focused: bool,
+    theme: &Theme,
+    mut row: impl FnMut(T) -> (Row<'a>, Style),
+) -> impl Iterator<Item = Row<'a>> {
+    let selected = theme.selected();
+    items.enumerate().skip(cursor.offset).take(rows).map(move |(i, item)| {
+        let (r, style) = row(item);
+        r.style(if focused && i == cursor.selected { style.patch(selected) } else { style })
+    })
+}
+
 /// Keeps the selection within the list and on screen, whatever happened
 /// since the model last placed it (evictions, a resize).
 fn place(cursor: Cursor, len: usize, rows: usize) -> Cursor {
@@ -363,13 +380,10 @@ fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
     let len = model.live_len();
     let cursor = place(model.live, len, rows);
     let focused = model.focus == Panel::Live;
-    let body = model.live_view().enumerate().skip(cursor.offset).take(rows).map(|(i, s)| {
+    let body = shown_rows(model.live_view(), cursor, rows, focused, theme, |s| {
         let e = &s.event;
-        let mut style = if e.is_failure() { theme.failure() } else { Style::new() };
-        if focused && i == cursor.selected {
-            style = style.patch(theme.selected());
-        }
-        Row::new([
+        let style = if e.is_failure() { theme.failure() } else { Style::new() };
+        let row = Row::new([
             Cell::new(hms(&e.time)),
             Cell::new(e.request_id.as_str()),
             Cell::new(what(e)),
@@ -377,8 +391,8 @@ fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
             Cell::new(e.username.as_deref().unwrap_or("")),
             Cell::new(e.status.to_string()),
             Cell::new(Line::from(latency(e.latency_us)).right_aligned()),
-        ])
-        .style(style)
+        ]);
+        (row, style)
     });
     let table = Table::new(
         body,
@@ -431,17 +445,16 @@ fn failures(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow:
     let len = model.failures_view().count();
     let cursor = place(model.fail, len, rows);
     let focused = model.focus == Panel::Failures;
-    let body = model.failures_view().enumerate().skip(cursor.offset).take(rows).map(|(i, s)| {
+    let body = shown_rows(model.failures_view(), cursor, rows, focused, theme, |s| {
         let e = &s.event;
-        let style = if focused && i == cursor.selected { theme.selected() } else { Style::new() };
-        Row::new([
+        let row = Row::new([
             Cell::new(hms(&e.time)),
             Cell::new(e.request_id.as_str()),
             Cell::new(e.status.to_string()).style(theme.failure()),
             Cell::new(what(e)),
             Cell::new(e.error.as_deref().unwrap_or("")),
-        ])
-        .style(style)
+        ]);
+        (row, Style::new())
     });
     let table = Table::new(
         body,
@@ -469,9 +482,8 @@ fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: 
     // description goes under the table.
     let with_description = area.width >= 130;
     let name_width = ACTIONS.iter().map(|a| a.name().len()).max().unwrap_or(4).max(4) as u16;
-    let body = all.iter().enumerate().skip(cursor.offset).take(rows_n).map(|(i, r)| {
+    let body = shown_rows(all.iter(), cursor, rows_n, focused, theme, |r| {
         let s = r.stats;
-        let style = if focused && i == cursor.selected { theme.selected() } else { Style::new() };
         let fail_style = if s.failures > 0 { theme.failure() } else { Style::new() };
         let mut cells = vec![
             Cell::new(s.name),
@@ -486,7 +498,7 @@ fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: 
         if with_description {
             cells.push(Cell::new(s.description));
         }
-        Row::new(cells).style(style)
+        (Row::new(cells), Style::new())
     });
     let mut widths = vec![
         Constraint::Length(name_width),
