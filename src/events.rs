@@ -155,6 +155,7 @@ impl Bus {
         let mut subs = inner.subscribers.lock().unwrap_or_else(|p| p.into_inner());
         // Numbered under the lock, so every subscriber sees ascending numbers.
         let seq = inner.published.fetch_add(1, Ordering::Relaxed) + 1;
+        let before = subs.len();
         subs.retain(|tx| match tx.try_send((seq, Arc::clone(&shared))) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
@@ -163,7 +164,10 @@ impl Bus {
             }
             Err(TrySendError::Disconnected(_)) => false,
         });
-        inner.count.store(subs.len(), Ordering::Relaxed);
+        // Written only when it changed: every worker reads this line.
+        if subs.len() != before {
+            inner.count.store(subs.len(), Ordering::Relaxed);
+        }
     }
 
     /// Events in the sample since start: the last number a subscriber was

@@ -16,16 +16,15 @@ impl Action for Checksum {
         "Records the SHA-256 of the document's bytes, and on later calls fails if they changed outside wfhook."
     }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
-        match ctx.store.checksum(ctx.id()?)? {
-            ChecksumOutcome::Recorded(sum) => {
-                Ok(Success::default().with("sha256", sum).with("message", "checksum recorded"))
+        let (sum, message) = match ctx.store.checksum(ctx.id()?)? {
+            ChecksumOutcome::Recorded(sum) => (sum, "checksum recorded"),
+            ChecksumOutcome::Verified(sum) => (sum, "checksum verified"),
+            ChecksumOutcome::Changed { recorded, actual } => {
+                return Err(ActionError::Refused(format!(
+                    "the document changed outside Workfront: SHA-256 was {recorded}, is now {actual}"
+                )));
             }
-            ChecksumOutcome::Verified(sum) => {
-                Ok(Success::default().with("sha256", sum).with("message", "checksum verified"))
-            }
-            ChecksumOutcome::Changed { recorded, actual } => Err(ActionError::Refused(format!(
-                "the document changed outside Workfront: SHA-256 was {recorded}, is now {actual}"
-            ))),
-        }
+        };
+        Ok(Success::default().with("sha256", sum).with("message", message))
     }
 }

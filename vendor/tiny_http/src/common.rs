@@ -171,7 +171,7 @@ impl Header {
         let header = HeaderField::from_bytes(header).or(Err(()))?;
         // wfhook patch (CVE-2026-66753): no control character, CR and LF
         // above all, may enter a header value and split the header block.
-        if value.as_ref().iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        if has_control(value.as_ref()) {
             return Err(());
         }
         let value = AsciiString::from_ascii(value).or(Err(()))?;
@@ -183,6 +183,11 @@ impl Header {
     }
 }
 
+/// wfhook patch: a control character other than tab (CR, LF, NUL, DEL…).
+fn has_control(value: &[u8]) -> bool {
+    value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+}
+
 impl FromStr for Header {
     type Err = ();
 
@@ -192,7 +197,7 @@ impl FromStr for Header {
         let field = elems.next().and_then(|f| f.parse().ok()).ok_or(())?;
         let value = elems.next().ok_or(())?.trim();
         // wfhook patch (CVE-2026-66753): the same check as `from_bytes`.
-        if value.bytes().any(|b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+        if has_control(value.as_bytes()) {
             return Err(());
         }
         let value = AsciiString::from_ascii(value).map_err(|_| ())?;
