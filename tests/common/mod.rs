@@ -527,7 +527,20 @@ pub fn find<'a>(items: &'a [Value], title: &str) -> Option<&'a Value> {
 /// response. A `Content-Length` is added for PUT/POST and for any body,
 /// unless `headers` already frame the body.
 pub fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut s = connect(addr);
+    let headers = [&[("Connection", "close")], headers].concat();
+    let bytes = request_bytes(method, target, &addr.to_string(), &headers, body);
+    // The server may answer (and stop reading) before the whole body is
+    // sent; what it answered is what the test wants to see.
+    let _ = s.write_all(&bytes);
+    let mut r = BufReader::new(s);
+    read_response(&mut r, method == "HEAD")
+}
+
+/// A request's bytes: a `Content-Length` for any body, and for PUT and
+/// POST, unless the caller framed the body itself.
+fn request_bytes(method: &str, target: &str, host: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n");
     let framed = headers
         .iter()
         .any(|(k, _)| k.eq_ignore_ascii_case("Content-Length") || k.eq_ignore_ascii_case("Transfer-Encoding"));
@@ -538,14 +551,9 @@ pub fn request(addr: SocketAddr, method: &str, target: &str, headers: &[(&str, &
         let _ = write!(head, "Content-Length: {}\r\n", body.len());
     }
     head.push_str("\r\n");
-    let mut s = connect(addr);
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
-    // The server may answer (and stop reading) before the whole body is
-    // sent; what it answered is what the test wants to see.
-    let _ = s.write_all(&bytes);
-    let mut r = BufReader::new(s);
-    read_response(&mut r, method == "HEAD")
+    bytes
 }
 
 /// A connected stream with read and write timeouts.
@@ -668,17 +676,7 @@ impl Conn {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> std::io::Result<Response> {
-        let mut head = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        for (k, v) in headers {
-            let _ = write!(head, "{k}: {v}\r\n");
-        }
-        if !body.is_empty() || method == "PUT" || method == "POST" {
-            let _ = write!(head, "Content-Length: {}\r\n", body.len());
-        }
-        head.push_str("\r\n");
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
-        self.writer.write_all(&bytes)?;
+        self.writer.write_all(&request_bytes(method, target, &self.host, headers, body))?;
         try_read_response(&mut self.reader, method == "HEAD")
     }
 }
