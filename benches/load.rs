@@ -54,19 +54,11 @@ const USER: &str = "bench@example.com";
 /// The hello-world child's answer.
 const HELLO: &str = "Hello, world!\n";
 
-/// `serve`'s configuration with its defaults, as its command line gives it.
-fn default_config() -> wfhook::http::Config {
-    match wfhook::cli::parse(["serve"].map(Into::into), &|_| None) {
-        Ok(wfhook::cli::Command::Serve(args)) => args.config,
-        _ => panic!("serve's defaults do not parse"),
-    }
-}
-
 /// The ceiling: tiny_http (the same build and the same connection limits as
 /// wfhook's) with `workers` threads calling `recv`, each answering a
 /// constant body. Runs until the bench kills it.
 fn hello_server(port: u16, workers: usize) {
-    let limits = default_config().limits();
+    let limits = common::serve_config(&[]).limits();
     let server = tiny_http::Server::http_with_limits(("127.0.0.1", port), limits).expect("the hello-world binds");
     let server = Arc::new(server);
     let threads: Vec<_> = (0..workers)
@@ -384,7 +376,7 @@ fn main() {
         rounds: common::env_num("BENCH_ROUNDS", 3).max(1),
         conns: common::env_num("BENCH_CONNS", 32),
         threads: common::env_num("BENCH_WRK_THREADS", 2),
-        workers: default_config().workers,
+        workers: common::serve_config(&[]).workers,
     };
     let file_mib = common::env_num("BENCH_FILE_MIB", 256);
     let stream_mib = common::env_num("BENCH_STREAM_MIB", 1024);

@@ -143,11 +143,7 @@ fn event() -> Event {
 fn app(root: &Path) -> (Server, Arc<App>) {
     let store = FsStore::open(root).unwrap();
     let journal = Journal::open(&store.state_dir().join(wfhook::journal::FILE_NAME)).unwrap();
-    // `serve`'s defaults, as its command line gives them.
-    let cfg = match wfhook::cli::parse(["serve", "--listen", "127.0.0.1:0"].map(Into::into), &|_| None) {
-        Ok(wfhook::cli::Command::Serve(args)) => args.config,
-        _ => panic!("serve's defaults do not parse"),
-    };
+    let cfg = common::serve_config(&["--listen", "127.0.0.1:0"]);
     let parts = Parts {
         store: Arc::new(store),
         keys: Keys::new(vec![KEY.into()]),

@@ -11,6 +11,16 @@ use std::time::{Duration, Instant};
 /// Longest any single transfer or wrk run may take beyond its own bound.
 pub const GRACE: Duration = Duration::from_secs(60);
 
+/// `serve`'s configuration as its command line gives it: its defaults,
+/// changed by `flags`.
+pub fn serve_config(flags: &[&str]) -> wfhook::http::Config {
+    let args = ["serve"].iter().chain(flags).map(std::ffi::OsString::from).collect::<Vec<_>>();
+    match wfhook::cli::parse(args, &|_| None) {
+        Ok(wfhook::cli::Command::Serve(args)) => args.config,
+        _ => panic!("serve's flags do not parse: {flags:?}"),
+    }
+}
+
 /// A numeric setting from the environment.
 pub fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
