@@ -39,14 +39,27 @@ impl Histogram {
     }
 }
 
+/// One map entry per endpoint and per action: a request costs one lookup
+/// of each under the lock.
 #[derive(Default)]
 struct Inner {
-    /// endpoint → status → count.
-    requests: BTreeMap<String, BTreeMap<u16, u64>>,
-    latency: BTreeMap<String, Histogram>,
-    action_calls: BTreeMap<String, u64>,
-    action_failures: BTreeMap<String, u64>,
-    action_latency: BTreeMap<String, Histogram>,
+    endpoints: BTreeMap<String, EndpointMetrics>,
+    /// Registered actions only, by their static names.
+    actions: BTreeMap<&'static str, ActionMetrics>,
+}
+
+#[derive(Default)]
+struct EndpointMetrics {
+    /// status → count.
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
+#[derive(Default)]
+struct ActionMetrics {
+    calls: u64,
+    failures: u64,
+    latency: Histogram,
 }
 
 /// One registered action's counters since start, as the dashboard shows them.
@@ -86,36 +99,36 @@ impl Metrics {
     pub fn record(&self, e: &Event) {
         let seconds = e.latency_us as f64 / 1e6;
         let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let m = &mut *m;
-        *slot(&mut m.requests, &e.endpoint).entry(e.status).or_default() += 1;
-        slot(&mut m.latency, &e.endpoint).observe(seconds);
+        let endpoint = slot(&mut m.endpoints, &e.endpoint);
+        *endpoint.statuses.entry(e.status).or_default() += 1;
+        endpoint.latency.observe(seconds);
         // Only registered names become label values: a client cannot grow
         // the series without bound by inventing action names.
         if let Some(a) = e.action.as_deref().and_then(crate::actions::find) {
-            *slot(&mut m.action_calls, a.name()) += 1;
-            if e.is_failure() {
-                *slot(&mut m.action_failures, a.name()) += 1;
-            }
-            slot(&mut m.action_latency, a.name()).observe(seconds);
+            let action = m.actions.entry(a.name()).or_default();
+            action.calls += 1;
+            action.failures += u64::from(e.is_failure());
+            action.latency.observe(seconds);
         }
     }
 
     /// Totals of requests and failed requests (status ≥ 400).
     pub fn totals(&self) -> (u64, u64) {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.requests.values().flatten().fold((0, 0), |(t, f), (s, n)| (t + n, if is_failure(*s) { f + n } else { f }))
+        m.endpoints
+            .values()
+            .flat_map(|e| &e.statuses)
+            .fold((0, 0), |(t, f), (s, n)| (t + n, if is_failure(*s) { f + n } else { f }))
     }
 
     /// Every registered action's calls and failures, in registry order.
     pub fn actions(&self) -> Vec<ActionCount> {
         let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let count = |map: &BTreeMap<String, u64>, name| map.get(name).copied().unwrap_or(0);
         ACTIONS
             .iter()
-            .map(|a| ActionCount {
-                name: a.name().to_string(),
-                calls: count(&m.action_calls, a.name()),
-                failures: count(&m.action_failures, a.name()),
+            .map(|a| {
+                let (calls, failures) = m.actions.get(a.name()).map_or((0, 0), |m| (m.calls, m.failures));
+                ActionCount { name: a.name().to_string(), calls, failures }
             })
             .collect()
     }
@@ -137,14 +150,14 @@ impl Metrics {
         out.push_str("# HELP wfhook_events_dropped_total Events a slow observer could not take.\n# TYPE wfhook_events_dropped_total counter\n");
         let _ = writeln!(out, "wfhook_events_dropped_total {}", g.events_dropped);
         out.push_str("# HELP wfhook_requests_total Requests handled, by endpoint and status.\n# TYPE wfhook_requests_total counter\n");
-        for (endpoint, statuses) in &m.requests {
-            for (status, n) in statuses {
+        for (endpoint, metrics) in &m.endpoints {
+            for (status, n) in &metrics.statuses {
                 let _ = writeln!(out, "wfhook_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}");
             }
         }
         out.push_str("# HELP wfhook_request_duration_seconds Request latency, by endpoint.\n# TYPE wfhook_request_duration_seconds histogram\n");
-        for (endpoint, h) in &m.latency {
-            h.write(&mut out, "wfhook_request_duration_seconds", "endpoint", endpoint);
+        for (endpoint, metrics) in &m.endpoints {
+            metrics.latency.write(&mut out, "wfhook_request_duration_seconds", "endpoint", endpoint);
         }
         out.push_str("# HELP wfhook_action_calls_total Custom action calls, by action.\n# TYPE wfhook_action_calls_total counter\n");
         for a in ACTIONS {
@@ -152,17 +165,17 @@ impl Metrics {
                 out,
                 "wfhook_action_calls_total{{action=\"{}\"}} {}",
                 a.name(),
-                m.action_calls.get(a.name()).unwrap_or(&0)
+                m.actions.get(a.name()).map_or(0, |m| m.calls)
             );
         }
         out.push_str("# HELP wfhook_action_failures_total Failed custom action calls, by action.\n# TYPE wfhook_action_failures_total counter\n");
         for a in ACTIONS {
-            let n = m.action_failures.get(a.name()).unwrap_or(&0);
+            let n = m.actions.get(a.name()).map_or(0, |m| m.failures);
             let _ = writeln!(out, "wfhook_action_failures_total{{action=\"{}\"}} {n}", a.name());
         }
         out.push_str("# HELP wfhook_action_duration_seconds Custom action latency, by action.\n# TYPE wfhook_action_duration_seconds histogram\n");
-        for (action, h) in &m.action_latency {
-            h.write(&mut out, "wfhook_action_duration_seconds", "action", action);
+        for (action, metrics) in &m.actions {
+            metrics.latency.write(&mut out, "wfhook_action_duration_seconds", "action", action);
         }
         out
     }
