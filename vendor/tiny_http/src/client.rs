@@ -304,9 +304,10 @@ impl Iterator for ClientConnection {
         // (Upstream wrote it through a second writer, which waits for
         // the request's own writer: the answer never left.)
         if *rq.http_version() > (1, 1) {
+            // In HTTP/1.1: `respond` would answer in the request's version.
             let response = Response::from_string("This server only supports HTTP versions 1.0 and 1.1")
                 .with_status_code(StatusCode(505));
-            rq.respond(response).ok();
+            response.raw_print(rq.into_writer(), HTTPVersion(1, 1), &[], false, None).ok();
             return None;
         }
 
