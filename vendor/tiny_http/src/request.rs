@@ -214,7 +214,7 @@ where
 
             Box::new(Cursor::new(buffer)) as Box<dyn Read + Send + 'static>
         } else {
-            let (data_reader, _) = EqualReader::new(
+            let data_reader = EqualReader::new(
                 source_data,
                 content_length,
                 // Cloned here only: the drain is the one use of a second

@@ -1,7 +1,5 @@
 use std::io::Read;
 use std::io::Result as IoResult;
-use std::sync::mpsc::channel;
-use std::sync::mpsc::{Receiver, Sender};
 
 /// A `Reader` that reads exactly the number of bytes from a sub-reader.
 ///
@@ -14,7 +12,6 @@ where
 {
     reader: R,
     size: usize,
-    last_read_signal: Sender<IoResult<()>>,
     // wfhook patch: what an unread remainder may cost on drop
     closer: Option<crate::connection::Connection>,
     max_drain: usize,
@@ -33,20 +30,10 @@ where
         max_drain: usize,
         drain_timeout: std::time::Duration,
         io_timeout: std::time::Duration,
-    ) -> (EqualReader<R>, Receiver<IoResult<()>>) {
-        let (tx, rx) = channel();
-
-        let r = EqualReader {
-            reader,
-            size,
-            last_read_signal: tx,
-            closer,
-            max_drain,
-            drain_timeout,
-            io_timeout,
-        };
-
-        (r, rx)
+    ) -> EqualReader<R> {
+        // wfhook patch: upstream also returned a channel that told when the
+        // drain ended; nothing listened to it.
+        EqualReader { reader, size, closer, max_drain, drain_timeout, io_timeout }
     }
 }
 
@@ -98,7 +85,6 @@ where
         let mut buf = [0u8; 8192];
         let mut budget = self.max_drain;
         let started = std::time::Instant::now();
-        let mut result = Ok(());
         while self.size > 0 {
             let left = self.drain_timeout.saturating_sub(started.elapsed());
             if budget == 0 || left.is_zero() {
@@ -109,11 +95,7 @@ where
             }
             let n = self.size.min(buf.len()).min(budget);
             match self.reader.read(&mut buf[..n]) {
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-                Ok(0) => break,
+                Err(_) | Ok(0) => break,
                 Ok(k) => {
                     self.size -= k;
                     budget -= k;
@@ -128,7 +110,6 @@ where
                 c.set_read_timeout(self.io_timeout);
             }
         }
-        self.last_read_signal.send(result).ok();
     }
 }
 
@@ -140,7 +121,7 @@ mod tests {
     #[test]
     fn a_body_cut_short_is_an_error() {
         let mut source = std::io::Cursor::new(b"abc".to_vec());
-        let (mut reader, _) =
+        let mut reader =
             EqualReader::new(source.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
         let mut out = Vec::new();
         let err = reader.read_to_end(&mut out).unwrap_err();
@@ -155,7 +136,7 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
+            let mut equal_reader = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
 
             let mut string = String::new();
             equal_reader.read_to_string(&mut string).unwrap();
@@ -174,7 +155,7 @@ mod tests {
         let mut org_reader = Cursor::new("hello world".to_string().into_bytes());
 
         {
-            let (mut equal_reader, _) = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
+            let mut equal_reader = EqualReader::new(org_reader.by_ref(), 5, None, usize::MAX, std::time::Duration::MAX, std::time::Duration::MAX);
 
             let mut vec = [0];
             equal_reader.read_exact(&mut vec).unwrap();
