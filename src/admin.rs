@@ -10,12 +10,14 @@
 //! It is written straight to the socket, line by line, because tiny_http's
 //! chunked encoder would hold lines back until a buffer fills.
 
+use std::collections::HashSet;
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 use tiny_http::{Method, Request, Response};
 
@@ -134,6 +136,10 @@ fn stream(rq: Request, app: &App) -> io::Result<()> {
     let rx = app.bus.subscribe(STREAM_QUEUE);
     let seq = app.bus.published();
     let history = journal::tail(app.journal.path(), HISTORY).unwrap_or_default();
+    // An event is journaled before it is published: one published between
+    // reading `seq` and reading the journal is in both, and its request id
+    // keeps it out of the stream.
+    let in_history: HashSet<CompactString> = history.iter().map(|e| e.request_id.clone()).collect();
     let mut w = rq.into_writer();
     w.write_all(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
@@ -154,7 +160,7 @@ fn stream(rq: Request, app: &App) -> io::Result<()> {
         std::thread::sleep(TICK);
         for (n, event) in rx.try_iter() {
             // Events published before the history was read are in it.
-            if n > seq {
+            if n > seq && !in_history.contains(&event.request_id) {
                 line(&mut batch, &Message::Event { seq: n, event: Arc::unwrap_or_clone(event) })?;
             }
         }
