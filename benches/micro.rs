@@ -123,18 +123,13 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
 
 fn event() -> Event {
     Event {
-        time: rfc3339(SystemTime::now()),
-        request_id: "a1b2c3-123456".into(),
-        method: "GET".into(),
-        endpoint: "customAction".into(),
         action: Some("ping".into()),
         document_id: Some("5f1e2d3c4b5a69788796a5b4c3d2e1f0".into()),
         document_version_id: Some("5f1e2d3c4b5a69788796a5b4c3d2e1f1".into()),
-        id: None,
         username: Some(USER.into()),
         status: 200,
         latency_us: 87,
-        error: None,
+        ..Event::new(rfc3339(SystemTime::now()), "a1b2c3-123456".into(), "GET", "customAction")
     }
 }
 
@@ -142,7 +137,7 @@ fn event() -> Event {
 /// being used: requests are handed to `App::handle` directly.
 fn app(root: &Path) -> (Server, Arc<App>) {
     let store = FsStore::open(root).unwrap();
-    let journal = Journal::open(&store.state_dir().join(wfhook::journal::FILE_NAME)).unwrap();
+    let journal = Journal::open(&store.state_dir().journal()).unwrap();
     let cfg = common::serve_config(&["--listen", "127.0.0.1:0"]);
     let parts = Parts {
         store: Arc::new(store),

@@ -27,8 +27,6 @@ use crate::http::response::safe_header;
 use crate::http::{App, Snapshot, request};
 use crate::journal;
 
-/// The admin token's file in the state folder.
-pub const TOKEN_FILE: &str = "admin-token";
 /// Events of history a new stream starts with.
 pub const HISTORY: usize = 500;
 /// Streams open at once; more are refused with 503.

@@ -46,6 +46,26 @@ pub struct Event {
 }
 
 impl Event {
+    /// A request's event as it arrives: when, which request, and where to.
+    /// Everything learnt later (the action, the ids, the status, the
+    /// latency, the error) starts empty; a new field gets its start here.
+    pub fn new(time: CompactString, request_id: CompactString, method: &str, endpoint: &str) -> Event {
+        Event {
+            time,
+            request_id,
+            method: method.into(),
+            endpoint: endpoint.into(),
+            action: None,
+            document_id: None,
+            document_version_id: None,
+            id: None,
+            username: None,
+            status: 0,
+            latency_us: 0,
+            error: None,
+        }
+    }
+
     pub fn is_failure(&self) -> bool {
         is_failure(self.status)
     }
@@ -193,18 +213,11 @@ mod tests {
 
     pub(crate) fn sample(status: u16) -> Event {
         Event {
-            time: rfc3339(SystemTime::UNIX_EPOCH),
-            request_id: "r1".into(),
-            method: "GET".into(),
-            endpoint: "customAction".into(),
             action: Some("ping".into()),
-            document_id: None,
-            document_version_id: None,
-            id: None,
             username: Some("ann".into()),
             status,
             latency_us: 12,
-            error: None,
+            ..Event::new(rfc3339(SystemTime::UNIX_EPOCH), "r1".into(), "GET", "customAction")
         }
     }
 

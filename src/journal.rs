@@ -13,8 +13,6 @@ use std::path::{Path, PathBuf};
 
 use crate::events::Event;
 
-pub const FILE_NAME: &str = "journal.jsonl";
-
 /// Room for a typical line; every field of an event is clipped, so lines
 /// are short.
 const LINE_CAPACITY: usize = 1024;
@@ -144,25 +142,17 @@ mod tests {
 
     fn event(n: u16) -> Event {
         Event {
-            time: rfc3339(SystemTime::now()),
-            request_id: compact_str::format_compact!("r{n}"),
-            method: "GET".into(),
-            endpoint: "metadata".into(),
-            action: None,
-            document_id: None,
-            document_version_id: None,
             id: Some("/".into()),
-            username: None,
             status: 200 + n,
             latency_us: 5,
-            error: None,
+            ..Event::new(rfc3339(SystemTime::now()), compact_str::format_compact!("r{n}"), "GET", "metadata")
         }
     }
 
     #[test]
     fn torn_last_line_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
         j.append(&event(0)).unwrap();
         j.append(&event(1)).unwrap();
@@ -181,7 +171,7 @@ mod tests {
     #[test]
     fn appended_lines_read_back_whole_after_a_huge_one() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
         let mut huge = event(1);
         huge.error = Some("x".repeat(100 * LINE_CAPACITY).into());
@@ -197,7 +187,7 @@ mod tests {
     #[test]
     fn keeps_only_the_newest_when_asked() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
         for n in 0..10 {
             j.append(&event(n)).unwrap();
@@ -210,7 +200,7 @@ mod tests {
     #[test]
     fn tail_reads_the_newest_from_the_end() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
         for n in 0..5000 {
             j.append(&event(n % 100)).unwrap();
@@ -224,7 +214,7 @@ mod tests {
     #[test]
     fn tail_keeps_a_line_that_starts_exactly_where_it_reads_from() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let j = Journal::open(&path).unwrap();
         j.append(&event(0)).unwrap();
         // One line of exactly 2048 bytes: `tail(1)` reads just that line.

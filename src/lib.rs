@@ -15,6 +15,7 @@ pub mod http;
 pub mod journal;
 pub mod metrics;
 pub mod serve;
+pub mod state_dir;
 pub mod store;
 pub mod top;
 pub mod tui;

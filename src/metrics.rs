@@ -187,18 +187,10 @@ mod tests {
 
     fn event(endpoint: &str, action: Option<&str>, status: u16, us: u64) -> Event {
         Event {
-            time: "".into(),
-            request_id: "r".into(),
-            method: "GET".into(),
-            endpoint: endpoint.into(),
             action: action.map(Into::into),
-            document_id: None,
-            document_version_id: None,
-            id: None,
-            username: None,
             status,
             latency_us: us,
-            error: None,
+            ..Event::new("".into(), "r".into(), "GET", endpoint)
         }
     }
 

@@ -14,11 +14,9 @@ use crate::cli::ServeArgs;
 use crate::events::Bus;
 use crate::http::auth::{self, KeySource, Keys};
 use crate::http::{ACCESS_LOG, Parts, Server};
-use crate::journal::{self, Journal};
+use crate::journal::Journal;
+use crate::state_dir::StateDir;
 use crate::store::fs::FsStore;
-
-/// The link-signing secret's file in the state folder.
-pub const LINK_SECRET_FILE: &str = "link-secret";
 
 #[derive(Debug)]
 pub enum ServeError {
@@ -117,12 +115,12 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     }
     let root_err = |e| ServeError::Root(args.root.clone(), e);
     let store = FsStore::open(&args.root).map_err(root_err)?;
-    let state_dir = store.state_dir().to_path_buf();
+    let state_dir = store.state_dir().clone();
     let (keys, source) =
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
     announce_keys(&keys, &source, &state_dir, tui);
-    let link_secret = auth::load_or_create_secret(&state_dir.join(LINK_SECRET_FILE)).map_err(root_err)?;
-    let journal = Journal::open(&state_dir.join(journal::FILE_NAME)).map_err(root_err)?;
+    let link_secret = auth::load_or_create_secret(&state_dir.link_secret()).map_err(root_err)?;
+    let journal = Journal::open(&state_dir.journal()).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
@@ -136,7 +134,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let app = server.app();
     log::info!("Workfront Base API URL: {}{}", app.cfg.public_url.as_deref().unwrap_or_default(), app.cfg.base_path);
     if let Some(addr) = &args.admin_listen {
-        let token = auth::load_or_create_secret(&state_dir.join(admin::TOKEN_FILE)).map_err(root_err)?;
+        let token = auth::load_or_create_secret(&state_dir.admin_token()).map_err(root_err)?;
         let started = admin::check_address(addr, args.admin_allow_remote)
             .and_then(|()| admin::start(addr, Arc::clone(app), token));
         match started {
@@ -155,21 +153,18 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &Path, tui: bool) {
+fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &StateDir, tui: bool) {
     match source {
         KeySource::Generated(key) => {
             // Shown this once, on the operator's terminal, never in the log.
-            println!(
-                "Generated an API key for Workfront (kept in {}, shown only now):",
-                state_dir.join(auth::KEY_FILE).display()
-            );
+            println!("Generated an API key for Workfront (kept in {}, shown only now):", state_dir.api_key().display());
             println!("    {key}");
             if tui {
                 println!("Press Enter to open the dashboard.");
                 let _ = io::stdin().read_line(&mut String::new());
             }
         }
-        KeySource::Stored => log::info!("using the API key kept in {}", state_dir.join(auth::KEY_FILE).display()),
+        KeySource::Stored => log::info!("using the API key kept in {}", state_dir.api_key().display()),
         KeySource::File => log::info!("accepting {} API key(s) from the keys file", keys.len()),
         KeySource::Env => log::info!("accepting the API key from WFHOOK_API_KEY"),
     }

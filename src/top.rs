@@ -12,10 +12,10 @@ use std::sync::Arc;
 use std::sync::mpsc::{self, SyncSender};
 use std::time::Duration;
 
-use crate::admin::{self, Message};
+use crate::admin::Message;
 use crate::cli::TopArgs;
 use crate::dashboard::{self, ConnState, Feed, Mode, Options, Stats};
-use crate::store::paths::STATE_DIR;
+use crate::state_dir::StateDir;
 
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 const MAX_RETRY: Duration = Duration::from_secs(10);
@@ -46,7 +46,7 @@ impl std::error::Error for TopError {}
 pub fn top(args: TopArgs) -> Result<(), TopError> {
     let token = match args.token {
         Some(t) => t.trim().to_string(),
-        None => fs::read_to_string(args.root.join(STATE_DIR).join(admin::TOKEN_FILE))
+        None => fs::read_to_string(StateDir::of_root(&args.root).admin_token())
             .map_err(TopError::NoToken)?
             .trim()
             .to_string(),

@@ -19,9 +19,10 @@ use proptest::test_runner::{Config, RngAlgorithm};
 use wfhook::events::Event;
 use wfhook::http::request::{Params, split_target};
 use wfhook::journal::{self, Journal};
+use wfhook::state_dir::{self, StateDir};
 use wfhook::store::fs::FsStore;
-use wfhook::store::paths::{self, ID_LEN, STATE_DIR};
-use wfhook::store::state::{LOG_FILE, Record};
+use wfhook::store::paths::{self, ID_LEN};
+use wfhook::store::state::Record;
 use wfhook::store::{DocumentRef, ROOT_ID, Store, StoreError};
 
 /// `cases` random inputs per property. XorShift instead of the default
@@ -115,7 +116,7 @@ proptest! {
     fn check_name_lets_through_only_single_plain_components(name in hostile(), parent in "[a-z]{1,5}(/[a-z]{1,5}){0,3}") {
         let Ok(()) = paths::check_name(&name) else { return Ok(()) };
         prop_assert!(!name.is_empty() && name.len() <= 255);
-        prop_assert!(name != "." && name != ".." && name != STATE_DIR);
+        prop_assert!(name != "." && name != ".." && name != state_dir::NAME);
         prop_assert!(!name.contains(['/', '\\']) && !name.chars().any(char::is_control));
         let root = Path::new("/srv/root");
         let joined = root.join(&name);
@@ -190,13 +191,13 @@ impl Fixture {
         fs::write(outside.join("secret.txt"), SECRET).unwrap();
         fs::write(outside.join("dir/secret.txt"), SECRET).unwrap();
         fs::create_dir_all(root.join("docs")).unwrap();
-        fs::create_dir_all(root.join(STATE_DIR)).unwrap();
+        fs::create_dir_all(root.join(state_dir::NAME)).unwrap();
         fs::write(root.join("docs/a.txt"), b"inside").unwrap();
-        fs::write(root.join(STATE_DIR).join("api-key"), SECRET).unwrap();
-        fs::write(root.join(STATE_DIR).join("link-secret"), SECRET).unwrap();
+        fs::write(root.join(state_dir::NAME).join("api-key"), SECRET).unwrap();
+        fs::write(root.join(state_dir::NAME).join("link-secret"), SECRET).unwrap();
         symlink(&outside, root.join("link")).unwrap();
         symlink(outside.join("secret.txt"), root.join("docs/link")).unwrap();
-        symlink(root.join(STATE_DIR), root.join("state")).unwrap();
+        symlink(root.join(state_dir::NAME), root.join("state")).unwrap();
         let mut log = Vec::new();
         let mut records = vec![
             Record::Id { id: DOCS.into(), path: "docs".into() },
@@ -208,7 +209,7 @@ impl Fixture {
             serde_json::to_writer(&mut log, r).unwrap();
             log.push(b'\n');
         }
-        fs::write(root.join(STATE_DIR).join(LOG_FILE), log).unwrap();
+        fs::write(StateDir::of_root(&root).state_log(), log).unwrap();
         let store = FsStore::open(&root).unwrap();
         let mut f = Fixture { root: store.root().to_path_buf(), store, tmp, before: BTreeMap::new() };
         f.before = f.guarded();
@@ -221,11 +222,11 @@ impl Fixture {
         let mut out = BTreeMap::new();
         walk(self.tmp.path(), &self.tmp.path().join("root"), &mut out);
         for secret in ["api-key", "link-secret"] {
-            let p = self.root.join(STATE_DIR).join(secret);
+            let p = self.root.join(state_dir::NAME).join(secret);
             out.insert(p.clone(), fs::read(&p).ok());
         }
         out.insert(self.root.clone(), self.root.is_dir().then(Vec::new));
-        out.insert(self.root.join(STATE_DIR), self.root.join(STATE_DIR).is_dir().then(Vec::new));
+        out.insert(self.root.join(state_dir::NAME), self.root.join(state_dir::NAME).is_dir().then(Vec::new));
         out
     }
 
@@ -233,16 +234,20 @@ impl Fixture {
         prop_assert_eq!(&self.guarded(), &self.before, "something outside the root or a secret changed");
         // The state folder holds only what the store puts there.
         let known = ["state.jsonl", "state.lock", "tmp", "archive", "snapshots", "api-key", "link-secret"];
-        for e in fs::read_dir(self.root.join(STATE_DIR)).unwrap() {
+        for e in fs::read_dir(self.root.join(state_dir::NAME)).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
             prop_assert!(known.contains(&name.as_str()), "unexpected {name:?} in the state folder");
         }
-        for e in fs::read_dir(self.root.join(STATE_DIR).join("snapshots")).unwrap() {
+        for e in fs::read_dir(self.root.join(state_dir::NAME).join("snapshots")).unwrap() {
             let e = e.unwrap();
             prop_assert!(is_well_formed_id(&e.file_name().to_string_lossy()), "{:?}", e.file_name());
             prop_assert!(e.file_type().unwrap().is_dir());
         }
-        prop_assert_eq!(fs::read_dir(self.root.join(STATE_DIR).join("tmp")).unwrap().count(), 0, "temp files left");
+        prop_assert_eq!(
+            fs::read_dir(self.root.join(state_dir::NAME).join("tmp")).unwrap().count(),
+            0,
+            "temp files left"
+        );
         Ok(())
     }
 }
@@ -380,7 +385,7 @@ fn run(f: &Fixture, handed: &mut Vec<String>, op: &Op) -> Result<(), TestCaseErr
             let r = s.metadata(&id);
             refused_if_malformed(&id, r.as_ref().map(|_| ()))?;
             if let Ok(item) = r {
-                prop_assert_ne!(item.title.as_str(), STATE_DIR);
+                prop_assert_ne!(item.title.as_str(), state_dir::NAME);
             }
         }
         Op::List(a) => {
@@ -394,14 +399,14 @@ fn run(f: &Fixture, handed: &mut Vec<String>, op: &Op) -> Result<(), TestCaseErr
                 _ => &[],
             };
             for item in r.unwrap_or_default() {
-                prop_assert_ne!(item.title.as_str(), STATE_DIR);
+                prop_assert_ne!(item.title.as_str(), state_dir::NAME);
                 prop_assert!(!links.contains(&item.title.as_str()), "a symlink was listed: {item:?}");
             }
         }
         Op::Search(q, p) => {
             let p = p.as_ref().map(id_of);
             for item in s.search(q, p.as_deref()).unwrap_or_default() {
-                prop_assert_ne!(item.title.as_str(), STATE_DIR);
+                prop_assert_ne!(item.title.as_str(), state_dir::NAME);
                 prop_assert!(s.metadata(&item.id).is_ok(), "{item:?} was found but does not resolve");
             }
         }
@@ -589,11 +594,8 @@ fn event() -> impl Strategy<Value = Event> {
             };
             let (action, document_id, document_version_id, id, username, error) =
                 (opt(4), opt(5), opt(6), opt(7), opt(8), opt(9));
+            let (time, request_id) = (std::mem::take(&mut t[0]).into(), std::mem::take(&mut t[1]).into());
             Event {
-                time: std::mem::take(&mut t[0]).into(),
-                request_id: std::mem::take(&mut t[1]).into(),
-                method: std::mem::take(&mut t[2]).into(),
-                endpoint: std::mem::take(&mut t[3]).into(),
                 action,
                 document_id,
                 document_version_id,
@@ -602,6 +604,7 @@ fn event() -> impl Strategy<Value = Event> {
                 status,
                 latency_us,
                 error,
+                ..Event::new(time, request_id, &t[2], &t[3])
             }
         },
     )
@@ -652,7 +655,7 @@ proptest! {
         after in event(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(journal::FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         let mut bytes = Vec::new();
         // (start offset, event if the line is one)
         let mut starts: Vec<(usize, Option<&Event>)> = Vec::new();
@@ -704,7 +707,7 @@ proptest! {
     #[test]
     fn journal_reading_any_bytes_never_fails(bytes in prop::collection::vec(any::<u8>(), 0..8192), n in 0usize..4) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(journal::FILE_NAME);
+        let path = dir.path().join("journal.jsonl");
         fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
         let back = journal::read(&path, None).unwrap();
         prop_assert!(back.events.len() + back.skipped <= bytes.iter().filter(|&&b| b == b'\n').count() + 1);

@@ -711,19 +711,16 @@ pub(super) mod tests {
 
     pub(crate) fn event(n: usize, status: u16) -> Event {
         let action = ["ping", "checksum", "lock"][n % 3];
+        let time = format_compact!("2024-05-01T12:{:02}:{:02}.000Z", (n / 60) % 60, n % 60);
         Event {
-            time: format_compact!("2024-05-01T12:{:02}:{:02}.000Z", (n / 60) % 60, n % 60),
-            request_id: format_compact!("abc123-{n}"),
-            method: "POST".into(),
-            endpoint: "customAction".into(),
             action: Some(action.into()),
             document_id: Some(format_compact!("doc{n}")),
-            document_version_id: None,
             id: Some(format_compact!("/files/f{n}.pdf")),
             username: Some("ann".into()),
             status,
             latency_us: 1_000 * (n as u64 % 7 + 1),
             error: (status >= 400).then(|| format_compact!("failure number {n}")),
+            ..Event::new(time, format_compact!("abc123-{n}"), "POST", "customAction")
         }
     }
 

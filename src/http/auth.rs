@@ -8,9 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use crate::crypto;
-
-/// Name of the generated key's file in the state folder.
-pub const KEY_FILE: &str = "api-key";
+use crate::state_dir::StateDir;
 
 /// The keys this server accepts.
 pub struct Keys {
@@ -35,7 +33,7 @@ impl Keys {
 
     /// Keys from `--api-keys-file`, else `WFHOOK_API_KEY`, else the key kept
     /// in the state folder, generating it on the first start.
-    pub fn load(file: Option<&Path>, env_key: Option<String>, state_dir: &Path) -> io::Result<(Keys, KeySource)> {
+    pub fn load(file: Option<&Path>, env_key: Option<String>, state_dir: &StateDir) -> io::Result<(Keys, KeySource)> {
         if let Some(path) = file {
             let text = fs::read_to_string(path)?;
             let keys = parse_keys_file(&text);
@@ -47,7 +45,7 @@ impl Keys {
         if let Some(key) = env_key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) {
             return Ok((Keys::new(vec![key]), KeySource::Env));
         }
-        let (text, created) = read_or_create(&state_dir.join(KEY_FILE), 24)?;
+        let (text, created) = read_or_create(&state_dir.api_key(), 24)?;
         if created {
             return Ok((Keys::new(vec![text.clone()]), KeySource::Generated(text)));
         }
@@ -133,13 +131,13 @@ mod tests {
     #[test]
     fn first_start_generates_a_private_key_and_later_starts_reuse_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (keys, src) = Keys::load(None, None, dir.path()).unwrap();
+        let (keys, src) = Keys::load(None, None, &StateDir::at(dir.path())).unwrap();
         let KeySource::Generated(key) = src else { panic!("{src:?}") };
         assert!(keys.accepts(&key));
         assert!(!keys.accepts("nope"));
-        let mode = fs::metadata(dir.path().join(KEY_FILE)).unwrap().permissions().mode();
+        let mode = fs::metadata(StateDir::at(dir.path()).api_key()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let (again, src) = Keys::load(None, None, dir.path()).unwrap();
+        let (again, src) = Keys::load(None, None, &StateDir::at(dir.path())).unwrap();
         assert_eq!(src, KeySource::Stored);
         assert!(again.accepts(&key));
     }
@@ -149,14 +147,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keys");
         fs::write(&file, "a\nb\n").unwrap();
-        let (k, src) = Keys::load(Some(&file), Some("e".into()), dir.path()).unwrap();
+        let (k, src) = Keys::load(Some(&file), Some("e".into()), &StateDir::at(dir.path())).unwrap();
         assert_eq!((src, k.len()), (KeySource::File, 2));
         assert!(k.accepts("b") && !k.accepts("e"));
-        let (k, src) = Keys::load(None, Some("e".into()), dir.path()).unwrap();
+        let (k, src) = Keys::load(None, Some("e".into()), &StateDir::at(dir.path())).unwrap();
         assert_eq!(src, KeySource::Env);
         assert!(k.accepts("e"));
         fs::write(&file, "# nothing\n").unwrap();
-        assert!(Keys::load(Some(&file), None, dir.path()).is_err());
+        assert!(Keys::load(Some(&file), None, &StateDir::at(dir.path())).is_err());
     }
 
     #[test]

@@ -286,20 +286,9 @@ impl App {
         let (path, query) = request::split_target(rq.url());
         let (path, query) = (path.to_string(), query.to_string());
         let route = self.route(&path);
-        let mut event = Event {
-            time: rfc3339(SystemTime::now()),
-            request_id: self.request_id(),
-            method: rq.method().as_str().into(),
-            endpoint: route.map_or("unknown", |r| r.name).into(),
-            action: None,
-            document_id: None,
-            document_version_id: None,
-            id: None,
-            username: request::header(&rq, "username").map(routes::clip),
-            status: 0,
-            latency_us: 0,
-            error: None,
-        };
+        let endpoint = route.map_or("unknown", |r| r.name);
+        let mut event = Event::new(rfc3339(SystemTime::now()), self.request_id(), rq.method().as_str(), endpoint);
+        event.username = request::header(&rq, "username").map(routes::clip);
         let style = route.map_or(Style::Error, |r| r.style);
         let result = self.dispatch(&mut rq, route, &path, &query, &mut event);
         let (reply, allow) = match result {

@@ -12,22 +12,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use super::paths::{self, STATE_DIR};
-use super::state::{Record, State, StateLog, TMP_DIR, WriterLock};
+use super::paths;
+use super::state::{Record, State, StateLog, WriterLock};
 use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
 use crate::crypto::Sha256Hasher;
+use crate::state_dir::{self, StateDir};
 
 /// Search answers stop here; Workfront shows no more than this anyway.
 pub const SEARCH_LIMIT: usize = 1000;
-const ARCHIVE_DIR: &str = "archive";
-const SNAPSHOT_DIR: &str = "snapshots";
 /// Temp files older than this were left by a crash (a live upload keeps
 /// writing its own), so start-up removes them.
 const STALE_TMP: Duration = Duration::from_secs(3600);
 
 pub struct FsStore {
     root: PathBuf,
-    state_dir: PathBuf,
+    state_dir: StateDir,
     log: Mutex<StateLog>,
 }
 
@@ -36,11 +35,9 @@ impl FsStore {
     pub fn open(root: &Path) -> io::Result<FsStore> {
         fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
-        let state_dir = root.join(STATE_DIR);
-        for d in [TMP_DIR, ARCHIVE_DIR, SNAPSHOT_DIR] {
-            fs::create_dir_all(state_dir.join(d))?;
-        }
-        remove_stale_temps(&state_dir.join(TMP_DIR));
+        let state_dir = StateDir::of_root(&root);
+        state_dir.create()?;
+        remove_stale_temps(&state_dir.tmp());
         let log = StateLog::open(&state_dir)?;
         Ok(FsStore { root, state_dir, log: Mutex::new(log) })
     }
@@ -50,7 +47,7 @@ impl FsStore {
     }
 
     /// The hidden folder holding the store's state, the journal and secrets.
-    pub fn state_dir(&self) -> &Path {
+    pub fn state_dir(&self) -> &StateDir {
         &self.state_dir
     }
 
@@ -82,9 +79,7 @@ impl FsStore {
         }
         paths::components(rel)?;
         // The state folder is never reachable by id, but for the archive.
-        if paths::is_within(rel, STATE_DIR)
-            && !(rel.starts_with(&format!("{STATE_DIR}/{ARCHIVE_DIR}/")) && state.is_archived(id))
-        {
+        if paths::is_within(rel, state_dir::NAME) && !(state_dir::in_archive(rel) && state.is_archived(id)) {
             return Err(StoreError::NotFound("no item has this id"));
         }
         Ok(rel.to_string())
@@ -186,7 +181,7 @@ impl FsStore {
 
     /// Writes `body` to a synced temp file in the state folder.
     fn spool(&self, body: &mut dyn Read, limit: u64) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
-        let mut tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(self.state_dir.join(TMP_DIR))?;
+        let mut tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(self.state_dir.tmp())?;
         let mut hasher = Sha256Hasher::default();
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
@@ -237,7 +232,7 @@ fn children(rel: &str, abs: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if rel.is_empty() && name == STATE_DIR {
+        if rel.is_empty() && name == state_dir::NAME {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
@@ -504,11 +499,11 @@ impl Store for FsStore {
                 return Err(StoreError::Locked);
             }
             let (abs, _) = self.abs(&rel)?;
-            let shelf = Path::new(ARCHIVE_DIR).join(id);
-            fs::create_dir_all(self.state_dir.join(&shelf))?;
+            let shelf = self.state_dir.archive_shelf(id);
+            fs::create_dir_all(&shelf)?;
             let name = paths::file_name(&rel);
-            fs::rename(&abs, self.state_dir.join(&shelf).join(name))?;
-            let to = format!("{STATE_DIR}/{ARCHIVE_DIR}/{id}/{name}");
+            fs::rename(&abs, shelf.join(name))?;
+            let to = state_dir::archived_path(id, name);
             let from = abs.parent().unwrap_or(&self.root).to_path_buf();
             Ok((Some(from), vec![Record::Move { from: rel, to }, Record::Archive { id: id.to_string() }]))
         })?;
@@ -528,11 +523,11 @@ impl Store for FsStore {
             return Err(StoreError::BadName("a version id is letters, digits, '-', '_' and '.'"));
         }
         let (_, abs, _) = self.resolve_file(id)?;
-        let dir = self.state_dir.join(SNAPSHOT_DIR).join(id);
+        let dir = self.state_dir.snapshots_of(id);
         fs::create_dir_all(&dir)?;
         // A plain copy: no checksum to compute, and a failing read of our
         // own file is an I/O error, not a bad request body.
-        let mut tmp = tempfile::Builder::new().prefix("snapshot-").tempfile_in(self.state_dir.join(TMP_DIR))?;
+        let mut tmp = tempfile::Builder::new().prefix("snapshot-").tempfile_in(self.state_dir.tmp())?;
         io::copy(&mut File::open(abs)?, tmp.as_file_mut())?;
         tmp.as_file().sync_all()?;
         tmp.persist(dir.join(version)).map_err(|e| StoreError::Io(e.error))?;
@@ -645,7 +640,7 @@ mod tests {
         assert!(matches!(s.rename(&id, "elsewhere"), Err(StoreError::NotFound(_))));
         assert!(matches!(s.delete(&id), Err(StoreError::NotFound(_))));
         assert!(matches!(s.archive(&id), Err(StoreError::NotFound(_))));
-        assert!(s.root().join(STATE_DIR).is_dir(), "the root is still there");
+        assert!(s.state_dir().path().is_dir(), "the root is still there");
         assert!(s.metadata(ROOT_ID).is_ok());
     }
 
@@ -657,7 +652,7 @@ mod tests {
         assert_eq!(r.size, 5);
         assert!(matches!(s.upload(&f.id, &mut &[0u8; 11][..], 10), Err(StoreError::TooLarge { .. })));
         assert_eq!(fs::read(s.root().join("a.bin")).unwrap(), b"hello");
-        assert_eq!(fs::read_dir(s.state_dir().join(TMP_DIR)).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(s.state_dir().tmp()).unwrap().count(), 0);
     }
 
     #[test]

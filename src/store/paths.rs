@@ -2,12 +2,10 @@
 //! state log: ids, item names, relative paths. Nothing here touches the disk.
 
 use super::{ROOT_ID, StoreError};
+use crate::state_dir;
 
 /// Length of the ids this store hands out (hex digits).
 pub const ID_LEN: usize = 16;
-
-/// The state folder's name at the top of the root; never listed or served.
-pub const STATE_DIR: &str = ".wfhook";
 
 /// An id is the root's `/` or exactly `ID_LEN` lowercase hex digits.
 pub fn check_id(id: &str) -> Result<(), StoreError> {
@@ -41,7 +39,7 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     if name.chars().any(char::is_control) {
         return Err(StoreError::BadName("contains a control character"));
     }
-    if name == STATE_DIR {
+    if name == state_dir::NAME {
         return Err(StoreError::BadName("reserved"));
     }
     if name.trim() != name {

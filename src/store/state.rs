@@ -15,16 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::paths;
-
-pub const LOG_FILE: &str = "state.jsonl";
-const LOCK_FILE: &str = "state.lock";
-/// The state folder's temp folder (shared with uploads in progress).
-pub const TMP_DIR: &str = "tmp";
+use crate::state_dir::StateDir;
 
 /// One change to the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -238,8 +233,8 @@ pub struct WriterLock {
 
 impl WriterLock {
     /// Waits for the lock of the log in `dir`.
-    pub fn take(dir: &Path) -> io::Result<WriterLock> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK_FILE))?;
+    pub fn take(dir: &StateDir) -> io::Result<WriterLock> {
+        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.state_lock())?;
         lock.lock()?;
         Ok(WriterLock { _file: lock })
     }
@@ -247,7 +242,7 @@ impl WriterLock {
 
 /// The log file, this process's view of it, and the lock that orders writers.
 pub struct StateLog {
-    dir: PathBuf,
+    dir: StateDir,
     file: File,
     ino: u64,
     offset: u64,
@@ -259,12 +254,11 @@ pub struct StateLog {
 
 impl StateLog {
     /// Opens the log in `dir` (the root's state folder), reading it whole.
-    pub fn open(dir: &Path) -> io::Result<StateLog> {
-        let path = dir.join(LOG_FILE);
-        let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
+    pub fn open(dir: &StateDir) -> io::Result<StateLog> {
+        let file = OpenOptions::new().create(true).read(true).append(true).open(dir.state_log())?;
         let ino = file.metadata()?.ino();
         let mut log = StateLog {
-            dir: dir.to_path_buf(),
+            dir: dir.clone(),
             file,
             ino,
             offset: 0,
@@ -282,7 +276,7 @@ impl StateLog {
 
     /// Reads what other writers appended (or reloads after a compaction).
     pub fn refresh(&mut self) -> io::Result<&State> {
-        let on_disk = fs::metadata(self.dir.join(LOG_FILE))?;
+        let on_disk = fs::metadata(self.dir.state_log())?;
         if on_disk.ino() != self.ino {
             *self = StateLog::open(&self.dir)?;
         } else if on_disk.len() > self.offset + self.pending.len() as u64 {
@@ -373,7 +367,7 @@ impl StateLog {
     /// staged in the temp folder, where a crash leaves it for start-up to
     /// remove, never beside the log.
     fn compact(&mut self) -> io::Result<()> {
-        let tmp_dir = self.dir.join(TMP_DIR);
+        let tmp_dir = self.dir.tmp();
         fs::create_dir_all(&tmp_dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
         for r in self.state.snapshot() {
@@ -381,8 +375,8 @@ impl StateLog {
             tmp.write_all(b"\n")?;
         }
         tmp.as_file().sync_all()?;
-        tmp.persist(self.dir.join(LOG_FILE)).map_err(|e| e.error)?;
-        File::open(&self.dir)?.sync_all()?;
+        tmp.persist(self.dir.state_log()).map_err(|e| e.error)?;
+        File::open(self.dir.path())?.sync_all()?;
         *self = StateLog::open(&self.dir)?;
         Ok(())
     }
@@ -433,8 +427,8 @@ mod tests {
     #[test]
     fn two_logs_on_one_folder_see_each_other() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(dir.path()).unwrap();
-        let mut b = StateLog::open(dir.path()).unwrap();
+        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
+        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
         write(&mut a, vec![id("1", "x")]);
         write(&mut b, vec![Record::Lock { id: "1".into(), locked: true }]);
         assert!(a.refresh().unwrap().is_locked("1"));
@@ -444,17 +438,17 @@ mod tests {
     #[test]
     fn torn_line_is_skipped_and_terminated() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(dir.path()).unwrap();
+        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
         write(&mut a, vec![id("1", "x")]);
         OpenOptions::new()
             .append(true)
-            .open(dir.path().join(LOG_FILE))
+            .open(StateDir::at(dir.path()).state_log())
             .unwrap()
             .write_all(b"{\"op\":\"id\",\"id\":\"2\"")
             .unwrap();
-        let mut b = StateLog::open(dir.path()).unwrap();
+        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
         write(&mut b, vec![id("3", "z")]);
-        let c = StateLog::open(dir.path()).unwrap();
+        let c = StateLog::open(&StateDir::at(dir.path())).unwrap();
         assert_eq!(c.state().path_of("1"), Some("x"));
         assert_eq!(c.state().path_of("3"), Some("z"));
         assert_eq!(c.state().path_of("2"), None);
@@ -466,18 +460,18 @@ mod tests {
         // A temp folder that cannot be used: compaction must fail (it never
         // stages its snapshot beside the log, where a crash would leave it),
         // while every write still succeeds.
-        fs::write(dir.path().join(TMP_DIR), b"not a folder").unwrap();
-        let mut a = StateLog::open(dir.path()).unwrap();
+        fs::write(StateDir::at(dir.path()).tmp(), b"not a folder").unwrap();
+        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
         for n in 0..3000 {
             write(&mut a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
         write(&mut a, vec![id("1", "x")]);
-        let size = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
         assert!(size > 100_000, "the log was compacted outside the temp folder: {size} bytes");
         let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
-        assert_eq!(names, [LOG_FILE, LOCK_FILE, TMP_DIR]);
-        let b = StateLog::open(dir.path()).unwrap();
+        assert_eq!(names, ["state.jsonl", "state.lock", "tmp"]);
+        let b = StateLog::open(&StateDir::at(dir.path())).unwrap();
         assert_eq!(b.state().path_of("1"), Some("x"));
         assert!(!b.state().is_locked("1"));
     }
@@ -485,13 +479,13 @@ mod tests {
     #[test]
     fn compaction_keeps_the_state_and_others_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(dir.path()).unwrap();
-        let mut b = StateLog::open(dir.path()).unwrap();
+        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
+        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
         for n in 0..3000 {
             write(&mut a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
         write(&mut a, vec![id("1", "x")]);
-        let size = fs::metadata(dir.path().join(LOG_FILE)).unwrap().len();
+        let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
         assert!(size < 100_000, "log was not compacted: {size} bytes");
         let s = b.refresh().unwrap();
         assert_eq!(s.path_of("1"), Some("x"));
