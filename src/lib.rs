@@ -5,6 +5,8 @@
 //! response plus one [`events::Event`] that the [`journal`] records and the
 //! dashboard shows.
 
+#![forbid(unsafe_code)]
+
 pub mod actions;
 pub mod admin;
 pub mod cli;

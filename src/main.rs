@@ -1,3 +1,8 @@
+//! The `wfhook` binary: parse the command line, run the command, map the
+//! outcome to an exit code (0, 1 when it fails, 2 for a bad command line).
+
+#![forbid(unsafe_code)]
+
 use std::process::ExitCode;
 
 use wfhook::cli::{self, Command};

@@ -428,7 +428,7 @@ fn run(f: &Fixture, handed: &mut Vec<String>, op: &Op) -> Result<(), TestCaseErr
             }
         }
         Op::Upload(a, body) => {
-            let _ = s.upload(&id_of(a), &mut &body[..], 1 << 20);
+            let _ = s.upload(&id_of(a), &mut &body[..]);
         }
         Op::CreateFolder(p, name) => {
             if let Ok(item) = s.create_folder(&id_of(p), name) {

@@ -14,8 +14,11 @@ impl Action for Snapshot {
     fn description(&self) -> &'static str {
         "Keeps a copy of the document's current bytes under its Workfront documentVersionId."
     }
+    fn needs_version(&self) -> bool {
+        true
+    }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
-        let version = ctx.document.version_id.as_deref().ok_or(ActionError::Missing("documentVersionId"))?;
+        let version = ctx.version();
         ctx.store.snapshot(ctx.id()?, version)?;
         Ok(Success::default().with("message", format!("snapshot kept for version {version}")))
     }

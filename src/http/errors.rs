@@ -15,7 +15,10 @@ pub enum HttpError {
     /// The endpoint exists but not for this method; carries the `Allow` value.
     MethodNotAllowed(String),
     BadRequest(String),
-    /// The body is over its limit, judged before it is read.
+    /// A parameter the endpoint (or the action) needs was not sent.
+    MissingParameter(String),
+    /// The body is over its limit: judged from its declared length before
+    /// it is read, or when reading goes past the limit.
     TooLarge(u64),
     Store(StoreError),
     Action(ActionError),
@@ -29,6 +32,7 @@ impl HttpError {
             HttpError::NotFound(what) => (404, what.clone()),
             HttpError::MethodNotAllowed(allow) => (405, format!("method not allowed; use {allow}")),
             HttpError::BadRequest(why) => (400, why.clone()),
+            HttpError::MissingParameter(name) => (400, format!("missing parameter: {name}")),
             HttpError::TooLarge(limit) => (413, format!("body larger than the limit of {limit} bytes")),
             HttpError::Store(e) => (store_status(e), e.to_string()),
             HttpError::Action(e) => (action_status(e), e.to_string()),
@@ -51,7 +55,6 @@ fn store_status(e: &StoreError) -> u16 {
         StoreError::NotFound(_) => 404,
         StoreError::Exists => 409,
         StoreError::Locked | StoreError::Archived => 403,
-        StoreError::TooLarge { .. } => 413,
         StoreError::Io(_) => 500,
     }
 }
@@ -59,7 +62,6 @@ fn store_status(e: &StoreError) -> u16 {
 fn action_status(e: &ActionError) -> u16 {
     match e {
         ActionError::Unknown => 404,
-        ActionError::Missing(_) => 400,
         ActionError::Store(e) => store_status(e),
         ActionError::Refused(_) => 409,
         ActionError::TimedOut(_) | ActionError::Panicked => 500,
@@ -97,6 +99,7 @@ mod tests {
             (HttpError::NotFound("x".into()), 404),
             (HttpError::MethodNotAllowed("GET".into()), 405),
             (HttpError::TooLarge(1), 413),
+            (HttpError::MissingParameter("id".into()), 400),
             (StoreError::BadId.into(), 400),
             (StoreError::Exists.into(), 409),
             (StoreError::Locked.into(), 403),

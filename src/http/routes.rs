@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use tiny_http::Method;
 
 use super::errors::HttpError;
-use super::request::declared_length;
+use super::request::{Limited, declared_length};
 use super::response::{Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
@@ -98,9 +98,12 @@ fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let name = call.params.require("name")?;
     call.event.action = Some(clip(name));
     let action = actions::find(name).ok_or(ActionError::Unknown)?;
-    let (document_id, version_id) = call.document().unwrap_or_default();
+    let (document_id, version_id) = call.record_document().unwrap_or_default();
     if action.needs_document() && document_id.is_empty() {
-        return Err(ActionError::Missing("documentId").into());
+        return Err(HttpError::MissingParameter("documentId".into()));
+    }
+    if action.needs_version() && version_id.is_none() {
+        return Err(HttpError::MissingParameter("documentVersionId".into()));
     }
     let ctx = actions::Context {
         store: Arc::clone(&app.store),
@@ -117,13 +120,13 @@ fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 }
 
 fn metadata(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
+    let id = call.record_id("id")?;
     let item = app.store.metadata(&id)?;
     Ok(Reply::Json(200, item_json(app, &item)))
 }
 
 fn files(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let parent = call.id_or_root("parentId");
+    let parent = call.record_folder_id("parentId");
     let items = app.store.list(&parent)?;
     Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())))
 }
@@ -137,12 +140,12 @@ fn search(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 }
 
 fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
+    let id = call.record_id("id")?;
     file_reply(app, &id, false)
 }
 
 fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
+    let id = call.record_id("id")?;
     let item = app.store.metadata(&id)?;
     if item.kind == Kind::File {
         return file_reply(app, &id, true);
@@ -168,29 +171,31 @@ fn file_reply(app: &App, id: &str, inline: bool) -> Result<Reply, HttpError> {
 }
 
 fn upload_init(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let parent = call.id_or_root("parentId");
+    let parent = call.record_folder_id("parentId");
     let filename = call.params.require("filename")?.to_string();
-    let link = call.document().map(|(document_id, version_id)| DocumentRef { document_id, version_id });
+    let link = call.record_document().map(|(document_id, version_id)| DocumentRef { document_id, version_id });
     let item = app.store.upload_init(&parent, &filename, link.as_ref())?;
     call.event.id = Some(item.id.as_str().into());
     Ok(Reply::Json(200, item_json(app, &item)))
 }
 
 fn upload(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
+    let id = call.record_id("id")?;
     let limit = app.cfg.max_upload_bytes;
     // Judge the declared size before a byte of the body is read.
     if declared_length(call.rq).is_some_and(|n| n > limit) {
         return Err(HttpError::TooLarge(limit));
     }
     // A body cut short before its Content-Length is an error (the vendored
-    // tiny_http's body reader), so a truncated upload never replaces a file.
-    let receipt = app.store.upload(&id, call.rq.as_reader(), limit)?;
+    // tiny_http's body reader), and so is one that goes on past the limit
+    // (chunked): either way the upload never replaces a file.
+    let mut body = Limited::new(call.rq.as_reader(), limit);
+    let receipt = app.store.upload(&id, &mut body).map_err(|e| body.error_or(e.into()))?;
     Ok(Reply::Json(200, json!({"result": "success", "size": receipt.size, "sha256": receipt.sha256})))
 }
 
 fn create_folder(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let parent = call.id_or_root("parentId");
+    let parent = call.record_folder_id("parentId");
     let name = call.params.require("name")?.to_string();
     let item = app.store.create_folder(&parent, &name)?;
     call.event.id = Some(item.id.as_str().into());
@@ -199,13 +204,13 @@ fn create_folder(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 
 fn delete(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let key = ["documentId", "folderId", "id"].into_iter().find(|k| call.params.get(k).is_some()).unwrap_or("id");
-    let id = call.id(key)?;
+    let id = call.record_id(key)?;
     app.store.delete(&id)?;
     Ok(Reply::Json(200, json!({"status": "success"})))
 }
 
 fn rename(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
-    let id = call.id("id")?;
+    let id = call.record_id("id")?;
     let name = call.params.require("name")?.to_string();
     app.store.rename(&id, &name)?;
     Ok(Reply::Json(200, json!({"status": "success"})))
@@ -244,31 +249,6 @@ pub fn clip(s: &str) -> CompactString {
 /// The first `n` characters of `s`, borrowed.
 pub fn first_chars(s: &str, n: usize) -> &str {
     s.char_indices().nth(n).map_or(s, |(end, _)| &s[..end])
-}
-
-impl Call<'_> {
-    /// A required id parameter, recorded in the event.
-    fn id(&mut self, key: &str) -> Result<String, HttpError> {
-        let id = self.params.require(key)?.to_string();
-        self.event.id = Some(clip(&id));
-        Ok(id)
-    }
-
-    /// A folder id that defaults to the root when absent or empty.
-    fn id_or_root(&mut self, key: &str) -> String {
-        let id = self.params.get(key).filter(|p| !p.is_empty()).unwrap_or(ROOT_ID).to_string();
-        self.event.id = Some(clip(&id));
-        id
-    }
-
-    /// The Workfront document named by the request, recorded in the event.
-    fn document(&mut self) -> Option<(String, Option<String>)> {
-        let version = self.params.get("documentVersionId").filter(|v| !v.is_empty()).map(str::to_string);
-        self.event.document_version_id = version.as_deref().map(clip);
-        let doc = self.params.get("documentId").filter(|d| !d.is_empty())?.to_string();
-        self.event.document_id = Some(clip(&doc));
-        Some((doc, version))
-    }
 }
 
 #[cfg(test)]

@@ -180,7 +180,7 @@ impl FsStore {
     }
 
     /// Writes `body` to a synced temp file in the state folder.
-    fn spool(&self, body: &mut dyn Read, limit: u64) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
+    fn spool(&self, body: &mut dyn Read) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
         let mut tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(self.state_dir.tmp())?;
         let mut hasher = Sha256Hasher::default();
         let mut buf = vec![0u8; 256 * 1024];
@@ -193,9 +193,6 @@ impl FsStore {
                 Err(e) => return Err(StoreError::Body(e)),
             };
             size += n as u64;
-            if size > limit {
-                return Err(StoreError::TooLarge { limit });
-            }
             hasher.update(&buf[..n]);
             tmp.write_all(&buf[..n])?;
         }
@@ -340,11 +337,11 @@ impl Store for FsStore {
         Ok(self.item_of(&id, &rel, &meta))
     }
 
-    fn upload(&self, id: &str, body: &mut dyn Read, limit: u64) -> Result<UploadReceipt> {
+    fn upload(&self, id: &str, body: &mut dyn Read) -> Result<UploadReceipt> {
         // Refuse early what would be refused at the end anyway.
         let (_, _, meta) = self.resolve_file(id)?;
         Self::check_writable(self.log().state(), id)?;
-        let (tmp, receipt) = self.spool(body, limit)?;
+        let (tmp, receipt) = self.spool(body)?;
         tmp.as_file().set_permissions(meta.permissions())?;
         // The only writer from here to the end, across instances.
         let lock = WriterLock::take(&self.state_dir)?;
@@ -648,11 +645,23 @@ mod tests {
     fn upload_replaces_whole_or_not_at_all() {
         let (_d, s) = store();
         let f = s.upload_init("/", "a.bin", None).unwrap();
-        let r = s.upload(&f.id, &mut &b"hello"[..], 10).unwrap();
+        let r = s.upload(&f.id, &mut &b"hello"[..]).unwrap();
         assert_eq!(r.size, 5);
-        assert!(matches!(s.upload(&f.id, &mut &[0u8; 11][..], 10), Err(StoreError::TooLarge { .. })));
+        assert_eq!(fs::read(s.root().join("a.bin")).unwrap(), b"hello");
+        // A body that fails part way (cut short, or past the caller's
+        // limit) leaves the old bytes and no temp file.
+        let mut failing = (&b"partial"[..]).chain(FailingRead);
+        assert!(matches!(s.upload(&f.id, &mut failing), Err(StoreError::Body(_))));
         assert_eq!(fs::read(s.root().join("a.bin")).unwrap(), b"hello");
         assert_eq!(fs::read_dir(s.state_dir().tmp()).unwrap().count(), 0);
+    }
+
+    struct FailingRead;
+
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the body was cut short"))
+        }
     }
 
     #[test]
@@ -661,7 +670,7 @@ mod tests {
         let f = s.upload_init("/", "a.txt", None).unwrap();
         s.set_locked(&f.id, true).unwrap();
         assert!(s.metadata(&f.id).unwrap().read_only);
-        assert!(matches!(s.upload(&f.id, &mut &b"x"[..], 10), Err(StoreError::Locked)));
+        assert!(matches!(s.upload(&f.id, &mut &b"x"[..]), Err(StoreError::Locked)));
         assert!(matches!(s.rename(&f.id, "b.txt"), Err(StoreError::Locked)));
         assert!(matches!(s.delete(&f.id), Err(StoreError::Locked)));
         s.set_locked(&f.id, false).unwrap();
@@ -669,7 +678,7 @@ mod tests {
         assert!(!s.archive(&f.id).unwrap());
         assert!(s.list("/").unwrap().is_empty());
         assert!(s.metadata(&f.id).unwrap().read_only);
-        assert!(matches!(s.upload(&f.id, &mut &b"x"[..], 10), Err(StoreError::Archived)));
+        assert!(matches!(s.upload(&f.id, &mut &b"x"[..]), Err(StoreError::Archived)));
         assert!(matches!(s.rename(&f.id, "b.txt"), Err(StoreError::Archived)));
         assert!(matches!(s.delete(&f.id), Err(StoreError::Archived)));
         assert!(s.open(&f.id).is_ok(), "still readable by id");
@@ -679,11 +688,11 @@ mod tests {
     fn checksum_notices_changes_made_by_hand() {
         let (_d, s) = store();
         let f = s.upload_init("/", "a.txt", None).unwrap();
-        s.upload(&f.id, &mut &b"one"[..], 10).unwrap();
+        s.upload(&f.id, &mut &b"one"[..]).unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
         fs::write(s.root().join("a.txt"), "two").unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }));
-        s.upload(&f.id, &mut &b"three"[..], 10).unwrap();
+        s.upload(&f.id, &mut &b"three"[..]).unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
     }
 
@@ -691,7 +700,7 @@ mod tests {
     fn an_upload_cut_short_by_a_crash_verifies_with_either_bytes() {
         let (_d, s) = store();
         let f = s.upload_init("/", "a.txt", None).unwrap();
-        s.upload(&f.id, &mut &b"old"[..], 10).unwrap();
+        s.upload(&f.id, &mut &b"old"[..]).unwrap();
         let sum = |b: &[u8]| {
             let mut h = Sha256Hasher::default();
             h.update(b);
@@ -716,7 +725,7 @@ mod tests {
         fs::write(s.root().join("a.txt"), "newer").unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }), "settled on the old bytes");
         // A finished upload leaves nothing pending.
-        s.upload(&f.id, &mut &b"last"[..], 10).unwrap();
+        s.upload(&f.id, &mut &b"last"[..]).unwrap();
         assert!(s.log().state().replacing(&f.id).is_none());
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
     }

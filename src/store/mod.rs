@@ -85,9 +85,8 @@ pub enum StoreError {
     Locked,
     /// The item is archived and read-only.
     Archived,
-    /// The body is larger than the configured limit.
-    TooLarge { limit: u64 },
-    /// Reading the request body failed (client went away, bad framing).
+    /// Reading the bytes to write failed (the client went away, the body
+    /// was cut short or went past the caller's limit).
     Body(io::Error),
     /// The disk failed; the detail is for the log, never for the client.
     Io(io::Error),
@@ -103,9 +102,6 @@ impl fmt::Display for StoreError {
             StoreError::Exists => f.write_str("an item with that name already exists"),
             StoreError::Locked => f.write_str("the document is locked"),
             StoreError::Archived => f.write_str("the document is archived"),
-            StoreError::TooLarge { limit } => {
-                write!(f, "body larger than the limit of {limit} bytes")
-            }
             StoreError::Body(_) => f.write_str("could not read the request body"),
             StoreError::Io(_) => f.write_str("storage error"),
         }
@@ -136,8 +132,9 @@ pub trait Store: Send + Sync {
     /// Creates an empty file (a taken name gets a distinct one) and links it
     /// to the Workfront document when given.
     fn upload_init(&self, parent_id: &str, filename: &str, link: Option<&DocumentRef>) -> Result<Item>;
-    /// Replaces a file's bytes with `body`, all or nothing.
-    fn upload(&self, id: &str, body: &mut dyn Read, limit: u64) -> Result<UploadReceipt>;
+    /// Replaces a file's bytes with `body`, all or nothing: a body that
+    /// fails to read (cut short, or over the caller's limit) changes nothing.
+    fn upload(&self, id: &str, body: &mut dyn Read) -> Result<UploadReceipt>;
     fn create_folder(&self, parent_id: &str, name: &str) -> Result<Item>;
     /// Deletes a file, or a folder with everything in it.
     fn delete(&self, id: &str) -> Result<()>;

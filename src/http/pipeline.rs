@@ -1,0 +1,186 @@
+//! One request's whole life: route → auth → handler → journal line, metric
+//! and event → response. Every request a worker takes leaves through
+//! [`App::handle`], which records it once, whatever the handler did.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use tiny_http::Request;
+
+use super::errors::HttpError;
+use super::request::{self, Params};
+use super::response::{self, Reply, Style};
+use super::routes::{self, Access, Route, clip, first_chars};
+use super::{ACCESS_LOG, App};
+use crate::events::{Event, rfc3339};
+use crate::store::ROOT_ID;
+
+/// One request as a handler sees it: the request, its decoded parameters,
+/// and the event that records it.
+pub struct Call<'a> {
+    pub rq: &'a mut Request,
+    pub params: Params,
+    pub event: &'a mut Event,
+}
+
+impl Call<'_> {
+    /// Reads the required id parameter `key` and records it in the event.
+    pub fn record_id(&mut self, key: &str) -> Result<String, HttpError> {
+        let id = self.params.require(key)?.to_string();
+        self.event.id = Some(clip(&id));
+        Ok(id)
+    }
+
+    /// Reads the folder id parameter `key`, the root when absent or empty,
+    /// and records it in the event.
+    pub fn record_folder_id(&mut self, key: &str) -> String {
+        let id = self.params.get(key).filter(|p| !p.is_empty()).unwrap_or(ROOT_ID).to_string();
+        self.event.id = Some(clip(&id));
+        id
+    }
+
+    /// Reads the Workfront document (`documentId`, and `documentVersionId`
+    /// when sent) and records both in the event; `None` without a
+    /// `documentId`.
+    pub fn record_document(&mut self) -> Option<(String, Option<String>)> {
+        let version = self.params.get("documentVersionId").filter(|v| !v.is_empty()).map(str::to_string);
+        self.event.document_version_id = version.as_deref().map(clip);
+        let doc = self.params.get("documentId").filter(|d| !d.is_empty())?.to_string();
+        self.event.document_id = Some(clip(&doc));
+        Some((doc, version))
+    }
+}
+
+/// Counts a request as in flight until dropped, even by a panic.
+struct InFlight<'a>(&'a AtomicU64);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a AtomicU64) -> InFlight<'a> {
+        gauge.fetch_add(1, Ordering::Relaxed);
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl App {
+    /// The route for a request path, if it lies under the base path.
+    fn route(&self, path: &str) -> Option<&'static Route> {
+        let rest = path.strip_prefix(self.cfg.base_path.as_str())?;
+        routes::find(rest.strip_prefix('/')?)
+    }
+
+    /// Handles a request, surviving a panic in any handler: the worker goes
+    /// on, and tiny_http answers the dropped request with a 500.
+    pub(super) fn handle_guarded(&self, rq: Request) {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(rq))).is_err() {
+            log::error!("a request handler panicked; the worker goes on");
+        }
+    }
+
+    /// Handles one request from arrival to response.
+    pub fn handle(&self, mut rq: Request) {
+        let started = Instant::now();
+        let _in_flight = InFlight::enter(&self.live.in_flight);
+        let (path, query) = request::split_target(rq.url());
+        let (path, query) = (path.to_string(), query.to_string());
+        let route = self.route(&path);
+        let endpoint = route.map_or("unknown", |r| r.name);
+        let mut event = Event::new(rfc3339(SystemTime::now()), self.request_id(), rq.method().as_str(), endpoint);
+        event.username = request::header(&rq, "username").map(clip);
+        let style = route.map_or(Style::Error, |r| r.style);
+        let result = self.dispatch(&mut rq, route, &path, &query, &mut event);
+        let (reply, allow) = match result {
+            Ok(reply) => (reply, None),
+            Err(e) => {
+                let (status, message) = e.status_and_message();
+                match e.detail() {
+                    Some(detail) => log::error!("{} {}: {message}: {detail}", event.request_id, event.endpoint),
+                    None if status >= 500 => {
+                        log::error!("{} {}: {message}", event.request_id, event.endpoint)
+                    }
+                    None => {}
+                }
+                event.error = Some(message.as_str().into());
+                let allow = match e {
+                    HttpError::MethodNotAllowed(allow) => Some(allow),
+                    _ => None,
+                };
+                (Reply::Json(status, style.error_body(&message)), allow)
+            }
+        };
+        event.status = match &reply {
+            Reply::Json(status, _) => *status,
+            Reply::Html(_) | Reply::File { .. } => 200,
+        };
+        event.latency_us = started.elapsed().as_micros() as u64;
+        self.metrics.record(&event);
+        // The journal line is written before the response leaves.
+        if let Err(e) = self.journal.append(&event) {
+            log::error!("cannot append to the journal: {e}");
+        }
+        log::info!(
+            target: ACCESS_LOG,
+            "{} {} {} {:.1}ms {}",
+            event.method,
+            first_chars(&path, 200).escape_debug(),
+            event.status,
+            event.latency_us as f64 / 1000.0,
+            event.request_id
+        );
+        let mut response = response::render(reply, &event.request_id);
+        if let Some(allow) = allow {
+            response.add_header(response::safe_header("Allow", &allow));
+        }
+        let request_id = event.request_id.clone();
+        self.bus.publish(event);
+        if let Err(e) = rq.respond(response) {
+            log::debug!("{request_id}: sending the response failed: {e}");
+        }
+    }
+
+    /// Route, method, auth, form body, handler. The framing of the body was
+    /// judged by the vendored tiny_http before the request got here: a
+    /// request it could not delimit without ambiguity never reaches a worker.
+    fn dispatch(
+        &self,
+        rq: &mut Request,
+        route: Option<&'static Route>,
+        path: &str,
+        query: &str,
+        event: &mut Event,
+    ) -> Result<Reply, HttpError> {
+        let route = route.ok_or_else(|| HttpError::NotFound(format!("no endpoint at {}", first_chars(path, 100))))?;
+        let method = rq.method();
+        // Read endpoints list HEAD themselves; an action's GET does not, so a
+        // HEAD can never run one.
+        if !route.methods.contains(method) {
+            return Err(HttpError::MethodNotAllowed(request::allow_value(route.methods)));
+        }
+        let mut params = Params::from_query(query);
+        match route.access {
+            Access::Public => {}
+            Access::KeyOrLink if params.get("sig").is_some() => self.links.verify(route.name, &params)?,
+            Access::Key | Access::KeyOrLink => self.authenticate(rq)?,
+        }
+        if route.form {
+            params.add_form_body(rq)?;
+        }
+        (route.handler)(self, &mut Call { rq, params, event })
+    }
+
+    fn authenticate(&self, rq: &Request) -> Result<(), HttpError> {
+        let key = request::header(rq, "apiKey").unwrap_or_default();
+        if key.is_empty() || !self.keys.accepts(key) {
+            return Err(HttpError::Forbidden("missing or invalid apiKey"));
+        }
+        if request::header(rq, "username").is_none_or(|u| u.trim().is_empty()) {
+            return Err(HttpError::Forbidden("missing username"));
+        }
+        Ok(())
+    }
+}
