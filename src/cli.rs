@@ -16,8 +16,21 @@ pub struct Flag {
     pub name: &'static str,
     /// The value's placeholder; `None` for a switch.
     pub value: Option<&'static str>,
-    pub default: Option<&'static str>,
+    pub default: Fallback,
+    /// One or two sentences: `--help`, the README and the manual all say it.
+    /// Backticks mark literal text (bold in the manual, code in the README).
     pub help: &'static str,
+    /// More for the manual, after `help`; empty for none.
+    pub details: &'static str,
+}
+
+/// What a flag is when it is not set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fallback {
+    /// This value, parsed as if given.
+    Value(&'static str),
+    /// No value; the text says what happens then (for the documentation).
+    Unset(&'static str),
 }
 
 impl Flag {
@@ -25,97 +38,172 @@ impl Flag {
     pub fn env(&self) -> String {
         format!("WFHOOK_{}", self.name.to_ascii_uppercase().replace('-', "_"))
     }
+
+    /// The value used when the flag is not set, if there is one.
+    pub fn default_value(&self) -> Option<&'static str> {
+        match self.default {
+            Fallback::Value(v) => Some(v),
+            Fallback::Unset(_) => None,
+        }
+    }
+
+    const fn details(self, details: &'static str) -> Flag {
+        Flag { details, ..self }
+    }
 }
 
-const fn flag(name: &'static str, value: &'static str, default: Option<&'static str>, help: &'static str) -> Flag {
-    Flag { name, value: Some(value), default, help }
+const fn flag(name: &'static str, value: &'static str, default: Fallback, help: &'static str) -> Flag {
+    Flag { name, value: Some(value), default, help, details: "" }
 }
 
 const fn switch_flag(name: &'static str, help: &'static str) -> Flag {
-    Flag { name, value: None, default: None, help }
+    Flag { name, value: None, default: Fallback::Unset("off"), help, details: "" }
 }
+
+use Fallback::{Unset, Value};
 
 /// The flags of `wfhook serve`.
 pub static SERVE_FLAGS: &[Flag] = &[
-    flag("listen", "ADDR", Some("127.0.0.1:8080"), "Address and port to listen on (port 0 picks a free one)."),
+    flag("listen", "ADDR", Value("127.0.0.1:8080"), "Address and port to listen on (port 0 picks a free one)."),
     flag(
         "root",
         "DIR",
-        Some("./wfhook-data"),
-        "The document folder; created on first start. Its hidden .wfhook folder holds all state.",
-    ),
+        Value("./wfhook-data"),
+        "The document folder; created on first start. Its hidden `.wfhook` folder holds all state.",
+    )
+    .details("See FILES."),
     flag(
         "base-path",
         "PATH",
-        Some("/"),
+        Value("/"),
         "Path under which every endpoint is served; Workfront's Base API URL is the public URL plus this path.",
-    ),
+    )
+    .details("Such as `/api/v1`. Leading and trailing slashes are ignored; `.`, `..` and empty segments are refused."),
     flag(
         "public-url",
         "URL",
-        None,
-        "How browsers and Workfront reach this server (e.g. https://docs.example.com), used in viewLink and \
-         downloadLink. Default: http://ADDR as bound.",
+        Unset("`http://ADDR` with the address as bound"),
+        "How browsers and Workfront reach this server (such as `https://docs.example.com`), used in `viewLink` and \
+         `downloadLink`.",
+    )
+    .details(
+        "An `http://` or `https://` URL. wfhook builds the signed `viewLink` and `downloadLink` of every item from it.",
     ),
     flag(
         "api-keys-file",
         "FILE",
-        None,
-        "File of accepted API keys, one per line, # comments. Without it: WFHOOK_API_KEY, else a key generated \
+        Unset("none"),
+        "File of accepted API keys, one per line, # comments. Without it: `WFHOOK_API_KEY`, else a key generated \
          on first start and kept in the root.",
-    ),
-    flag("publisher", "NAME", Some("wfhook"), "Publisher name shown by /serviceInfo, and the root folder's title."),
-    flag("workers", "N", Some("8"), "Worker threads handling requests (and running actions)."),
+    )
+    .details("Blank lines are skipped too. A file without any key stops the start."),
+    flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
+    flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
+        .details("From 1 to 1024; as many threads again run custom actions."),
     flag(
         "max-upload-bytes",
         "N",
-        Some("2147483648"),
-        "Largest upload accepted; larger bodies get 413 and change nothing.",
+        Value("2147483648"),
+        "Largest upload accepted, in bytes; larger bodies get 413 and change nothing.",
+    )
+    .details(
+        "A larger declared body gets 413 before any of it is read; a larger chunked body is cut off at the limit \
+         and gets 413. Either way the file keeps its old bytes.",
     ),
-    flag("action-timeout", "SECS", Some("30"), "Longest a custom action may run before it fails with 500."),
-    flag("link-ttl", "SECS", Some("3600"), "How long signed viewLink/downloadLink URLs stay valid."),
+    flag("action-timeout", "SECS", Value("30"), "Longest a custom action may run before it fails with 500.").details(
+        "In seconds, fractions allowed, at most 86400. The worker answers at the timeout; a stuck action thread is \
+         replaced.",
+    ),
+    flag(
+        "link-ttl",
+        "SECS",
+        Value("3600"),
+        "How long signed `viewLink` and `downloadLink` URLs stay valid, in seconds.",
+    ),
     flag(
         "max-connections",
         "N",
-        Some("1024"),
+        Value("1024"),
         "Open connections at most; more are answered 503 and closed, so that idle clients cannot exhaust threads.",
-    ),
+    )
+    .details("From 16 to 65536. Each open connection costs a thread."),
     flag(
         "io-timeout",
         "SECS",
-        Some("30"),
+        Value("30"),
         "Longest a socket read or write may wait: idle keep-alive connections, stalled bodies and clients that \
          stop reading are dropped after it.",
-    ),
+    )
+    .details("In seconds, from 1 to 3600."),
     switch_flag(
         "tui",
         "Show the operator's dashboard in this terminal while serving (headless when stdout is not a terminal).",
-    ),
+    )
+    .details("See DASHBOARD."),
     flag(
         "log-file",
         "FILE",
-        None,
-        "Append logs to FILE instead of stderr (with --tui they also go to the dashboard's log pane).",
+        Unset("standard error"),
+        "Append logs to FILE instead of stderr (with `--tui` they also go to the dashboard's log pane).",
     ),
     flag(
         "admin-listen",
         "ADDR",
-        Some("127.0.0.1:9101"),
-        "Admin listener for /metrics and for 'wfhook top'; 'off' disables it. Loopback only unless \
-         --admin-allow-remote.",
+        Value("127.0.0.1:9101"),
+        "Admin listener for `/metrics` and for `wfhook top`; `off` disables it. Loopback only unless \
+         `--admin-allow-remote`.",
+    )
+    .details(
+        "If the default address is taken, for example by a second instance on the same host, wfhook warns and \
+         serves without it; an address given by option or environment must bind, or the start fails. See ADMIN \
+         LISTENER.",
     ),
-    switch_flag("admin-allow-remote", "Allow the admin listener on a non-loopback address."),
+    switch_flag("admin-allow-remote", "Allow the admin listener on a non-loopback address.")
+        .details("`/metrics` needs no token, so expose it only to a trusted network."),
 ];
 
 /// The flags of `wfhook top`.
 pub static TOP_FLAGS: &[Flag] = &[
-    flag("connect", "ADDR", Some("127.0.0.1:9101"), "The admin listener of the server to watch."),
+    flag("connect", "ADDR", Value("127.0.0.1:9101"), "The admin listener of the server to watch."),
     flag(
         "root",
         "DIR",
-        Some("./wfhook-data"),
-        "The server's root, to read its admin token from (or set WFHOOK_ADMIN_TOKEN).",
-    ),
+        Value("./wfhook-data"),
+        "The server's root, to read its admin token from (or set `WFHOOK_ADMIN_TOKEN`).",
+    )
+    .details("The token is in the root's `.wfhook/admin-token` file."),
+];
+
+/// A variable read from the environment that no flag sets.
+pub struct EnvVar {
+    pub name: &'static str,
+    /// What it does; backticks mark literal text, as in [`Flag::help`].
+    pub help: &'static str,
+}
+
+/// A single accepted API key.
+pub const API_KEY_VAR: &str = "WFHOOK_API_KEY";
+/// The admin token for `wfhook top`.
+pub const ADMIN_TOKEN_VAR: &str = "WFHOOK_ADMIN_TOKEN";
+
+/// The variables that no flag sets, for `--help`, the manual and the README.
+pub static ENVIRONMENT: &[EnvVar] = &[
+    EnvVar {
+        name: API_KEY_VAR,
+        help: "A single accepted API key, used when `--api-keys-file` is not given. Keys are never taken from the \
+               command line, where `ps` would show them.",
+    },
+    EnvVar {
+        name: ADMIN_TOKEN_VAR,
+        help: "The admin token for `wfhook top`; without it, `top` reads `.wfhook/admin-token` under its `--root`.",
+    },
+    EnvVar {
+        name: "RUST_LOG",
+        help: "The log filter, such as `info`, `debug` or `info,wfhook::access=warn`; default `info`. Each request \
+               gives one access line, with method, path, status, latency and request id, on the target \
+               `wfhook::access`: `info,wfhook::access=warn` silences them.",
+    },
+    EnvVar { name: "NO_COLOR", help: "When set, the dashboard uses no colors." },
 ];
 
 /// The flag table of a command.
@@ -140,7 +228,7 @@ pub struct ServeArgs {
     pub config: Config,
     pub root: PathBuf,
     pub api_keys_file: Option<PathBuf>,
-    /// `WFHOOK_API_KEY`, a single key from the environment.
+    /// [`API_KEY_VAR`], a single key from the environment.
     pub api_key: Option<String>,
     pub tui: bool,
     pub log_file: Option<PathBuf>,
@@ -155,7 +243,7 @@ pub struct ServeArgs {
 pub struct TopArgs {
     pub connect: String,
     pub root: PathBuf,
-    /// `WFHOOK_ADMIN_TOKEN`, else read from the root.
+    /// [`ADMIN_TOKEN_VAR`], else read from the root.
     pub token: Option<String>,
 }
 
@@ -219,7 +307,7 @@ pub fn parse(
         given.get(name).cloned().or_else(|| env(&flag.env()).filter(|v| !v.is_empty()))
     };
     let get = |name: &'static str| -> Option<String> {
-        set(name).or_else(|| table.iter().find(|f| f.name == name).and_then(|f| f.default).map(str::to_string))
+        set(name).or_else(|| table.iter().find(|f| f.name == name).and_then(Flag::default_value).map(str::to_string))
     };
     match command.as_str() {
         "serve" => {
@@ -229,7 +317,7 @@ pub fn parse(
         "top" => Ok(Command::Top(TopArgs {
             connect: get("connect").unwrap_or_default(),
             root: PathBuf::from(get("root").unwrap_or_default()),
-            token: env("WFHOOK_ADMIN_TOKEN").filter(|t| !t.trim().is_empty()),
+            token: env(ADMIN_TOKEN_VAR).filter(|t| !t.trim().is_empty()),
         })),
         "actions" => Ok(Command::Actions),
         "help" => Ok(Command::Help),
@@ -295,7 +383,7 @@ fn serve_args(
         },
         root: PathBuf::from(get("root").unwrap_or_default()),
         api_keys_file: get("api-keys-file").map(PathBuf::from),
-        api_key: env("WFHOOK_API_KEY"),
+        api_key: env(API_KEY_VAR),
         tui: switch("tui", get("tui"))?,
         log_file: get("log-file").map(PathBuf::from),
         admin_listen: get("admin-listen").filter(|a| !a.eq_ignore_ascii_case("off")),
@@ -304,7 +392,8 @@ fn serve_args(
     })
 }
 
-/// The `--help` text, generated from the flag tables.
+/// The `--help` text, generated from the flag tables, the dashboard's
+/// keymap and the environment table.
 pub fn help() -> String {
     let mut s = format!(
         "wfhook {} — an Adobe Workfront Document Webhooks provider\n\n\
@@ -321,10 +410,15 @@ pub fn help() -> String {
     s.push_str("\nTOP OPTIONS:\n");
     flag_help(&mut s, TOP_FLAGS);
     s.push_str(DASHBOARD_HELP);
+    s.push_str(ADMIN_HELP);
+    s.push_str("\nENVIRONMENT:\n");
+    for v in ENVIRONMENT {
+        s.push_str(&format!("    {}\n{}", v.name, wrap(&plain(v.help), 8)));
+    }
     s
 }
 
-/// The dashboard's keys, the admin pages and the environment, for `--help`.
+/// The dashboard's keys, for `--help`.
 const DASHBOARD_HELP: &str = "
 DASHBOARD KEYS:
     q               quit (serve --tui asks first; top never stops the server)
@@ -336,18 +430,15 @@ DASHBOARD KEYS:
     f               failures only
     p               pause the live list (counting goes on)
     s               sort the actions table
+";
 
+/// The admin pages, for `--help`.
+const ADMIN_HELP: &str = "
 ADMIN LISTENER:
     GET /metrics    Prometheus text: requests by endpoint and status, action calls and
                     failures by action, latency histograms, in-flight requests, uptime,
                     build info (no token needed)
     GET /events     the event stream 'wfhook top' reads (Authorization: Bearer <admin token>)
-
-ENVIRONMENT:
-    WFHOOK_API_KEY      a single accepted API key (keys are never taken from the command line)
-    WFHOOK_ADMIN_TOKEN  the admin token for 'wfhook top' (else read from --root)
-    NO_COLOR            the dashboard uses no colors when set
-    RUST_LOG            log filter, e.g. info, debug, wfhook::access=warn [default: info]
 ";
 
 fn flag_help(s: &mut String, table: &[Flag]) {
@@ -356,12 +447,40 @@ fn flag_help(s: &mut String, table: &[Flag]) {
             Some(v) => format!("--{} {v}", f.name),
             None => format!("--{}", f.name),
         };
-        s.push_str(&format!("    {head}\n        {}\n        [env: {}]", f.help, f.env()));
-        if let Some(d) = f.default {
+        s.push_str(&format!("    {head}\n{}        [env: {}]", wrap(&plain(f.help), 8), f.env()));
+        if let Some(d) = f.default_value() {
             s.push_str(&format!(" [default: {d}]"));
         }
         s.push('\n');
     }
+}
+
+/// Documentation text as a terminal shows it: the backticks that mark
+/// literal text dropped.
+pub fn plain(text: &str) -> String {
+    text.replace('`', "")
+}
+
+/// `text` wrapped at 100 columns, each line indented by `indent` spaces and
+/// ended by a newline.
+fn wrap(text: &str, indent: usize) -> String {
+    const WIDTH: usize = 100;
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent + line.len() + 1 + word.len() > WIDTH {
+            out.push_str(&format!("{:indent$}{line}\n", ""));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{:indent$}{line}\n", ""));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@ impl Action for Archive {
         "Archive"
     }
     fn description(&self) -> &'static str {
-        "Moves the document into the archive area: out of files and search, still downloadable by id."
+        "Moves the document into the archive area, out of files and search; it can still be read by id, and \
+         archiving it again succeeds."
     }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
         let message = if ctx.store.archive(ctx.id()?)? { "document archived" } else { "document was already archived" };

@@ -13,7 +13,8 @@ impl Action for Checksum {
         "Verify checksum"
     }
     fn description(&self) -> &'static str {
-        "Records the SHA-256 of the document's bytes, and on later calls fails if they changed outside wfhook."
+        "Records the SHA-256 of the document's bytes, and on later calls fails (409) if they changed outside \
+         wfhook; every upload records the new sum."
     }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
         let (sum, message) = match ctx.store.checksum(ctx.id()?)? {

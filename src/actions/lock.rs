@@ -12,7 +12,7 @@ impl Action for Lock {
         "Lock (read-only)"
     }
     fn description(&self) -> &'static str {
-        "Makes the document read-only: uploads, renames and deletes are refused until it is unlocked."
+        "Makes the document read-only: uploads, renames and deletes get 403 until it is unlocked, and its metadata shows readOnly."
     }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError> {
         ctx.store.set_locked(ctx.id()?, true)?;

@@ -12,7 +12,7 @@ impl Action for Snapshot {
         "Snapshot this version"
     }
     fn description(&self) -> &'static str {
-        "Keeps a copy of the document's current bytes under its Workfront documentVersionId."
+        "Keeps a copy of the document's current bytes under the documentVersionId of the call, which it needs."
     }
     fn needs_version(&self) -> bool {
         true
