@@ -186,20 +186,22 @@ mod tests {
         }
     }
 
-    /// Counts its runs; waits for its gate first, when it has one.
+    /// Counts its runs; waits for its gate first, when it has one, and
+    /// panics last, when told to.
     struct Counted {
         runs: AtomicUsize,
         gate: Option<&'static Gate>,
         panics: bool,
+        inline: bool,
     }
 
     impl Counted {
         const fn new(gate: Option<&'static Gate>) -> Counted {
-            Counted { runs: AtomicUsize::new(0), gate, panics: false }
+            Counted { runs: AtomicUsize::new(0), gate, panics: false, inline: false }
         }
 
         const fn panicking() -> Counted {
-            Counted { runs: AtomicUsize::new(0), gate: None, panics: true }
+            Counted { panics: true, ..Counted::new(None) }
         }
 
         fn runs(&self) -> usize {
@@ -219,6 +221,9 @@ mod tests {
         }
         fn needs_document(&self) -> bool {
             false
+        }
+        fn inline(&self) -> bool {
+            self.inline
         }
         fn run(&self, _: &Context) -> Result<Success, ActionError> {
             if let Some(gate) = self.gate {
@@ -369,28 +374,9 @@ mod tests {
         GATE.open();
         assert!(stuck.join().unwrap().is_ok());
         // A panic in an inline action is still a failure, not a dead worker.
-        struct InlineBoom;
-        impl Action for InlineBoom {
-            fn name(&self) -> &'static str {
-                "inline-boom"
-            }
-            fn display_name(&self) -> &'static str {
-                "Inline boom"
-            }
-            fn description(&self) -> &'static str {
-                "Panics inline."
-            }
-            fn needs_document(&self) -> bool {
-                false
-            }
-            fn inline(&self) -> bool {
-                true
-            }
-            fn run(&self, _: &Context) -> Result<Success, ActionError> {
-                panic!("inline boom")
-            }
-        }
-        assert!(matches!(runner.run(&InlineBoom, ctx(&store)), Err(ActionError::Panicked)));
+        static INLINE_BOOM: Counted = Counted { inline: true, ..Counted::panicking() };
+        assert!(matches!(runner.run(&INLINE_BOOM, ctx(&store)), Err(ActionError::Panicked)));
+        assert_eq!(INLINE_BOOM.runs(), 1);
     }
 
     #[test]
