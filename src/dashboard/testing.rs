@@ -117,5 +117,6 @@ pub(crate) fn row_of(screen: &str, needle: &str) -> usize {
     screen.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in\n{screen}"))
 }
 
-/// The sizes every state is drawn at: the smallest supported and a large one.
-pub(crate) const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+/// The sizes every state is drawn at: the smallest supported, the smallest
+/// with every panel at once, and larger ones up to the wide layout.
+pub(crate) const SIZES: [(u16, u16); 5] = [(80, 24), (100, 28), (100, 30), (120, 36), (160, 48)];

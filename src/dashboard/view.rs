@@ -35,17 +35,16 @@ pub fn render(model: &Model, frame: &mut Frame) {
         return;
     }
     let areas = layout::layout(area, model.mode, model.lower);
-    let narrow = !layout::is_wide(area);
     header(model, &theme, frame, areas.header);
-    panels::live::draw(model, &theme, frame, areas.live);
+    panels::live::draw(model, &theme, frame, areas.live, areas.shared);
     if let Some(r) = areas.failures {
-        panels::failures::draw(model, &theme, frame, r, narrow);
+        panels::failures::draw(model, &theme, frame, r, areas.shared);
     }
     if let Some(r) = areas.actions {
-        panels::actions::draw(model, &theme, frame, r, narrow);
+        panels::actions::draw(model, &theme, frame, r, areas.shared);
     }
     if let Some(r) = areas.log {
-        panels::log::draw(model, &theme, frame, r, narrow);
+        panels::log::draw(model, &theme, frame, r, areas.shared);
     }
     footer(model, &theme, frame, areas.footer);
     match &model.overlay {
@@ -172,16 +171,15 @@ pub(in crate::dashboard) fn panel_block<'a>(
     model: &Model,
     theme: &Theme,
     panel: Panel,
-    narrow: bool,
+    shared: &[Panel],
     tags: Vec<Span<'a>>,
     right: String,
 ) -> Block<'a> {
     let focused = model.focus == panel;
     let mut title = vec![Span::raw(" ")];
-    if narrow && panel != Panel::Live {
-        // The lower pane is shared: name every tenant, mark the one shown.
-        let tenants = &model.panels()[1..];
-        for (i, p) in tenants.iter().enumerate() {
+    if shared.contains(&panel) {
+        // The pane is shared: name every tenant, mark the one shown.
+        for (i, p) in shared.iter().enumerate() {
             if i > 0 {
                 title.push(Span::styled(" │ ", theme.dim()));
             }
@@ -273,6 +271,18 @@ pub(in crate::dashboard) fn what(e: &Event) -> &str {
         (Some(action), "customAction") => action,
         _ => &e.endpoint,
     }
+}
+
+/// `text` in `width` columns, ending in "…" where it had to be cut, so that
+/// a cut text does not pass for the whole of it.
+pub(in crate::dashboard) fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }
 
 /// HH:MM:SS of an RFC 3339 time; anything else is shown as it is.
@@ -466,6 +476,10 @@ mod tests {
     fn formatting() {
         assert_eq!(hms("2024-05-01T12:34:56.789Z"), "12:34:56");
         assert_eq!(hms("garbage"), "garbage");
+        assert_eq!(clip("Keeps a copy", 12), "Keeps a copy");
+        assert_eq!(clip("Keeps a copy", 11), "Keeps a co…");
+        assert_eq!(clip("Keeps a copy", 9), "Keeps a…");
+        assert_eq!(clip("Keeps a copy", 0), "…");
         assert_eq!(latency(850), "850µs");
         assert_eq!(latency(1_234), "1.23ms");
         assert_eq!(latency(12_345), "12.3ms");

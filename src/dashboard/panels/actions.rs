@@ -2,30 +2,29 @@
 //! counts and the latency of the calls seen, in the order `s` chose.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::actions::ACTIONS;
-use crate::dashboard::layout::content_rows;
+use crate::dashboard::layout::{DESCRIPTION, actions_columns, content_rows, fit};
 use crate::dashboard::model::{Model, Panel, SortKey};
 use crate::dashboard::theme::Theme;
-use crate::dashboard::view::{hms, latency, panel_block, place, shown_rows, table_or_note};
+use crate::dashboard::view::{clip, hms, latency, panel_block, place, shown_rows, table_or_note};
 
-pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
+pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, shared: &[Panel]) {
     let rows_n = content_rows(area, Panel::Actions);
     let all = model.action_rows();
     let cursor = place(model.table, all.len(), rows_n);
     let focused = model.focus == Panel::Actions;
-    // Wide enough: the description gets a column, else the focused row's
-    // description goes under the table.
-    let with_description = area.width >= 130;
-    let name_width = ACTIONS.iter().map(|a| a.name().len()).max().unwrap_or(4).max(4) as u16;
+    let fit = fit(&actions_columns(), area.width.saturating_sub(2));
+    // Where the description column is missing or too narrow for it, the
+    // focused row's description goes under the table, whole.
+    let description_width = fit.0[DESCRIPTION].unwrap_or(0) as usize;
     let body = shown_rows(all.iter(), cursor, rows_n, focused, theme, |r| {
         let s = r.stats;
         let fail_style = if s.failures > 0 { theme.failure() } else { Style::new() };
-        let mut cells = vec![
+        let cells = [
             Cell::new(s.name),
             Cell::new(s.display_name),
             Cell::new(Line::from(s.calls.to_string()).right_aligned()),
@@ -34,27 +33,15 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
             Cell::new(Line::from(r.p95.map_or("–".into(), latency)).right_aligned()),
             Cell::new(Line::from(r.p99.map_or("–".into(), latency)).right_aligned()),
             Cell::new(s.last().map_or("–", hms)),
+            Cell::new(clip(s.description, description_width)),
         ];
-        if with_description {
-            cells.push(Cell::new(s.description));
-        }
-        (Row::new(cells), Style::new())
+        (Row::new(fit.keep(cells)), Style::new())
     });
-    let mut widths = vec![
-        Constraint::Length(name_width),
-        Constraint::Fill(2),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(8),
-    ];
     let arrow = |key: SortKey, label: &str| -> String {
         let mark = if model.sort == key { if key == SortKey::Name { "▲" } else { "▼" } } else { "" };
         format!("{label}{mark}")
     };
-    let mut head = vec![
+    let head = [
         Cell::new(arrow(SortKey::Name, "Name")),
         Cell::new("Display name"),
         Cell::new(Line::from(arrow(SortKey::Calls, "Calls")).right_aligned()),
@@ -63,17 +50,14 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
         Cell::new(Line::from(arrow(SortKey::P95, "p95")).right_aligned()),
         Cell::new(Line::from("p99").right_aligned()),
         Cell::new("Last"),
+        Cell::new("Description"),
     ];
-    if with_description {
-        widths.push(Constraint::Fill(4));
-        head.push(Cell::new("Description"));
-    }
-    let table = Table::new(body, widths).header(Row::new(head).style(theme.bold()));
+    let table = Table::new(body, fit.constraints()).header(Row::new(fit.keep(head)).style(theme.bold()));
     let right = format!(" sort: {} · s ", model.sort.label());
-    let mut block = panel_block(model, theme, Panel::Actions, narrow, vec![], right);
+    let mut block = panel_block(model, theme, Panel::Actions, shared, vec![], right);
     if focused
-        && !with_description
         && let Some(r) = all.get(cursor.selected)
+        && r.stats.description.chars().count() > description_width
     {
         block = block.title_bottom(Line::from(format!(" {} ", r.stats.description)));
     }

@@ -2,25 +2,26 @@
 //! only and pause narrow or freeze it.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table};
 
-use crate::dashboard::layout::content_rows;
+use crate::dashboard::layout::{LIVE_COLUMNS, content_rows, fit};
 use crate::dashboard::model::{Model, Panel};
 use crate::dashboard::theme::Theme;
 use crate::dashboard::view::{hms, latency, panel_block, place, position, shown_rows, table_or_note, what};
 
-pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
+pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, shared: &[Panel]) {
     let rows = content_rows(area, Panel::Live);
     let len = model.live_len();
     let cursor = place(model.live, len, rows);
     let focused = model.focus == Panel::Live;
+    let fit = fit(&LIVE_COLUMNS, area.width.saturating_sub(2));
     let body = shown_rows(model.live_view(), cursor, rows, focused, theme, |s| {
         let e = &s.event;
         let style = if e.is_failure() { theme.failure() } else { Style::new() };
-        let row = Row::new([
+        let row = Row::new(fit.keep([
             Cell::new(hms(&e.time)),
             Cell::new(e.request_id.as_str()),
             Cell::new(what(e)),
@@ -28,30 +29,14 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
             Cell::new(e.username.as_deref().unwrap_or("")),
             Cell::new(e.status.to_string()),
             Cell::new(Line::from(latency(e.latency_us)).right_aligned()),
-        ]);
+        ]));
         (row, style)
     });
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(8),
-            Constraint::Length(13),
-            Constraint::Fill(3),
-            Constraint::Fill(3),
-            Constraint::Fill(2),
-            Constraint::Length(3),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(
-            ["Time", "Request", "Endpoint/action", "Document", "User", "St"]
-                .map(Cell::new)
-                .into_iter()
-                .chain([Cell::new(Line::from("Latency").right_aligned())]),
-        )
-        .style(theme.bold()),
-    );
+    let head = ["Time", "Request", "Endpoint/action", "Document", "User", "St"]
+        .map(Cell::new)
+        .into_iter()
+        .chain([Cell::new(Line::from("Latency").right_aligned())]);
+    let table = Table::new(body, fit.constraints()).header(Row::new(fit.keep(head)).style(theme.bold()));
     let mut tags = vec![];
     if !model.filter.is_empty() {
         tags.push(Span::styled(format!("filter: {}", model.filter), theme.bold()));
@@ -66,7 +51,7 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
         // Under load the server hands the list a sample; counts stay exact.
         tags.push(Span::styled(format!("sampled: {} not listed", model.not_listed()), theme.bold()));
     }
-    let block = panel_block(model, theme, Panel::Live, false, tags, position(cursor, len));
+    let block = panel_block(model, theme, Panel::Live, shared, tags, position(cursor, len));
     let note = if len > 0 {
         None
     } else if model.filter.is_empty() && !model.failures_only {

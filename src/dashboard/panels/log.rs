@@ -12,7 +12,7 @@ use crate::dashboard::model::{Model, Panel};
 use crate::dashboard::theme::Theme;
 use crate::dashboard::view::panel_block;
 
-pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
+pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, shared: &[Panel]) {
     let rows = content_rows(area, Panel::Log);
     let len = model.logs.len();
     let back = model.log.selected.min(len.saturating_sub(rows));
@@ -27,7 +27,7 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
         })
         .collect();
     let right = if back > 0 { format!(" ↑{back} · End follows ") } else { String::new() };
-    let block = panel_block(model, theme, Panel::Log, narrow, vec![], right);
+    let block = panel_block(model, theme, Panel::Log, shared, vec![], right);
     if lines.is_empty() {
         let inner = block.inner(area);
         frame.render_widget(block, area);
