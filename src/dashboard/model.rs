@@ -158,7 +158,7 @@ pub struct Model {
     pub(super) conn: Option<ConnState>,
 
     pub(super) focus: Panel,
-    /// Which lower panel a narrow terminal shows under the live list.
+    /// The lower panel focused last: the one a shared pane shows.
     pub(super) lower: Panel,
     pub(super) live: Cursor,
     pub(super) fail: Cursor,

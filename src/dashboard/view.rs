@@ -12,7 +12,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::keys::{FILTER_KEYS, KEYMAP, hints};
+use super::keys::{Command, FILTER_KEYS, KEYMAP, hints};
 use super::layout::{self, MIN};
 use super::model::{Cursor, Model, Overlay, Panel, RATE_SAMPLES, keep_visible};
 use super::theme::Theme;
@@ -26,10 +26,17 @@ pub fn render(model: &Model, frame: &mut Frame) {
     if area.width < MIN.0 || area.height < MIN.1 {
         let text = match model.overlay {
             Some(Overlay::ConfirmQuit) => "Stop the server? y/n".to_string(),
-            _ => format!(
-                "wfhook: the terminal is too small ({}×{}, needs {}×{}); q quits",
-                area.width, area.height, MIN.0, MIN.1
-            ),
+            _ => {
+                let quit = KEYMAP.iter().find(|r| r.bindings.iter().any(|(_, c)| *c == Command::Quit));
+                format!(
+                    "wfhook: the terminal is too small ({}×{}, needs {}×{}); {} quits",
+                    area.width,
+                    area.height,
+                    MIN.0,
+                    MIN.1,
+                    quit.and_then(|r| r.hint).map_or("q", |h| h.key)
+                )
+            }
         };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
