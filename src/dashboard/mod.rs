@@ -2,21 +2,43 @@
 //! process) and `wfhook top` (attached to a server elsewhere).
 //!
 //! Everything arrives through one channel of [`Feed`] messages; the
-//! dashboard never reaches into the server. The work is split three ways:
+//! dashboard never reaches into the server. Each file owns one concern:
 //!
-//! - [`model`] owns the state: bounded rings of events, failures and log
-//!   lines, the per-action statistics, the request-rate history, focus,
-//!   scroll positions, filter, pause and overlays. Feed messages and keys
-//!   are pure state transitions ([`Model::apply`], [`Model::on_key`]).
-//! - [`view`] draws a [`Model`] into a ratatui [`Frame`](ratatui::Frame) and
-//!   owns the layout; it reads the model and never changes it.
-//! - `terminal` owns the real terminal: raw mode, the alternate screen, the
+//! - this file: what the dashboard is fed ([`Feed`], [`Stats`],
+//!   [`ConnState`]), how it is started ([`Mode`], [`Options`], [`run`]).
+//! - [`model`]: the state and its feed transitions: bounded rings of events,
+//!   failures and log lines, the per-action statistics, the request-rate
+//!   history, pause, and the lazy views the panels draw from. No I/O, no
+//!   clock.
+//! - [`keys`]: the [`KEYMAP`] and the smaller tables of the filter prompt and
+//!   the overlays, and [`Model::on_key`], which looks a key up in the table
+//!   of the current context and runs its command. Help, footer and the docs
+//!   are written from the same tables.
+//! - [`layout`]: where every panel goes at a given size, which panels share
+//!   a pane, how many rows a panel shows, and which table columns fit. The
+//!   model asks it for page sizes; it knows nothing of drawing.
+//! - `theme`: styles, with and without color.
+//! - [`view`]: [`view::render`] composes header, panels, footer and overlays;
+//!   the small drawing helpers and the formatting the panels share.
+//! - `panels/`: one file per panel (live, failures, actions, log).
+//! - `overlays/`: one file per overlay (help, detail, quit confirmation).
+//! - `terminal`: the real terminal: raw mode, the alternate screen, the
 //!   panic hook and the drop guard that restore it, and the loop that waits
 //!   on input and the feed and redraws at most 20 times a second, only when
 //!   something changed.
+//!
+//! The view reads the model and never changes it; the model never calls
+//! into the view.
 
+pub mod keys;
+pub mod layout;
 pub mod model;
+mod overlays;
+mod panels;
 mod terminal;
+#[cfg(test)]
+pub(crate) mod testing;
+mod theme;
 pub mod view;
 
 use std::sync::Arc;
@@ -27,6 +49,7 @@ use crate::events::Event;
 use crate::http::Snapshot;
 use crate::metrics::ActionCount;
 
+pub use keys::{CONFIRM_KEYS, DETAIL_KEYS, FILTER_KEYS, HELP_KEYS, KEYMAP, KeyRow};
 pub use model::{Model, Outcome, Panel};
 
 /// What the dashboard is fed, through one channel.

@@ -198,8 +198,7 @@ fn install_panic_hook() {
 mod tests {
     use super::*;
     use crate::dashboard::Mode;
-    use crate::dashboard::model::tests::{event, key};
-    use crate::dashboard::view::tests::text;
+    use crate::dashboard::testing::{event, key, text};
     use crossterm::event::KeyCode;
     use ratatui::backend::TestBackend;
     use std::collections::VecDeque;

@@ -1,97 +1,23 @@
-//! Drawing a [`Model`]: the layout, the header, the four panels, the footer
-//! and the overlays.
+//! Drawing a [`Model`]: [`render`] composes the header, the panels, the
+//! footer and the overlays where the layout puts them, and this file keeps
+//! the drawing helpers and the formatting the panels share.
 //!
 //! The view only reads the model. Lists are drawn from the model's lazy
 //! views, skipping to the first shown row and stopping after the last, so a
-//! frame costs the same with ten events or ten thousand. With `NO_COLOR` it
-//! uses bold and reverse only; the focused panel also has a thick border,
-//! which works without color.
+//! frame costs the same with ten events or ten thousand.
 
-use compact_str::CompactString;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Cell, Clear, Paragraph, Row, Sparkline, Table, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Row, Sparkline, Table, Wrap};
 
-use super::model::{Cursor, Model, Overlay, Panel, RATE_SAMPLES, SortKey, keep_visible};
-use super::{ConnState, Mode};
-use crate::actions::ACTIONS;
+use super::keys::{Command, FILTER_KEYS, KEYMAP, hints};
+use super::layout::{self, MIN};
+use super::model::{Cursor, Model, Overlay, Panel, RATE_SAMPLES, keep_visible};
+use super::theme::Theme;
+use super::{ConnState, Mode, overlays, panels};
 use crate::events::Event;
-
-/// From this size on, every panel is on screen at once; below it the
-/// lower half shows the failures, actions or log pane, whichever was
-/// focused last.
-pub const WIDE: (u16, u16) = (120, 32);
-/// Below this size only a "too small" note is drawn.
-pub const MIN: (u16, u16) = (60, 15);
-
-/// Where everything goes; a panel that is `None` is not on screen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Areas {
-    pub header: Rect,
-    pub live: Rect,
-    pub failures: Option<Rect>,
-    pub actions: Option<Rect>,
-    pub log: Option<Rect>,
-    pub footer: Rect,
-}
-
-pub fn layout(area: Rect, mode: Mode, lower: Panel) -> Areas {
-    let [header, body, footer] =
-        area.layout(&Layout::vertical([Constraint::Length(2), Constraint::Fill(1), Constraint::Length(1)]));
-    // Borders, the table header, one row per action.
-    let actions_height = ACTIONS.len() as u16 + 3;
-    if is_wide(area) {
-        let bottom_height = actions_height.max(body.height / 3);
-        let [top, bottom] = body.layout(&Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom_height)]));
-        let [live, failures] =
-            top.layout(&Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]));
-        let (actions, log) = match mode {
-            Mode::Serve => {
-                let [actions, log] =
-                    bottom.layout(&Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]));
-                (actions, Some(log))
-            }
-            Mode::Top => (bottom, None),
-        };
-        Areas { header, live, failures: Some(failures), actions: Some(actions), log, footer }
-    } else {
-        let bottom_height = actions_height.min(body.height / 2);
-        let [live, bottom] = body.layout(&Layout::vertical([Constraint::Fill(1), Constraint::Length(bottom_height)]));
-        let mut areas = Areas { header, live, failures: None, actions: None, log: None, footer };
-        match lower {
-            Panel::Actions => areas.actions = Some(bottom),
-            Panel::Log if mode == Mode::Serve => areas.log = Some(bottom),
-            _ => areas.failures = Some(bottom),
-        }
-        areas
-    }
-}
-
-fn is_wide(area: Rect) -> bool {
-    area.width >= WIDE.0 && area.height >= WIDE.1
-}
-
-/// Rows of content a panel shows at this size, as if it were on screen.
-pub fn visible_rows(area: Rect, mode: Mode, lower: Panel, panel: Panel) -> usize {
-    let lower = if panel == Panel::Live { lower } else { panel };
-    let areas = layout(area, mode, lower);
-    let rect = match panel {
-        Panel::Live => Some(areas.live),
-        Panel::Failures => areas.failures,
-        Panel::Actions => areas.actions,
-        Panel::Log => areas.log,
-    };
-    rect.map_or(0, |r| content_rows(r, panel))
-}
-
-/// Rows of content in a panel's area: less the borders, and the table
-/// header where there is one.
-fn content_rows(area: Rect, panel: Panel) -> usize {
-    let chrome = if panel == Panel::Log { 2 } else { 3 };
-    area.height.saturating_sub(chrome) as usize
-}
 
 /// Draws the whole dashboard.
 pub fn render(model: &Model, frame: &mut Frame) {
@@ -100,107 +26,39 @@ pub fn render(model: &Model, frame: &mut Frame) {
     if area.width < MIN.0 || area.height < MIN.1 {
         let text = match model.overlay {
             Some(Overlay::ConfirmQuit) => "Stop the server? y/n".to_string(),
-            _ => format!(
-                "wfhook: the terminal is too small ({}×{}, needs {}×{}); q quits",
-                area.width, area.height, MIN.0, MIN.1
-            ),
+            _ => {
+                let quit = KEYMAP.iter().find(|r| r.bindings.iter().any(|(_, c)| *c == Command::Quit));
+                format!(
+                    "wfhook: the terminal is too small ({}×{}, needs {}×{}); {} quits",
+                    area.width,
+                    area.height,
+                    MIN.0,
+                    MIN.1,
+                    quit.and_then(|r| r.hint).map_or("q", |h| h.key)
+                )
+            }
         };
         frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);
         return;
     }
-    let areas = layout(area, model.mode, model.lower);
-    let narrow = !is_wide(area);
+    let areas = layout::layout(area, model.mode, model.lower);
     header(model, &theme, frame, areas.header);
-    live(model, &theme, frame, areas.live);
+    panels::live::draw(model, &theme, frame, areas.live, areas.shared);
     if let Some(r) = areas.failures {
-        failures(model, &theme, frame, r, narrow);
+        panels::failures::draw(model, &theme, frame, r, areas.shared);
     }
     if let Some(r) = areas.actions {
-        actions(model, &theme, frame, r, narrow);
+        panels::actions::draw(model, &theme, frame, r, areas.shared);
     }
     if let Some(r) = areas.log {
-        log(model, &theme, frame, r, narrow);
+        panels::log::draw(model, &theme, frame, r, areas.shared);
     }
     footer(model, &theme, frame, areas.footer);
     match &model.overlay {
-        Some(Overlay::Help) => help(model, &theme, frame, area),
-        Some(Overlay::Detail(event)) => detail(event, &theme, frame, area),
-        Some(Overlay::ConfirmQuit) => confirm(&theme, frame, area),
+        Some(Overlay::Help) => overlays::help::draw(&theme, frame, area),
+        Some(Overlay::Detail(event)) => overlays::detail::draw(event, &theme, frame, area),
+        Some(Overlay::ConfirmQuit) => overlays::confirm::draw(&theme, frame, area),
         None => {}
-    }
-}
-
-/// Styles, with and without color.
-struct Theme {
-    color: bool,
-}
-
-impl Theme {
-    fn bold(&self) -> Style {
-        Style::new().add_modifier(Modifier::BOLD)
-    }
-
-    fn reverse(&self) -> Style {
-        Style::new().add_modifier(Modifier::REVERSED)
-    }
-
-    fn brand(&self) -> Style {
-        if self.color {
-            Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)
-        } else {
-            self.reverse().add_modifier(Modifier::BOLD)
-        }
-    }
-
-    fn border(&self, focused: bool) -> Style {
-        match (self.color, focused) {
-            (true, true) => Style::new().fg(Color::Cyan),
-            _ => Style::new(),
-        }
-    }
-
-    fn title(&self, focused: bool) -> Style {
-        match (self.color, focused) {
-            (true, true) => self.bold().fg(Color::Cyan),
-            (false, true) => self.bold(),
-            _ => Style::new(),
-        }
-    }
-
-    fn failure(&self) -> Style {
-        if self.color { Style::new().fg(Color::Red) } else { self.bold() }
-    }
-
-    fn alert(&self) -> Style {
-        if self.color {
-            Style::new().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD)
-        } else {
-            self.reverse().add_modifier(Modifier::BOLD)
-        }
-    }
-
-    fn ok(&self) -> Style {
-        if self.color { Style::new().fg(Color::Green) } else { Style::new() }
-    }
-
-    fn dim(&self) -> Style {
-        if self.color { Style::new().fg(Color::DarkGray) } else { Style::new() }
-    }
-
-    fn paused(&self) -> Style {
-        if self.color {
-            Style::new().fg(Color::Black).bg(Color::Yellow).add_modifier(Modifier::BOLD)
-        } else {
-            self.reverse().add_modifier(Modifier::BOLD)
-        }
-    }
-
-    fn spark(&self) -> Style {
-        if self.color { Style::new().fg(Color::Cyan) } else { Style::new() }
-    }
-
-    fn selected(&self) -> Style {
-        self.reverse()
     }
 }
 
@@ -290,7 +148,7 @@ fn sparkline(rates: &std::collections::VecDeque<f64>, width: usize) -> Vec<Optio
 
 /// The rows of a list that are on screen, each made by `row` with its
 /// style, the selected one reversed when the panel has focus.
-fn shown_rows<'a, T>(
+pub(in crate::dashboard) fn shown_rows<'a, T>(
     items: impl Iterator<Item = T>,
     cursor: Cursor,
     rows: usize,
@@ -307,7 +165,7 @@ fn shown_rows<'a, T>(
 
 /// Keeps the selection within the list and on screen, whatever happened
 /// since the model last placed it (evictions, a resize).
-fn place(cursor: Cursor, len: usize, rows: usize) -> Cursor {
+pub(in crate::dashboard) fn place(cursor: Cursor, len: usize, rows: usize) -> Cursor {
     let mut placed = Cursor {
         selected: cursor.selected.min(len.saturating_sub(1)),
         offset: cursor.offset.min(len.saturating_sub(rows.max(1))),
@@ -316,20 +174,19 @@ fn place(cursor: Cursor, len: usize, rows: usize) -> Cursor {
     placed
 }
 
-fn panel_block<'a>(
+pub(in crate::dashboard) fn panel_block<'a>(
     model: &Model,
     theme: &Theme,
     panel: Panel,
-    narrow: bool,
+    shared: &[Panel],
     tags: Vec<Span<'a>>,
     right: String,
 ) -> Block<'a> {
     let focused = model.focus == panel;
     let mut title = vec![Span::raw(" ")];
-    if narrow && panel != Panel::Live {
-        // The lower pane is shared: name every tenant, mark the one shown.
-        let tenants = &model.panels()[1..];
-        for (i, p) in tenants.iter().enumerate() {
+    if shared.contains(&panel) {
+        // The pane is shared: name every tenant, mark the one shown.
+        for (i, p) in shared.iter().enumerate() {
             if i > 0 {
                 title.push(Span::styled(" │ ", theme.dim()));
             }
@@ -360,12 +217,18 @@ fn panel_name(panel: Panel) -> &'static str {
     }
 }
 
-fn position(cursor: Cursor, len: usize) -> String {
+pub(in crate::dashboard) fn position(cursor: Cursor, len: usize) -> String {
     if len == 0 { " 0 ".into() } else { format!(" {}/{len} ", cursor.selected + 1) }
 }
 
 /// A table body's rows, or a note when there are none.
-fn table_or_note(frame: &mut Frame, block: Block, area: Rect, table: Table, empty: Option<(&str, Style)>) {
+pub(in crate::dashboard) fn table_or_note(
+    frame: &mut Frame,
+    block: Block,
+    area: Rect,
+    table: Table,
+    empty: Option<(&str, Style)>,
+) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     frame.render_widget(table, inner);
@@ -375,200 +238,10 @@ fn table_or_note(frame: &mut Frame, block: Block, area: Rect, table: Table, empt
     }
 }
 
-fn live(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let rows = content_rows(area, Panel::Live);
-    let len = model.live_len();
-    let cursor = place(model.live, len, rows);
-    let focused = model.focus == Panel::Live;
-    let body = shown_rows(model.live_view(), cursor, rows, focused, theme, |s| {
-        let e = &s.event;
-        let style = if e.is_failure() { theme.failure() } else { Style::new() };
-        let row = Row::new([
-            Cell::new(hms(&e.time)),
-            Cell::new(e.request_id.as_str()),
-            Cell::new(what(e)),
-            Cell::new(e.document_id.as_deref().unwrap_or("")),
-            Cell::new(e.username.as_deref().unwrap_or("")),
-            Cell::new(e.status.to_string()),
-            Cell::new(Line::from(latency(e.latency_us)).right_aligned()),
-        ]);
-        (row, style)
-    });
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(8),
-            Constraint::Length(13),
-            Constraint::Fill(3),
-            Constraint::Fill(3),
-            Constraint::Fill(2),
-            Constraint::Length(3),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(
-            ["Time", "Request", "Endpoint/action", "Document", "User", "St"]
-                .map(Cell::new)
-                .into_iter()
-                .chain([Cell::new(Line::from("Latency").right_aligned())]),
-        )
-        .style(theme.bold()),
-    );
-    let mut tags = vec![];
-    if !model.filter.is_empty() {
-        tags.push(Span::styled(format!("filter: {}", model.filter), theme.bold()));
-    }
-    if model.failures_only {
-        tags.push(Span::styled("failures only", theme.bold()));
-    }
-    if model.is_paused() {
-        tags.push(Span::styled(" PAUSED ", theme.paused()));
-    }
-    if model.not_listed() > 0 {
-        // Under load the server hands the list a sample; counts stay exact.
-        tags.push(Span::styled(format!("sampled: {} not listed", model.not_listed()), theme.bold()));
-    }
-    let block = panel_block(model, theme, Panel::Live, false, tags, position(cursor, len));
-    let note = if len > 0 {
-        None
-    } else if model.filter.is_empty() && !model.failures_only {
-        Some(("No requests yet.", theme.dim()))
-    } else {
-        Some(("Nothing matches.", theme.dim()))
-    };
-    table_or_note(frame, block, area, table, note);
-}
-
-fn failures(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows = content_rows(area, Panel::Failures);
-    let len = model.failures_view().count();
-    let cursor = place(model.fail, len, rows);
-    let focused = model.focus == Panel::Failures;
-    let body = shown_rows(model.failures_view(), cursor, rows, focused, theme, |s| {
-        let e = &s.event;
-        let row = Row::new([
-            Cell::new(hms(&e.time)),
-            Cell::new(e.request_id.as_str()),
-            Cell::new(e.status.to_string()).style(theme.failure()),
-            Cell::new(what(e)),
-            Cell::new(e.error.as_deref().unwrap_or("")),
-        ]);
-        (row, Style::new())
-    });
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(8),
-            Constraint::Length(13),
-            Constraint::Length(3),
-            Constraint::Length(15),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(Row::new(["Time", "Request", "St", "Endpoint/action", "Error"]).style(theme.bold()));
-    let block = panel_block(model, theme, Panel::Failures, narrow, vec![], position(cursor, len));
-    let block =
-        if focused && len > 0 { block.title_bottom(Line::from(" Enter details ").right_aligned()) } else { block };
-    table_or_note(frame, block, area, table, (len == 0).then_some(("No failures.", theme.dim())));
-}
-
-fn actions(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows_n = content_rows(area, Panel::Actions);
-    let all = model.action_rows();
-    let cursor = place(model.table, all.len(), rows_n);
-    let focused = model.focus == Panel::Actions;
-    // Wide enough: the description gets a column, else the focused row's
-    // description goes under the table.
-    let with_description = area.width >= 130;
-    let name_width = ACTIONS.iter().map(|a| a.name().len()).max().unwrap_or(4).max(4) as u16;
-    let body = shown_rows(all.iter(), cursor, rows_n, focused, theme, |r| {
-        let s = r.stats;
-        let fail_style = if s.failures > 0 { theme.failure() } else { Style::new() };
-        let mut cells = vec![
-            Cell::new(s.name),
-            Cell::new(s.display_name),
-            Cell::new(Line::from(s.calls.to_string()).right_aligned()),
-            Cell::new(Line::from(s.failures.to_string()).right_aligned()).style(fail_style),
-            Cell::new(Line::from(r.p50.map_or("–".into(), latency)).right_aligned()),
-            Cell::new(Line::from(r.p95.map_or("–".into(), latency)).right_aligned()),
-            Cell::new(Line::from(r.p99.map_or("–".into(), latency)).right_aligned()),
-            Cell::new(s.last().map_or("–", hms)),
-        ];
-        if with_description {
-            cells.push(Cell::new(s.description));
-        }
-        (Row::new(cells), Style::new())
-    });
-    let mut widths = vec![
-        Constraint::Length(name_width),
-        Constraint::Fill(2),
-        Constraint::Length(6),
-        Constraint::Length(5),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(8),
-    ];
-    let arrow = |key: SortKey, label: &str| -> String {
-        let mark = if model.sort == key { if key == SortKey::Name { "▲" } else { "▼" } } else { "" };
-        format!("{label}{mark}")
-    };
-    let mut head = vec![
-        Cell::new(arrow(SortKey::Name, "Name")),
-        Cell::new("Display name"),
-        Cell::new(Line::from(arrow(SortKey::Calls, "Calls")).right_aligned()),
-        Cell::new(Line::from(arrow(SortKey::Failures, "Fail")).right_aligned()),
-        Cell::new(Line::from("p50").right_aligned()),
-        Cell::new(Line::from(arrow(SortKey::P95, "p95")).right_aligned()),
-        Cell::new(Line::from("p99").right_aligned()),
-        Cell::new("Last"),
-    ];
-    if with_description {
-        widths.push(Constraint::Fill(4));
-        head.push(Cell::new("Description"));
-    }
-    let table = Table::new(body, widths).header(Row::new(head).style(theme.bold()));
-    let right = format!(" sort: {} · s ", model.sort.label());
-    let mut block = panel_block(model, theme, Panel::Actions, narrow, vec![], right);
-    if focused
-        && !with_description
-        && let Some(r) = all.get(cursor.selected)
-    {
-        block = block.title_bottom(Line::from(format!(" {} ", r.stats.description)));
-    }
-    table_or_note(frame, block, area, table, None);
-}
-
-fn log(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect, narrow: bool) {
-    let rows = content_rows(area, Panel::Log);
-    let len = model.logs.len();
-    let back = model.log.selected.min(len.saturating_sub(rows));
-    let end = len - back;
-    let lines: Vec<Line> = model
-        .logs
-        .range(end.saturating_sub(rows)..end)
-        .map(|l| {
-            // Level words as env_logger writes them.
-            let style = if l.contains("ERROR") || l.contains("WARN") { theme.failure() } else { Style::new() };
-            Line::styled(l.as_str(), style)
-        })
-        .collect();
-    let right = if back > 0 { format!(" ↑{back} · End follows ") } else { String::new() };
-    let block = panel_block(model, theme, Panel::Log, narrow, vec![], right);
-    if lines.is_empty() {
-        let inner = block.inner(area);
-        frame.render_widget(block, area);
-        frame.render_widget(Paragraph::new(Line::styled("No log lines yet.", theme.dim()).centered()), inner);
-    } else {
-        frame.render_widget(Paragraph::new(lines).block(block), area);
-    }
-}
-
 fn footer(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
     if model.editing {
         let prompt = format!("/{}", model.filter);
-        let hint = " Enter keep · Esc clear ";
+        let hint = hints(FILTER_KEYS);
         let line = Line::from(vec![Span::styled(prompt.clone(), theme.bold())]);
         let [text, help] =
             area.layout(&Layout::horizontal([Constraint::Fill(1), Constraint::Length(hint.chars().count() as u16)]));
@@ -578,22 +251,12 @@ fn footer(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
         frame.set_cursor_position((x, text.y));
         return;
     }
-    let pause = if model.is_paused() { "resume" } else { "pause" };
-    let keys = [
-        ("q", "quit"),
-        ("?", "help"),
-        ("Tab", "focus"),
-        ("/", "filter"),
-        ("f", "failures"),
-        ("p", pause),
-        ("s", "sort"),
-        ("Enter", "open"),
-        ("↑↓", "scroll"),
-    ];
+    // The keymap's rows that have a hint, in its order, as many as fit.
     let mut spans = vec![Span::raw(" ")];
     let mut used = 1;
-    for (key, label) in keys {
-        let width = key.chars().count() + label.len() + 4;
+    for hint in KEYMAP.iter().filter_map(|r| r.hint) {
+        let (key, label) = (hint.key, hint.label(model.is_paused()));
+        let width = key.chars().count() + label.chars().count() + 4;
         if used + width > area.width as usize {
             break;
         }
@@ -605,96 +268,28 @@ fn footer(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
 }
 
 /// A box in the middle of `area`, at most `width`×`height`.
-fn popup(area: Rect, width: u16, height: u16) -> Rect {
+pub(in crate::dashboard) fn popup(area: Rect, width: u16, height: u16) -> Rect {
     area.centered(Constraint::Length(width.min(area.width)), Constraint::Length(height.min(area.height)))
 }
 
-fn help(model: &Model, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let quit = match model.mode {
-        Mode::Serve => "quit: asks, then stops the server",
-        Mode::Top => "quit (the server keeps running)",
-    };
-    let keys: &[(&str, &str)] = &[
-        ("q  Ctrl-C", quit),
-        ("?", "this help"),
-        ("Tab  Shift-Tab", "focus the next / previous panel"),
-        ("↑ ↓  j k", "move the selection, scroll the log"),
-        ("PgUp PgDn", "a page up / down"),
-        ("Home End", "first / last (End follows the log)"),
-        ("Enter", "details of a request; an action's requests"),
-        ("Esc", "back; clears the filter, never quits"),
-        ("/", "filter the live list (Enter keeps it)"),
-        ("f", "failures only in the live list"),
-        ("p", "pause the lists (counting goes on)"),
-        ("s", "sort actions: name, calls, failures, p95"),
-    ];
-    let mut lines: Vec<Line> = keys
-        .iter()
-        .map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<15}"), theme.bold()), Span::raw(*what)]))
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(" Times are UTC. Dropped: requests counted in the totals", theme.dim()));
-    lines.push(Line::styled(" whose events did not reach this dashboard.", theme.dim()));
-    let rect = popup(area, 64, lines.len() as u16 + 2);
-    let block = Block::bordered()
-        .border_type(BorderType::Thick)
-        .title(Line::styled(" Help ", theme.bold()))
-        .title_bottom(Line::from(" Esc or ? closes ").right_aligned());
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
-}
-
-fn detail(e: &Event, theme: &Theme, frame: &mut Frame, area: Rect) {
-    let text = |v: &Option<CompactString>| v.as_deref().unwrap_or("–").to_string();
-    let fields: [(&str, String); 12] = [
-        ("Time", e.time.to_string()),
-        ("Request id", e.request_id.to_string()),
-        ("Method", e.method.to_string()),
-        ("Endpoint", e.endpoint.to_string()),
-        ("Action", text(&e.action)),
-        ("Document id", text(&e.document_id)),
-        ("Document version id", text(&e.document_version_id)),
-        ("Item id", text(&e.id)),
-        ("Username", text(&e.username)),
-        ("Status", e.status.to_string()),
-        ("Latency", format!("{} ({} µs)", latency(e.latency_us), e.latency_us)),
-        ("Error", text(&e.error)),
-    ];
-    let lines: Vec<Line> = fields
-        .into_iter()
-        .map(|(label, value)| {
-            let style =
-                if (label == "Error" || label == "Status") && e.is_failure() { theme.failure() } else { Style::new() };
-            Line::from(vec![Span::styled(format!(" {label:<20}"), theme.bold()), Span::styled(value, style)])
-        })
-        .collect();
-    let rect = popup(area, 96, 18);
-    let block = Block::bordered()
-        .border_type(BorderType::Thick)
-        .title(Line::styled(format!(" Request {} ", e.request_id), theme.bold()))
-        .title_bottom(Line::from(" Esc back ").right_aligned());
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), rect);
-}
-
-fn confirm(theme: &Theme, frame: &mut Frame, area: Rect) {
-    let rect = popup(area, 46, 5);
-    let lines = vec![
-        Line::styled("Stop the server? y/n", theme.bold()).centered(),
-        Line::raw(""),
-        Line::from(" y stops it gracefully · n or Esc stays ").centered(),
-    ];
-    let block = Block::bordered().border_type(BorderType::Thick).border_style(theme.failure()).title(" Quit ");
-    frame.render_widget(Clear, rect);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
-}
-
 /// What the request did: the action's name for a custom action, else the endpoint.
-fn what(e: &Event) -> &str {
+pub(in crate::dashboard) fn what(e: &Event) -> &str {
     match (&e.action, e.endpoint.as_str()) {
         (Some(action), "customAction") => action,
         _ => &e.endpoint,
     }
+}
+
+/// `text` in `width` columns, ending in "…" where it had to be cut, so that
+/// a cut text does not pass for the whole of it.
+pub(in crate::dashboard) fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
 }
 
 /// HH:MM:SS of an RFC 3339 time; anything else is shown as it is.
@@ -730,64 +325,16 @@ pub fn uptime(d: std::time::Duration) -> String {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
-    use crate::dashboard::model::tests::{counts, event, history, model, press};
-    use crate::dashboard::{Feed, Options, Stats};
+    use crate::dashboard::testing::*;
+    use crate::dashboard::{Feed, Options};
     use crossterm::event::KeyCode;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
-    use ratatui::buffer::Buffer;
+    use ratatui::style::Color;
     use std::sync::Arc;
     use std::time::Duration;
-
-    /// The two sizes every state is drawn at: the smallest supported and a large one.
-    const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
-
-    /// A test buffer's cells as lines of text.
-    pub(crate) fn text(buf: &Buffer) -> String {
-        buf.content()
-            .chunks(buf.area.width.max(1) as usize)
-            .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn draw(m: &mut Model, (w, h): (u16, u16)) -> String {
-        m.resize(w, h);
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-        terminal.draw(|f| render(m, f)).unwrap();
-        text(terminal.backend().buffer())
-    }
-
-    fn stats() -> Stats {
-        Stats {
-            version: "9.8.7".into(),
-            listen: "127.0.0.1:8080".into(),
-            uptime: Duration::from_secs(3_723),
-            in_flight: 2,
-            total: 1_000,
-            failures: 25,
-            dropped: 3,
-            sampled: 0,
-            actions: counts(&history(30)),
-        }
-    }
-
-    /// A serve dashboard with 30 events (every fourth fails), stats and a log.
-    fn busy(mode: Mode) -> Model {
-        let mut m = model(mode, 30);
-        m.apply(Feed::Stats(stats()));
-        m.apply(Feed::Stats(Stats { uptime: Duration::from_secs(3_724), total: 1_012, ..stats() }));
-        for i in 0..40 {
-            m.apply(Feed::Log(format!("INFO log line {i}")));
-        }
-        m
-    }
-
-    fn row_of(screen: &str, needle: &str) -> usize {
-        screen.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in\n{screen}"))
-    }
 
     #[test]
     fn empty_dashboard() {
@@ -820,130 +367,6 @@ pub(super) mod tests {
                 assert!(header.contains(needle), "{needle:?} at {size:?}\n{header}");
             }
             assert!(!header.contains("PAUSED"));
-        }
-    }
-
-    #[test]
-    fn live_list_is_newest_first_with_every_column() {
-        for size in SIZES {
-            let s = draw(&mut busy(Mode::Serve), size);
-            let newest = row_of(&s, "abc123-29");
-            assert!(newest < row_of(&s, "abc123-28"), "{s}");
-            let line = s.lines().nth(newest).unwrap();
-            // Time from the RFC 3339 string, the action for customAction,
-            // documentId, username, status and latency.
-            for needle in ["12:00:29", "lock", "doc29", "ann", "200", "2.00ms"] {
-                assert!(line.contains(needle), "{needle:?} at {size:?}: {line}");
-            }
-            assert!(s.contains("1/30"), "{s}");
-            assert!(!s.contains("sampled"), "{s}");
-        }
-    }
-
-    #[test]
-    fn a_sampled_live_list_says_so_in_its_title() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            m.apply(Feed::Stats(Stats {
-                uptime: Duration::from_secs(3_725),
-                total: 22_012,
-                sampled: 20_000,
-                ..stats()
-            }));
-            let s = draw(&mut m, size);
-            let title = s.lines().find(|l| l.contains("Live")).unwrap();
-            assert!(title.contains("sampled: 20000 not listed"), "{s}");
-        }
-    }
-
-    #[test]
-    fn failures_panel_shows_errors() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Tab]);
-            let s = draw(&mut m, size);
-            let line = s.lines().nth(row_of(&s, "failure number 27")).unwrap();
-            assert!(line.contains("500") && line.contains("abc123-27"), "{line}");
-            assert!(row_of(&s, "failure number 27") < row_of(&s, "failure number 23"));
-            assert!(s.contains("Enter details"), "{s}");
-        }
-    }
-
-    #[test]
-    fn failure_detail_shows_every_field() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Tab, KeyCode::Enter]);
-            let s = draw(&mut m, size);
-            for needle in [
-                "Request abc123-27",
-                "2024-05-01T12:00:27.000Z",
-                "POST",
-                "customAction",
-                "Action",
-                "Document id",
-                "doc27",
-                "Document version id",
-                "/files/f27.pdf",
-                "Username",
-                "500",
-                "7.00ms (7000 µs)",
-                "failure number 27",
-                "Esc back",
-            ] {
-                assert!(s.contains(needle), "{needle:?} at {size:?}\n{s}");
-            }
-            press(&mut m, &[KeyCode::Esc]);
-            assert!(!draw(&mut m, size).contains("Document version id"));
-        }
-    }
-
-    #[test]
-    fn actions_table_lists_the_registry() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Tab, KeyCode::Tab]);
-            let s = draw(&mut m, size);
-            for a in ACTIONS {
-                let line = s.lines().nth(row_of(&s, a.display_name())).unwrap();
-                assert!(line.contains(a.name()), "{line}");
-            }
-            let ping = s.lines().nth(row_of(&s, "Test connection")).unwrap();
-            // 10 calls, 3 failures, last at 12:00:27; unused actions show dashes.
-            for needle in [" 10 ", " 3 ", "12:00:27", "ms"] {
-                assert!(ping.contains(needle), "{needle:?}: {ping}");
-            }
-            assert!(s.lines().nth(row_of(&s, "Archive")).unwrap().contains('–'));
-            assert!(s.contains("sort: name · s") && s.contains("Name▲"), "{s}");
-            press(&mut m, &[KeyCode::Char('s')]);
-            let s = draw(&mut m, size);
-            assert!(s.contains("sort: calls") && s.contains("Calls▼"), "{s}");
-            // The selected action's description is on screen (calls tie: name order).
-            assert!(s.contains("Records the SHA-256"), "{s}");
-        }
-    }
-
-    #[test]
-    fn help_overlay_lists_every_key() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Char('?')]);
-            let s = draw(&mut m, size);
-            for needle in [
-                "Help",
-                "Tab  Shift-Tab",
-                "PgUp PgDn",
-                "Home End",
-                "Enter",
-                "Esc",
-                "/",
-                "failures only",
-                "pause the lists",
-                "sort actions",
-                "stops the server",
-            ] {
-                assert!(s.contains(needle), "{needle:?} at {size:?}\n{s}");
-            }
         }
     }
 
@@ -990,25 +413,6 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn failures_only_is_shown() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Char('f')]);
-            let s = draw(&mut m, size);
-            assert!(s.contains("failures only") && s.contains("1/7"), "{s}");
-        }
-    }
-
-    #[test]
-    fn quit_confirmation() {
-        for size in SIZES {
-            let mut m = busy(Mode::Serve);
-            press(&mut m, &[KeyCode::Char('q')]);
-            assert!(draw(&mut m, size).contains("Stop the server? y/n"));
-        }
-    }
-
-    #[test]
     fn top_shows_its_connection_and_has_no_log() {
         for size in SIZES {
             let mut m = busy(Mode::Top);
@@ -1024,31 +428,6 @@ pub(super) mod tests {
             assert!(s.contains("dropped 7"), "{s}");
             assert!(!s.contains("Log") && !s.contains("log line"), "{s}");
         }
-    }
-
-    #[test]
-    fn log_pane_shows_the_newest_lines() {
-        let mut m = busy(Mode::Serve);
-        let s = draw(&mut m, (160, 48));
-        assert!(s.contains("INFO log line 39") && !s.contains("INFO log line 0 "), "{s}");
-        // At 80×24 the log shares the lower pane: focus brings it up.
-        press(&mut m, &[KeyCode::BackTab]);
-        let s = draw(&mut m, (80, 24));
-        assert!(s.contains("INFO log line 39") && !s.contains("No failures"), "{s}");
-        press(&mut m, &[KeyCode::Up, KeyCode::Up]);
-        let s = draw(&mut m, (80, 24));
-        assert!(!s.contains("INFO log line 39") && s.contains("INFO log line 37") && s.contains("↑2"), "{s}");
-        let mut m = model(Mode::Serve, 0);
-        press(&mut m, &[KeyCode::BackTab]);
-        assert!(draw(&mut m, (80, 24)).contains("No log lines yet."));
-    }
-
-    #[test]
-    fn a_long_history_draws_only_what_is_visible() {
-        let mut m = model(Mode::Serve, crate::dashboard::model::MAX_EVENTS);
-        press(&mut m, &[KeyCode::End]);
-        let s = draw(&mut m, (80, 24));
-        assert!(s.contains("abc123-0 ") && s.contains("10000/10000"), "{s}");
     }
 
     #[test]
@@ -1104,6 +483,10 @@ pub(super) mod tests {
     fn formatting() {
         assert_eq!(hms("2024-05-01T12:34:56.789Z"), "12:34:56");
         assert_eq!(hms("garbage"), "garbage");
+        assert_eq!(clip("Keeps a copy", 12), "Keeps a copy");
+        assert_eq!(clip("Keeps a copy", 11), "Keeps a co…");
+        assert_eq!(clip("Keeps a copy", 9), "Keeps a…");
+        assert_eq!(clip("Keeps a copy", 0), "…");
         assert_eq!(latency(850), "850µs");
         assert_eq!(latency(1_234), "1.23ms");
         assert_eq!(latency(12_345), "12.3ms");

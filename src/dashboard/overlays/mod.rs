@@ -1,0 +1,5 @@
+//! What is drawn over the panels, one file each.
+
+pub mod confirm;
+pub mod detail;
+pub mod help;
