@@ -1,8 +1,9 @@
 //! The command line: one table of flags per command ([`SERVE_FLAGS`],
-//! [`TOP_FLAGS`]) from which parsing, environment variables, `--help` and
-//! the man page test all read. Every flag `--some-flag` may also come from
-//! `WFHOOK_SOME_FLAG`; a flag given on the command line wins. Keys are never
-//! taken from argv.
+//! [`TOP_FLAGS`]) and one of the variables no flag sets ([`ENVIRONMENT`]),
+//! from which parsing, `--help`, and (through `tests/docs.rs`) the manual
+//! and the README all read: a new flag is one entry. Every flag
+//! `--some-flag` may also come from `WFHOOK_SOME_FLAG`; a flag given on the
+//! command line wins. Keys are never taken from argv.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -10,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dashboard::KEYMAP;
 use crate::http::{Config, normalize_base_path};
 
 pub struct Flag {
@@ -71,14 +73,16 @@ pub static SERVE_FLAGS: &[Flag] = &[
         Value("./wfhook-data"),
         "The document folder; created on first start. Its hidden `.wfhook` folder holds all state.",
     )
-    .details("See FILES."),
+    .details("See `FILES`."),
     flag(
         "base-path",
         "PATH",
         Value("/"),
         "Path under which every endpoint is served; Workfront's Base API URL is the public URL plus this path.",
     )
-    .details("Such as `/api/v1`. Leading and trailing slashes are ignored; `.`, `..` and empty segments are refused."),
+    .details(
+        "For example `/api/v1`. Leading and trailing slashes are ignored; `.`, `..` and empty segments are refused.",
+    ),
     flag(
         "public-url",
         "URL",
@@ -139,7 +143,7 @@ pub static SERVE_FLAGS: &[Flag] = &[
         "tui",
         "Show the operator's dashboard in this terminal while serving (headless when stdout is not a terminal).",
     )
-    .details("See DASHBOARD."),
+    .details("See `DASHBOARD`."),
     flag(
         "log-file",
         "FILE",
@@ -155,8 +159,8 @@ pub static SERVE_FLAGS: &[Flag] = &[
     )
     .details(
         "If the default address is taken, for example by a second instance on the same host, wfhook warns and \
-         serves without it; an address given by option or environment must bind, or the start fails. See ADMIN \
-         LISTENER.",
+         serves without it; an address given by option or environment must bind, or the start fails. See `ADMIN \
+         LISTENER`.",
     ),
     switch_flag("admin-allow-remote", "Allow the admin listener on a non-loopback address.")
         .details("`/metrics` needs no token, so expose it only to a trusted network."),
@@ -409,7 +413,11 @@ pub fn help() -> String {
     flag_help(&mut s, SERVE_FLAGS);
     s.push_str("\nTOP OPTIONS:\n");
     flag_help(&mut s, TOP_FLAGS);
-    s.push_str(DASHBOARD_HELP);
+    s.push_str("\nDASHBOARD KEYS:\n");
+    let width = KEYMAP.iter().map(|k| k.keys.len()).max().unwrap_or(0) + 2;
+    for k in KEYMAP {
+        s.push_str(&format!("    {:width$}{}\n", k.keys, k.does));
+    }
     s.push_str(ADMIN_HELP);
     s.push_str("\nENVIRONMENT:\n");
     for v in ENVIRONMENT {
@@ -417,20 +425,6 @@ pub fn help() -> String {
     }
     s
 }
-
-/// The dashboard's keys, for `--help`.
-const DASHBOARD_HELP: &str = "
-DASHBOARD KEYS:
-    q               quit (serve --tui asks first; top never stops the server)
-    ?               help overlay
-    Tab, Shift-Tab  move focus between panels
-    arrows, PgUp, PgDn, Home, End   scroll the focused panel
-    Enter, Esc      open the selected failure's details, go back
-    /               filter the live list (Enter keeps it, Esc clears it)
-    f               failures only
-    p               pause the live list (counting goes on)
-    s               sort the actions table
-";
 
 /// The admin pages, for `--help`.
 const ADMIN_HELP: &str = "
