@@ -14,14 +14,6 @@ fn is_our_id(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 255 && s != "/")
 }
 
-/// What is on disk in a folder, sorted.
-fn on_disk(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn the_root_folder_is_slash_and_starts_empty() {
     let s = TestServer::start(&[]);

@@ -221,11 +221,9 @@ fn concurrent_clients_all_succeed_and_each_request_is_journaled_once() {
     let files = items.iter().filter(|i| i["kind"] == "file").count();
     let folders = items.iter().filter(|i| i["kind"] == "folder").count();
     assert_eq!((files, folders), (THREADS * 2, THREADS * 2));
-    let mut on_disk: Vec<String> =
-        fs::read_dir(&s.root).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    on_disk.sort();
-    assert_eq!(on_disk.len(), THREADS * 4 + 1);
-    assert!(on_disk.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == ".wfhook"), "{on_disk:?}");
+    let names = on_disk(&s.root);
+    assert_eq!(names.len(), THREADS * 4 + 1);
+    assert!(names.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == ".wfhook"), "{names:?}");
 }
 
 #[test]
@@ -314,8 +312,7 @@ fn sigterm_with_idle_and_half_sent_connections_open_still_exits_0() {
 fn sigint_stops_the_server_like_sigterm() {
     let mut s = TestServer::start(&[]);
     s.get_json("/metadata?id=%2F");
-    let ok = std::process::Command::new("kill").arg("-INT").arg(s.pid().to_string()).status().unwrap();
-    assert!(ok.success());
+    s.signal("INT");
     assert_eq!(s.wait_exit().code(), Some(0), "{}", s.stderr());
 }
 
