@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use wfhook::actions::ACTIONS;
 
 #[test]
 fn actions_lists_every_compiled_in_action_as_service_info_does() {
@@ -20,15 +21,20 @@ fn actions_lists_every_compiled_in_action_as_service_info_does() {
     let s = TestServer::start(&[]);
     let info = s.get_json("/serviceInfo");
     let listed = info["customActions"].as_array().unwrap();
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), ACTIONS.len());
     for a in listed {
         let (name, display) = (a["name"].as_str().unwrap(), a["displayName"].as_str().unwrap());
         let line = out.lines().find(|l| l.split_whitespace().next() == Some(name));
         let line = line.unwrap_or_else(|| panic!("{name} missing from:\n{out}"));
         assert!(line.contains(display), "{line}");
     }
-    for name in ["ping", "checksum", "lock", "unlock", "archive", "snapshot"] {
-        assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{out}");
+    // Each registered action: its name and display name on one line, its
+    // description on the next.
+    for a in ACTIONS {
+        let mut lines = out.lines().skip_while(|l| l.split_whitespace().next() != Some(a.name()));
+        let line = lines.next().unwrap_or_else(|| panic!("{} missing from:\n{out}", a.name()));
+        assert!(line.contains(a.display_name()), "{line}");
+        assert_eq!(lines.next().map(str::trim), Some(a.description()), "{out}");
     }
 }
 
