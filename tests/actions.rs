@@ -162,7 +162,7 @@ fn archive_hides_a_document_but_keeps_it_reachable_by_id() {
 fn snapshot_keeps_a_copy_per_version() {
     let (s, id) = with_document(b"version one");
     success(&s.action("snapshot", DOC, Some(V1)));
-    let snap = s.state_dir().join("snapshots").join(&id);
+    let snap = s.state_dir().snapshots_of(&id);
     assert_eq!(fs::read(snap.join(V1)).unwrap(), b"version one");
 
     s.upload(&id, b"version two").ok_json();
@@ -179,7 +179,7 @@ fn snapshot_keeps_a_copy_per_version() {
     for bad in ["../../escape", "a/b", ".hidden", "x\u{0}y"] {
         s.action("snapshot", DOC, Some(bad)).assert_error(400, "failure");
     }
-    assert!(!s.state_dir().join("escape").exists());
+    assert!(!s.state_dir().path().join("escape").exists());
     assert_eq!(fs::read_dir(&snap).unwrap().count(), 2);
 }
 
@@ -205,7 +205,7 @@ fn upload_init_links_each_workfront_version_to_its_own_file() {
     // Renaming the file keeps the link.
     s.rename(&two, "renamed.pdf").ok_json();
     success(&s.action("snapshot", DOC, Some(V2)));
-    let snap = s.state_dir().join("snapshots").join(&two).join(V2);
+    let snap = s.state_dir().snapshots_of(&two).join(V2);
     assert_eq!(fs::read(snap).unwrap(), b"plan v2");
 }
 
@@ -230,7 +230,7 @@ fn every_action_call_is_journaled_without_the_key() {
     assert_eq!(failed["action"], "nope");
     assert_eq!(failed["status"], 404);
     assert!(failed["error"].is_string());
-    let text = fs::read_to_string(s.state_dir().join("journal.jsonl")).unwrap();
+    let text = fs::read_to_string(s.state_dir().journal()).unwrap();
     assert!(!text.contains(KEY));
 }
 

@@ -14,6 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
+use wfhook::state_dir::{self, LAYOUT};
 
 const CLIENTS: usize = 16;
 const CYCLES: u64 = 3;
@@ -214,28 +215,30 @@ fn check_after_restart(root: &Path, clients: &[Client], kills: usize) {
     }
     for e in fs::read_dir(&s.root).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(name == ".wfhook" || names.contains(name.as_str()), "{name:?} lies in the root");
+        assert!(name == state_dir::NAME || names.contains(name.as_str()), "{name:?} lies in the root");
     }
     let state = s.state_dir();
-    let known =
-        ["state.jsonl", "state.lock", "journal.jsonl", "link-secret", "admin-token", "tmp", "archive", "snapshots"];
+    // The snapshots folder, relative to the state folder.
+    let snapshots = state.snapshots_of("id").parent().unwrap().strip_prefix(state.path()).unwrap().to_path_buf();
     let mut debris = Vec::new();
-    tree(&state, Path::new(""), &mut debris);
+    tree(state.path(), Path::new(""), &mut debris);
     for rel in debris {
-        let mut parts = rel.iter().map(|p| p.to_str().unwrap());
-        let top = parts.next().unwrap();
-        assert!(known.contains(&top), "{rel:?} lies in the state folder");
-        if top == "snapshots"
-            && let (Some(id), Some(version)) = (parts.next(), parts.next())
-        {
+        let top = rel.iter().next().unwrap().to_str().unwrap();
+        assert!(LAYOUT.iter().any(|e| e.name == top), "{rel:?} lies in the state folder");
+        let mut parts = rel.strip_prefix(&snapshots).into_iter().flat_map(|p| p.iter()).map(|p| p.to_str().unwrap());
+        if let (Some(id), Some(version)) = (parts.next(), parts.next()) {
             let f = files.iter().find(|f| f.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("snapshot of {id}"));
             let v: u64 = version.strip_prefix('v').and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{rel:?}"));
-            assert_eq!(fs::read(state.join(&rel)).unwrap(), payload(&f.name, v), "snapshot {rel:?} is not whole");
+            assert_eq!(
+                fs::read(state.path().join(&rel)).unwrap(),
+                payload(&f.name, v),
+                "snapshot {rel:?} is not whole"
+            );
         }
     }
 
     // The journal reads back and holds every answered request.
-    let back = wfhook::journal::read(&state.join("journal.jsonl"), None).expect("the journal reads back");
+    let back = wfhook::journal::read(&state.journal(), None).expect("the journal reads back");
     assert!(back.skipped <= kills, "{} lines skipped after {kills} kills", back.skipped);
     let journaled: HashSet<&str> = back.events.iter().map(|e| e.request_id.as_str()).collect();
     let answered: Vec<&String> = clients.iter().flat_map(|c| &c.answered).collect();

@@ -16,7 +16,7 @@ fn admin_server() -> TestServer {
 }
 
 fn token(server: &TestServer) -> String {
-    std::fs::read_to_string(server.state_dir().join("admin-token")).unwrap().trim().to_string()
+    std::fs::read_to_string(server.state_dir().admin_token()).unwrap().trim().to_string()
 }
 
 /// The next feed message that `want` accepts, skipping the others (at most
@@ -78,7 +78,7 @@ fn the_event_stream_needs_the_admin_token() {
     assert_eq!(request(admin, "POST", "/metrics", &[], b"").status, 405);
     assert_eq!(request(admin, "GET", "/nothing", &[], b"").status, 404);
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(server.state_dir().join("admin-token")).unwrap().permissions(),
+        &std::fs::metadata(server.state_dir().admin_token()).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 }

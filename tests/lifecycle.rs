@@ -13,6 +13,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::Value;
 use wfhook::actions::ACTIONS;
+use wfhook::state_dir::{self, StateDir};
 
 #[test]
 fn actions_lists_every_compiled_in_action_as_service_info_does() {
@@ -115,7 +116,7 @@ fn an_unusable_root_is_a_clear_error_and_exit_1() {
 fn the_first_start_without_a_key_generates_one_and_shows_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = TestServer::builder().no_key().root(dir.path()).start();
-    let key_file = dir.path().join(".wfhook/api-key");
+    let key_file = StateDir::of_root(dir.path()).api_key();
     let key = fs::read_to_string(&key_file).unwrap().trim().to_string();
     assert!(key.len() >= 32, "a short key: {key:?}");
     assert_eq!(fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
@@ -162,7 +163,7 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&body[..half]).unwrap();
     // The worker is spooling the body once its temp file exists.
-    let tmp = s.state_dir().join("tmp");
+    let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
     s.sigterm();
@@ -220,7 +221,7 @@ fn concurrent_clients_all_succeed_and_each_request_is_journaled_once() {
     let ids: HashSet<&str> = journal.iter().map(|e| e["requestId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), total, "request ids are unique");
     assert!(journal.iter().all(|e| e["status"] == 200), "{:?}", journal.iter().find(|e| e["status"] != 200));
-    let text = fs::read_to_string(s.state_dir().join("journal.jsonl")).unwrap();
+    let text = fs::read_to_string(s.state_dir().journal()).unwrap();
     assert!(!text.contains(KEY));
 
     let items = s.files("/");
@@ -229,7 +230,7 @@ fn concurrent_clients_all_succeed_and_each_request_is_journaled_once() {
     assert_eq!((files, folders), (THREADS * 2, THREADS * 2));
     let names = on_disk(&s.root);
     assert_eq!(names.len(), THREADS * 4 + 1);
-    assert!(names.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == ".wfhook"), "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == state_dir::NAME), "{names:?}");
 }
 
 #[test]
@@ -240,7 +241,7 @@ fn a_torn_journal_line_is_skipped_and_later_lines_stay_whole() {
         s.get_json("/metadata?id=%2F");
         assert!(s.stop().success());
     }
-    let journal = dir.path().join(".wfhook/journal.jsonl");
+    let journal = StateDir::of_root(dir.path()).journal();
     OpenOptions::new().append(true).open(&journal).unwrap().write_all(b"{\"time\":\"2024-").unwrap();
     let s = TestServer::builder().root(dir.path()).start();
     s.get_json("/files?parentId=%2F");
@@ -262,7 +263,7 @@ fn a_torn_state_line_is_skipped_on_restart() {
         assert!(s.stop().success());
         id
     };
-    let state = dir.path().join(".wfhook/state.jsonl");
+    let state = StateDir::of_root(dir.path()).state_log();
     OpenOptions::new().append(true).open(&state).unwrap().write_all(b"{\"op\":\"id\",\"id\":\"0123").unwrap();
     let s = TestServer::builder().root(dir.path()).start();
     let meta = s.metadata(&id);
@@ -359,7 +360,7 @@ fn a_second_sigterm_exits_at_once_even_with_a_stalled_upload() {
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&[1u8; 5000]).unwrap();
-    let tmp = s.state_dir().join("tmp");
+    let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
     s.sigterm();

@@ -159,7 +159,7 @@ impl TestServer {
 
     /// Every line of the journal, parsed; panics on a line that is not JSON.
     pub fn journal(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.state_dir().join("journal.jsonl")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.state_dir().journal()).unwrap_or_default();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}")))
             .collect()

@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
+use wfhook::state_dir::StateDir;
+
 use super::api::KEY;
 use super::client::request;
 use super::tools::proc_status;
@@ -235,8 +237,8 @@ impl TestServer {
     }
 
     /// The root's hidden state folder.
-    pub fn state_dir(&self) -> PathBuf {
-        self.root.join(".wfhook")
+    pub fn state_dir(&self) -> StateDir {
+        StateDir::of_root(&self.root)
     }
 
     pub fn stderr(&self) -> String {
