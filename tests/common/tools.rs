@@ -1,7 +1,9 @@
 //! What the tests need from the machine: free loopback ports, a process's
 //! `/proc` figures, the names in a folder, and the tools some tests drive
-//! (tmux, groff, nginx…). Std only: the benches include this file too.
+//! (tmux, groff, nginx…), skipped visibly where they are missing. Std only:
+//! the benches include this file too.
 
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
@@ -43,7 +45,11 @@ fn find_tool(tool: &str) -> Option<PathBuf> {
         .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
-/// The tools' paths; when one is missing, fails under CI and skips elsewhere.
+/// The tools' paths. When one is missing: under CI (`CI` set and not
+/// empty) the test fails; elsewhere it says `skipped: needs TOOL` on stderr
+/// and the caller returns. The line is written to the process's stderr
+/// itself, not through `eprintln!`, which libtest captures and shows only
+/// for a failing test: a developer sees the skip in `cargo test`'s output.
 pub fn tools_or_skip(tools: &[&str]) -> Option<Vec<PathBuf>> {
     let found: Vec<Option<PathBuf>> = tools.iter().map(|t| find_tool(t)).collect();
     let missing: Vec<&str> = tools.iter().zip(&found).filter(|(_, p)| p.is_none()).map(|(t, _)| *t).collect();
@@ -53,6 +59,7 @@ pub fn tools_or_skip(tools: &[&str]) -> Option<Vec<PathBuf>> {
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("CI is set but these are not installed: {} (.ci/run installs them)", missing.join(", "));
     }
-    println!("skipped: {} not installed", missing.join(", "));
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped: needs {} ({test})", missing.join(", "));
     None
 }
