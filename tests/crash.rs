@@ -11,6 +11,7 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -66,9 +67,26 @@ struct Client {
     created: usize,
 }
 
+/// What the clients of one cycle have done so far, for the test to kill the
+/// server only once they have done enough to prove something.
+#[derive(Default)]
+struct Progress {
+    /// Clients that had an upload acknowledged in this cycle.
+    writing: AtomicUsize,
+    /// Clients that stopped (a problem: the server is still up).
+    stopped: AtomicUsize,
+}
+
 impl Client {
-    /// Sends until the connection fails (the server was killed).
-    fn run(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64) {
+    /// Sends until the connection fails (the server was killed), then counts
+    /// itself as stopped.
+    fn run(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64, progress: &Progress) {
+        self.send_until_killed(c, addr, cycle, progress);
+        progress.stopped.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn send_until_killed(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64, progress: &Progress) {
+        let mut writing = false;
         let Ok(mut conn) = Conn::open(addr) else { return };
         let auth = [("apiKey", KEY), ("username", USER)];
         let mut call = |me: &mut Client, method: &str, target: String, body: &[u8]| -> Option<Response> {
@@ -113,6 +131,9 @@ impl Client {
                 return;
             }
             self.files[at].acked = Some(v);
+            if !std::mem::replace(&mut writing, true) {
+                progress.writing.fetch_add(1, Ordering::SeqCst);
+            }
             let mut expect = |me: &mut Client, what: &str, target: String, status: u16| -> bool {
                 match call(me, if what == "upload" { "PUT" } else { "GET" }, target, b"tiny") {
                     Some(r) if r.status == status => true,
@@ -165,16 +186,33 @@ fn a_kill_9_under_load_loses_no_acknowledged_write_and_leaves_no_debris() {
         let load = Duration::from_millis(700 + 600 * cycle);
         let started = Instant::now();
         let addr = s.addr;
-        std::thread::scope(|scope| {
+        let progress = Progress::default();
+        let loaded = std::thread::scope(|scope| {
             for (c, client) in clients.iter_mut().enumerate() {
-                scope.spawn(move || client.run(c, addr, cycle));
+                let progress = &progress;
+                scope.spawn(move || client.run(c, addr, cycle, progress));
             }
             std::thread::sleep(load.saturating_sub(started.elapsed()));
+            // However slow the machine, the kill comes only once every client
+            // has written something in this cycle (or one stopped on a
+            // problem, reported below). The clients run until the kill, so
+            // it comes before any panic here.
+            let loaded = poll(|| {
+                let (writing, stopped) =
+                    (progress.writing.load(Ordering::SeqCst), progress.stopped.load(Ordering::SeqCst));
+                (writing == CLIENTS || stopped > 0).then_some(())
+            });
             s.kill9();
             kills += 1;
+            loaded
         });
         let problems: Vec<&String> = clients.iter().flat_map(|c| &c.problems).collect();
         assert!(problems.is_empty(), "cycle {cycle}: {problems:?}");
+        assert!(
+            loaded.is_some(),
+            "cycle {cycle}: only {} of {CLIENTS} clients had a write acknowledged within {WAIT:?}",
+            progress.writing.load(Ordering::SeqCst)
+        );
         check_after_restart(dir.path(), &clients, kills);
     }
     let acked: usize = clients.iter().flat_map(|c| &c.files).filter(|f| f.acked.is_some()).count();

@@ -166,6 +166,8 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
+    // The server has the signal (stopping has begun), and a moment to act
+    // on it wrongly, before the rest is sent.
     s.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     conn.write_all(&body[half..]).unwrap();
@@ -363,6 +365,8 @@ fn a_second_sigterm_exits_at_once_even_with_a_stalled_upload() {
     let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
+    // The first signal is delivered before the second is sent, so the two
+    // cannot merge into one; an exit on the first would show within 300 ms.
     s.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     assert!(s.is_running(), "the first SIGTERM must wait for the in-flight upload");

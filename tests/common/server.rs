@@ -17,7 +17,7 @@ use wfhook::state_dir::StateDir;
 use super::api::KEY;
 use super::client::request;
 use super::tools::proc_status;
-use super::wait::{WAIT, poll};
+use super::wait::{WAIT, poll, wait_until};
 
 /// The path of the binary under test.
 pub fn bin() -> &'static str {
@@ -249,11 +249,20 @@ impl TestServer {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Sends signal `name` (`TERM`, `INT`, `KILL`) to the server.
+    /// Sends signal `name` (`TERM`, `INT`, `KILL`) to the server and waits
+    /// until the kernel has delivered it (it is no longer pending), so that a
+    /// test knows the server got it before the test goes on.
     pub fn signal(&self, name: &str) {
         let pid = self.pid();
         let ok = Command::new("kill").args(["-s", name]).arg(pid.to_string()).status().expect("kill runs");
         assert!(ok.success(), "kill -s {name} {pid} failed");
+        let number = match name {
+            "INT" => 2,
+            "KILL" => 9,
+            "TERM" => 15,
+            other => panic!("no signal number known for {other}"),
+        };
+        wait_for_delivery(pid, number);
     }
 
     /// Sends SIGTERM to the server.
@@ -333,6 +342,21 @@ impl Drop for TestServer {
             let _ = self.child.wait();
         }
     }
+}
+
+/// Waits until signal `number` is pending neither for process `pid` nor for
+/// its main thread (or the process is gone).
+fn wait_for_delivery(pid: u32, number: u32) {
+    let bit = 1u64 << (number - 1);
+    wait_until(&format!("signal {number} to reach process {pid}"), || {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else { return Some(()) };
+        let field = |key: &str| -> u64 {
+            let hex = status.lines().find_map(|l| l.strip_prefix(key)).unwrap_or_default();
+            u64::from_str_radix(hex.trim(), 16).unwrap_or(0)
+        };
+        let zombie = status.lines().any(|l| l.starts_with("State:") && l.contains('Z'));
+        (zombie || (field("ShdPnd:") | field("SigPnd:")) & bit == 0).then_some(())
+    });
 }
 
 /// The value of one series of a Prometheus page, e.g.
