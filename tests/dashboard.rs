@@ -151,15 +151,26 @@ fn tui_without_a_terminal_runs_headless() {
 /// The terminal the dashboard tests draw in.
 const SCREEN: (u16, u16) = (120, 36);
 
-/// `serve --tui` with the key `test-key` in a tmux session, on a free port;
-/// `then` is shell that runs in the pane after it exits.
+/// `serve --tui` with the key `test-key` in a tmux session, on the port the
+/// system picks (read off the dashboard's header); `then` is shell that runs
+/// in the pane after it exits.
 fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let cmd =
-        format!("{} serve --tui --listen {addr} --admin-listen off --root {}{then}", common::bin(), root.display());
+    let cmd = format!(
+        "{} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {}{then}",
+        common::bin(),
+        root.display()
+    );
     let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")], SCREEN);
+    let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let addr = listen_addr(&header).unwrap();
     wait_for_listener(addr);
     (tmux, addr)
+}
+
+/// The `listen ADDR` the dashboard's header shows, once it is a real port.
+fn listen_addr(screen: &str) -> Option<SocketAddr> {
+    let addr: SocketAddr = screen.split("listen ").nth(1)?.split_whitespace().next()?.parse().ok()?;
+    (addr.port() != 0).then_some(addr)
 }
 
 #[test]
@@ -177,9 +188,14 @@ fn the_real_binary_shows_the_dashboard_in_a_terminal_and_quits_when_confirmed() 
     // Logs go to the log pane, never onto the screen as raw lines.
     assert!(!screen.lines().any(|l| l.starts_with('[')), "{screen}");
 
+    let help_open = "Esc or ? closes";
     tmux.keys(&["?"]);
-    tmux.wait_for_screen(&["Esc"]);
-    tmux.keys(&["Escape", "p"]);
+    tmux.wait_for_screen(&[help_open]);
+    // Escape closes the help before `p` is typed: sent together, the
+    // terminal reads the two as one Alt-p.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for_screen_that("the help closed", |s| !s.contains(help_open));
+    tmux.keys(&["p"]);
     tmux.wait_for_screen(&["PAUSED"]);
     tmux.keys(&["p", "q"]);
     tmux.wait_for_screen(&["Stop the server? y/n"]);

@@ -39,7 +39,9 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Types `keys`, one tmux key name each.
+    /// Types `keys`, one tmux key name each. A program reading the terminal
+    /// may take `Escape` and the key right after it as one Alt chord: wait
+    /// for what `Escape` does before typing on.
     pub fn keys(&self, keys: &[&str]) {
         for k in keys {
             assert!(Command::new("tmux").args(["send-keys", "-t", &self.0, k]).status().unwrap().success());
