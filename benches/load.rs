@@ -37,6 +37,7 @@
 
 mod common;
 
+use common::client::{read_response, request};
 use common::{GRACE, Wrk, wrk};
 
 use std::fs::{self, File};
@@ -105,7 +106,7 @@ fn start_hello(workers: usize) -> Server {
         .spawn()
         .expect("the bench binary starts itself as the hello-world");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    common::wait_for(addr);
+    common::wait_for_listener(addr);
     Server { child, addr, name: "hello-world" }
 }
 
@@ -128,18 +129,15 @@ fn start_wfhook(root: &Path, log: &Path, workers: usize) -> Server {
         .spawn()
         .expect("the wfhook binary starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    common::wait_for(addr);
+    common::wait_for_listener(addr);
     Server { child, addr, name: "wfhook" }
 }
 
 // ---------------------------------------------------------------- /proc
 
-/// A `kB` field of /proc/PID/status, in bytes.
-fn proc_status(pid: u32, field: &str) -> u64 {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+/// A `kB` field of /proc/PID/status (`"VmRSS:"`) in bytes; 0 when gone.
+fn proc_bytes(pid: u32, key: &str) -> u64 {
+    common::proc_status(pid, key).map_or(0, |kib| kib * 1024)
 }
 
 /// Samples VmRSS every 10 ms until stopped.
@@ -155,7 +153,7 @@ impl RssSampler {
         let handle = std::thread::spawn(move || {
             let mut v = Vec::new();
             while !flag.load(Ordering::Relaxed) {
-                v.push(proc_status(pid, "VmRSS"));
+                v.push(proc_bytes(pid, "VmRSS:"));
                 std::thread::sleep(Duration::from_millis(10));
             }
             v
@@ -209,22 +207,9 @@ fn read_head(r: &mut impl BufRead) -> (u16, Option<u64>) {
     (status, len)
 }
 
-/// One small request on a fresh connection; (status, body).
-fn call(addr: SocketAddr, method: &str, target: &str) -> (u16, Vec<u8>) {
-    let mut s = connect(addr);
-    s.write_all(head(method, target, addr, "").as_bytes()).unwrap();
-    let mut r = BufReader::new(s);
-    let (status, _) = read_head(&mut r);
-    let mut body = Vec::new();
-    r.read_to_end(&mut body).unwrap();
-    (status, body)
-}
-
 /// The id of a file at the top of the root, by its title.
 fn id_of(addr: SocketAddr, title: &str) -> String {
-    let (status, body) = call(addr, "GET", "/files?parentId=%2F");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
-    let items: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let items = request(addr, "GET", "/files?parentId=%2F", &[("apiKey", KEY), ("username", USER)], b"").ok_json();
     items
         .as_array()
         .and_then(|a| a.iter().find(|i| i["title"] == title))
@@ -262,26 +247,17 @@ fn upload(addr: SocketAddr, id: &str, source: &Path) -> Duration {
         }
         s.write_all(&buf[..n]).unwrap();
     }
-    let mut r = BufReader::new(s);
-    let (status, _) = read_head(&mut r);
-    let mut body = String::new();
-    r.read_to_string(&mut body).unwrap();
+    let r = read_response(&mut BufReader::new(s), false);
     let elapsed = started.elapsed();
-    assert_eq!(status, 200, "upload answered {body}");
+    assert_eq!(r.status, 200, "upload answered {}", r.text());
     elapsed
-}
-
-/// The threads of a process.
-fn thread_count(pid: u32) -> u64 {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines().find_map(|l| l.strip_prefix("Threads:")?.trim().parse().ok()).unwrap_or(0)
 }
 
 /// The server's thread count halfway through a run of `secs`.
 fn threads_midway(pid: u32, secs: u64) -> JoinHandle<u64> {
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(secs * 500));
-        thread_count(pid)
+        common::proc_status(pid, "Threads:").unwrap_or(0)
     })
 }
 
@@ -456,7 +432,7 @@ fn requests(run: &Run, server: &Server) -> Vec<String> {
         }
     }
     let rss_samples = rss_during_load.finish();
-    let hwm_load = proc_status(pid, "VmHWM");
+    let hwm_load = proc_bytes(pid, "VmHWM:");
     drop(hello);
 
     println!();
@@ -540,7 +516,7 @@ fn streaming(run: &Run, server: &Server, root: &Path, stream_mib: u64) -> Vec<St
     println!("== streaming {stream_mib} MiB; VmRSS sampled every 10 ms");
     let mut flat = true;
     for dir in ["download", "upload"] {
-        let before = proc_status(pid, "VmRSS");
+        let before = proc_bytes(pid, "VmRSS:");
         let sampler = RssSampler::start(pid);
         let t = if dir == "download" {
             download(server.addr, &huge_id, huge_len)
@@ -563,7 +539,7 @@ fn streaming(run: &Run, server: &Server, root: &Path, stream_mib: u64) -> Vec<St
             mb(growth)
         );
     }
-    let hwm = proc_status(pid, "VmHWM");
+    let hwm = proc_bytes(pid, "VmHWM:");
     println!("wfhook VmHWM after everything: {:.1} MB", mb(hwm));
     summary.push(format!("RSS flat while streaming {stream_mib} MiB both ways (growth <= 4 MB): {}", verdict(flat)));
     summary.push(format!("peak RSS over the whole run <= 32 MB: {:.1} MB ({})", mb(hwm), verdict(hwm <= 32_000_000)));

@@ -21,7 +21,8 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
+
+use common::tmux::Tmux;
 
 const KEY: &str = "bench-key";
 
@@ -56,25 +57,6 @@ fn load(addr: SocketAddr, pid: u32, conns: u64, secs: u64) -> Run {
     Run { rps: w.rps, cpu_per_request: cpu as f64 / w.requests.max(1) as f64 }
 }
 
-struct Tmux(String);
-
-impl Tmux {
-    /// The process in the session's pane: the server, which `exec` put there.
-    fn pid(&self) -> u32 {
-        let out = Command::new("tmux")
-            .args(["display-message", "-p", "-t", &self.0, "#{pane_pid}"])
-            .output()
-            .expect("tmux runs");
-        String::from_utf8_lossy(&out.stdout).trim().parse().expect("tmux names the pane's process")
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
-    }
-}
-
 /// Starts `serve` in a detached tmux session, with the dashboard or
 /// headless. Both modes start the same way on purpose: a tmux pane is a
 /// session of its own, and with the kernel's scheduler autogroups a
@@ -82,9 +64,8 @@ impl Drop for Tmux {
 /// straight from the bench would share the bench's session with the load
 /// threads and get a different share, so the ratio would measure the
 /// scheduler rather than the dashboard.
-fn start(root: &std::path::Path, tag: &str, round: u64, tui: bool) -> (Tmux, SocketAddr) {
+fn start(root: &std::path::Path, tui: bool) -> (Tmux, SocketAddr) {
     let port = common::free_port();
-    let session = format!("wfhook-bench-{}-{tag}-{round}", std::process::id());
     let mut cmd = format!(
         "exec {} serve --listen 127.0.0.1:{port} --admin-listen off --root '{}'",
         env!("CARGO_BIN_EXE_wfhook"),
@@ -92,19 +73,16 @@ fn start(root: &std::path::Path, tag: &str, round: u64, tui: bool) -> (Tmux, Soc
     );
     // Headless, the logs go where a service's would not slow it: nowhere.
     cmd.push_str(if tui { " --tui" } else { " 2>/dev/null" });
-    let mut tmux = Command::new("tmux");
-    tmux.args(["new-session", "-d", "-s", &session, "-x", "160", "-y", "48", "-e", &format!("WFHOOK_API_KEY={KEY}")]);
     // tmux gives a session its server's environment, not ours: pass RUST_LOG
     // on, so that e.g. `RUST_LOG=info,wfhook::access=warn` spares both modes
     // the access lines (only the headless one writes them by default).
-    if let Ok(filter) = std::env::var("RUST_LOG") {
-        tmux.args(["-e", &format!("RUST_LOG={filter}")]);
-    }
-    let status = tmux.arg(cmd).status().expect("tmux runs");
-    assert!(status.success(), "tmux could not start the server");
+    let filter = std::env::var("RUST_LOG").ok();
+    let mut env = vec![("WFHOOK_API_KEY", KEY)];
+    env.extend(filter.as_deref().map(|f| ("RUST_LOG", f)));
+    let tmux = Tmux::start(&cmd, &env, (160, 48));
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    common::wait_for(addr);
-    (Tmux(session), addr)
+    common::wait_for_listener(addr);
+    (tmux, addr)
 }
 
 fn main() {
@@ -124,7 +102,7 @@ fn main() {
     for round in 0..rounds {
         for (mode, runs) in [("plain", &mut plain), ("tui", &mut tui)] {
             let root = tmp.path().join(format!("{mode}-{round}"));
-            let (session, addr) = start(&root, mode, round, mode == "tui");
+            let (session, addr) = start(&root, mode == "tui");
             runs.push(load(addr, session.pid(), conns, secs));
         }
         let (p, t) = (&plain[round as usize], &tui[round as usize]);

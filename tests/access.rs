@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 
@@ -84,9 +84,7 @@ fn a_genuine_signed_link_is_refused_once_it_has_expired() {
         assert_eq!(s.fetch_link(link).status, 200, "{link}");
     }
     // Replayed after its expiry, the very same link is refused.
-    while SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() <= expires {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("the links to expire", || SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() > expires);
     for link in &links {
         s.fetch_link(link).assert_error(403, "error");
         let head = request(s.addr, "HEAD", link.strip_prefix(&format!("http://{}", s.addr)).unwrap(), &[], b"");

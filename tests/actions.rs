@@ -8,6 +8,7 @@ use std::fs;
 
 use common::*;
 use serde_json::Value;
+use wfhook::actions::ACTIONS;
 
 const DOC: &str = "5502082c003a4f30ddec2fb2b739cb7c";
 const V1: &str = "54b598a700e2342d6971597a5df1a8d3";
@@ -18,6 +19,11 @@ fn with_document(bytes: &[u8]) -> (TestServer, String) {
     let s = TestServer::start(&[]);
     let id = s.put_file("/", "contract.pdf", bytes, Some((DOC, V1)));
     (s, id)
+}
+
+/// The registered actions that work on a document (all but `ping`).
+fn document_actions() -> impl Iterator<Item = &'static str> {
+    ACTIONS.iter().filter(|a| a.needs_document()).map(|a| a.name())
 }
 
 fn success(r: &Response) -> Value {
@@ -49,7 +55,7 @@ fn unknown_or_missing_action_names_fail() {
 #[test]
 fn document_actions_need_a_linked_document() {
     let (s, _) = with_document(b"x");
-    for name in ["checksum", "lock", "unlock", "archive", "snapshot"] {
+    for name in document_actions() {
         s.action(name, "ffffffffffffffffffffffffffffffff", Some(V1)).assert_error(404, "failure");
         s.get(&format!("/customAction?name={name}")).assert_error(400, "failure");
         s.get(&format!("/customAction?name={name}&documentId=&documentVersionId={V1}")).assert_error(400, "failure");
@@ -156,7 +162,7 @@ fn archive_hides_a_document_but_keeps_it_reachable_by_id() {
 fn snapshot_keeps_a_copy_per_version() {
     let (s, id) = with_document(b"version one");
     success(&s.action("snapshot", DOC, Some(V1)));
-    let snap = s.state_dir().join("snapshots").join(&id);
+    let snap = s.state_dir().snapshots_of(&id);
     assert_eq!(fs::read(snap.join(V1)).unwrap(), b"version one");
 
     s.upload(&id, b"version two").ok_json();
@@ -173,7 +179,7 @@ fn snapshot_keeps_a_copy_per_version() {
     for bad in ["../../escape", "a/b", ".hidden", "x\u{0}y"] {
         s.action("snapshot", DOC, Some(bad)).assert_error(400, "failure");
     }
-    assert!(!s.state_dir().join("escape").exists());
+    assert!(!s.state_dir().path().join("escape").exists());
     assert_eq!(fs::read_dir(&snap).unwrap().count(), 2);
 }
 
@@ -199,7 +205,7 @@ fn upload_init_links_each_workfront_version_to_its_own_file() {
     // Renaming the file keeps the link.
     s.rename(&two, "renamed.pdf").ok_json();
     success(&s.action("snapshot", DOC, Some(V2)));
-    let snap = s.state_dir().join("snapshots").join(&two).join(V2);
+    let snap = s.state_dir().snapshots_of(&two).join(V2);
     assert_eq!(fs::read(snap).unwrap(), b"plan v2");
 }
 
@@ -224,7 +230,7 @@ fn every_action_call_is_journaled_without_the_key() {
     assert_eq!(failed["action"], "nope");
     assert_eq!(failed["status"], 404);
     assert!(failed["error"].is_string());
-    let text = fs::read_to_string(s.state_dir().join("journal.jsonl")).unwrap();
+    let text = fs::read_to_string(s.state_dir().journal()).unwrap();
     assert!(!text.contains(KEY));
 }
 
@@ -232,7 +238,7 @@ fn every_action_call_is_journaled_without_the_key() {
 fn actions_on_a_deleted_document_fail_with_404() {
     let (s, id) = with_document(b"bye");
     s.delete("documentId", &id).ok_json();
-    for name in ["checksum", "lock", "unlock", "archive", "snapshot"] {
+    for name in document_actions() {
         s.action(name, DOC, Some(V1)).assert_error(404, "failure");
     }
     success(&s.action("ping", DOC, Some(V1)));

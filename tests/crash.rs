@@ -11,9 +11,11 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
+use wfhook::state_dir::{self, LAYOUT};
 
 const CLIENTS: usize = 16;
 const CYCLES: u64 = 3;
@@ -65,9 +67,26 @@ struct Client {
     created: usize,
 }
 
+/// What the clients of one cycle have done so far, for the test to kill the
+/// server only once they have done enough to prove something.
+#[derive(Default)]
+struct Progress {
+    /// Clients that had an upload acknowledged in this cycle.
+    writing: AtomicUsize,
+    /// Clients that stopped (a problem: the server is still up).
+    stopped: AtomicUsize,
+}
+
 impl Client {
-    /// Sends until the connection fails (the server was killed).
-    fn run(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64) {
+    /// Sends until the connection fails (the server was killed), then counts
+    /// itself as stopped.
+    fn run(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64, progress: &Progress) {
+        self.send_until_killed(c, addr, cycle, progress);
+        progress.stopped.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn send_until_killed(&mut self, c: usize, addr: std::net::SocketAddr, cycle: u64, progress: &Progress) {
+        let mut writing = false;
         let Ok(mut conn) = Conn::open(addr) else { return };
         let auth = [("apiKey", KEY), ("username", USER)];
         let mut call = |me: &mut Client, method: &str, target: String, body: &[u8]| -> Option<Response> {
@@ -112,6 +131,9 @@ impl Client {
                 return;
             }
             self.files[at].acked = Some(v);
+            if !std::mem::replace(&mut writing, true) {
+                progress.writing.fetch_add(1, Ordering::SeqCst);
+            }
             let mut expect = |me: &mut Client, what: &str, target: String, status: u16| -> bool {
                 match call(me, if what == "upload" { "PUT" } else { "GET" }, target, b"tiny") {
                     Some(r) if r.status == status => true,
@@ -164,16 +186,33 @@ fn a_kill_9_under_load_loses_no_acknowledged_write_and_leaves_no_debris() {
         let load = Duration::from_millis(700 + 600 * cycle);
         let started = Instant::now();
         let addr = s.addr;
-        std::thread::scope(|scope| {
+        let progress = Progress::default();
+        let loaded = std::thread::scope(|scope| {
             for (c, client) in clients.iter_mut().enumerate() {
-                scope.spawn(move || client.run(c, addr, cycle));
+                let progress = &progress;
+                scope.spawn(move || client.run(c, addr, cycle, progress));
             }
             std::thread::sleep(load.saturating_sub(started.elapsed()));
+            // However slow the machine, the kill comes only once every client
+            // has written something in this cycle (or one stopped on a
+            // problem, reported below). The clients run until the kill, so
+            // it comes before any panic here.
+            let loaded = poll(|| {
+                let (writing, stopped) =
+                    (progress.writing.load(Ordering::SeqCst), progress.stopped.load(Ordering::SeqCst));
+                (writing == CLIENTS || stopped > 0).then_some(())
+            });
             s.kill9();
             kills += 1;
+            loaded
         });
         let problems: Vec<&String> = clients.iter().flat_map(|c| &c.problems).collect();
         assert!(problems.is_empty(), "cycle {cycle}: {problems:?}");
+        assert!(
+            loaded.is_some(),
+            "cycle {cycle}: only {} of {CLIENTS} clients had a write acknowledged within {WAIT:?}",
+            progress.writing.load(Ordering::SeqCst)
+        );
         check_after_restart(dir.path(), &clients, kills);
     }
     let acked: usize = clients.iter().flat_map(|c| &c.files).filter(|f| f.acked.is_some()).count();
@@ -214,28 +253,30 @@ fn check_after_restart(root: &Path, clients: &[Client], kills: usize) {
     }
     for e in fs::read_dir(&s.root).unwrap() {
         let name = e.unwrap().file_name().into_string().unwrap();
-        assert!(name == ".wfhook" || names.contains(name.as_str()), "{name:?} lies in the root");
+        assert!(name == state_dir::NAME || names.contains(name.as_str()), "{name:?} lies in the root");
     }
     let state = s.state_dir();
-    let known =
-        ["state.jsonl", "state.lock", "journal.jsonl", "link-secret", "admin-token", "tmp", "archive", "snapshots"];
+    // The snapshots folder, relative to the state folder.
+    let snapshots = state.snapshots_of("id").parent().unwrap().strip_prefix(state.path()).unwrap().to_path_buf();
     let mut debris = Vec::new();
-    tree(&state, Path::new(""), &mut debris);
+    tree(state.path(), Path::new(""), &mut debris);
     for rel in debris {
-        let mut parts = rel.iter().map(|p| p.to_str().unwrap());
-        let top = parts.next().unwrap();
-        assert!(known.contains(&top), "{rel:?} lies in the state folder");
-        if top == "snapshots"
-            && let (Some(id), Some(version)) = (parts.next(), parts.next())
-        {
+        let top = rel.iter().next().unwrap().to_str().unwrap();
+        assert!(LAYOUT.iter().any(|e| e.name == top), "{rel:?} lies in the state folder");
+        let mut parts = rel.strip_prefix(&snapshots).into_iter().flat_map(|p| p.iter()).map(|p| p.to_str().unwrap());
+        if let (Some(id), Some(version)) = (parts.next(), parts.next()) {
             let f = files.iter().find(|f| f.id.as_deref() == Some(id)).unwrap_or_else(|| panic!("snapshot of {id}"));
             let v: u64 = version.strip_prefix('v').and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("{rel:?}"));
-            assert_eq!(fs::read(state.join(&rel)).unwrap(), payload(&f.name, v), "snapshot {rel:?} is not whole");
+            assert_eq!(
+                fs::read(state.path().join(&rel)).unwrap(),
+                payload(&f.name, v),
+                "snapshot {rel:?} is not whole"
+            );
         }
     }
 
     // The journal reads back and holds every answered request.
-    let back = wfhook::journal::read(&state.join("journal.jsonl"), None).expect("the journal reads back");
+    let back = wfhook::journal::read(&state.journal(), None).expect("the journal reads back");
     assert!(back.skipped <= kills, "{} lines skipped after {kills} kills", back.skipped);
     let journaled: HashSet<&str> = back.events.iter().map(|e| e.request_id.as_str()).collect();
     let answered: Vec<&String> = clients.iter().flat_map(|c| &c.answered).collect();

@@ -4,39 +4,37 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Command;
-use std::sync::mpsc::{self, Receiver};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 
-use common::{TestServer, request};
+use common::{TestServer, Tmux, free_port, request, wait_for, wait_for_listener, wait_until};
 use wfhook::dashboard::{ConnState, Feed};
-
-const WAIT: Duration = Duration::from_secs(10);
 
 fn admin_server() -> TestServer {
     TestServer::start(&["--admin-listen", "127.0.0.1:0"])
 }
 
 fn token(server: &TestServer) -> String {
-    std::fs::read_to_string(server.state_dir().join("admin-token")).unwrap().trim().to_string()
+    std::fs::read_to_string(server.state_dir().admin_token()).unwrap().trim().to_string()
 }
 
-/// The next feed message that `want` accepts, skipping the others.
-fn wait_for<T>(rx: &Receiver<Feed>, what: &str, mut want: impl FnMut(&Feed) -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(f) => {
-                if let Some(t) = want(&f) {
-                    return t;
+/// The next feed message that `want` accepts, skipping the others (at most
+/// [`common::WAIT`]).
+fn next_in_feed<T>(rx: &Receiver<Feed>, what: &str, mut want: impl FnMut(&Feed) -> Option<T>) -> T {
+    wait_until(&format!("{what} in the feed"), || {
+        loop {
+            match rx.try_recv() {
+                Ok(f) => {
+                    if let Some(t) = want(&f) {
+                        return Some(t);
+                    }
                 }
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Disconnected) => panic!("the feed ended before {what}"),
             }
-            Err(e) => panic!("no {what} in the feed: {e}"),
         }
-    }
+    })
 }
 
 #[test]
@@ -48,7 +46,7 @@ fn metrics_are_open_and_count_requests_actions_and_latency() {
     assert_eq!(server.action("lock", "unknown-doc", None).status, 404);
     // A worker counts its request as in flight until `respond` returns,
     // which can be just after the client has read the answer.
-    common::wait_for("no request in flight", || common::metric(&server.metrics(), "wfhook_in_flight_requests") == 0.0);
+    wait_for("no request in flight", || common::metric(&server.metrics(), "wfhook_in_flight_requests") == 0.0);
     let page = request(admin, "GET", "/metrics", &[], b"");
     assert_eq!(page.status, 200);
     assert!(page.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
@@ -80,7 +78,7 @@ fn the_event_stream_needs_the_admin_token() {
     assert_eq!(request(admin, "POST", "/metrics", &[], b"").status, 405);
     assert_eq!(request(admin, "GET", "/nothing", &[], b"").status, 404);
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(server.state_dir().join("admin-token")).unwrap().permissions(),
+        &std::fs::metadata(server.state_dir().admin_token()).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600);
 }
@@ -97,10 +95,6 @@ fn the_admin_listener_stays_on_loopback_unless_allowed() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--admin-allow-remote"));
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn top_follows_a_real_server_with_history_and_reconnects() {
     let port = free_port();
@@ -114,18 +108,18 @@ fn top_follows_a_real_server_with_history_and_reconnects() {
     let follow_admin = admin.clone();
     std::thread::spawn(move || wfhook::top::follow(&follow_admin, &token, &tx));
 
-    wait_for(&rx, "connection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
-    wait_for(&rx, "history", |f| match f {
+    next_in_feed(&rx, "connection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
+    next_in_feed(&rx, "history", |f| match f {
         Feed::Event(e) if e.action.as_deref() == Some("ping") => Some(()),
         _ => None,
     });
     assert_eq!(server.action("lock", "no-such-doc", None).status, 404);
-    let live = wait_for(&rx, "live event", |f| match f {
+    let live = next_in_feed(&rx, "live event", |f| match f {
         Feed::Event(e) if e.action.as_deref() == Some("lock") => Some(e.clone()),
         _ => None,
     });
     assert_eq!((live.status, live.document_id.as_deref()), (404, Some("no-such-doc")));
-    let stats = wait_for(&rx, "stats", |f| match f {
+    let stats = next_in_feed(&rx, "stats", |f| match f {
         Feed::Stats(s) if s.total >= 2 => Some(s.clone()),
         _ => None,
     });
@@ -136,12 +130,12 @@ fn top_follows_a_real_server_with_history_and_reconnects() {
 
     // The server goes away: top says so and keeps trying.
     assert!(server.stop().success());
-    wait_for(&rx, "disconnection", |f| matches!(f, Feed::Connection(ConnState::Disconnected { .. })).then_some(()));
+    next_in_feed(&rx, "disconnection", |f| matches!(f, Feed::Connection(ConnState::Disconnected { .. })).then_some(()));
     // It comes back on the same root and admin address: top reconnects.
     let again = TestServer::builder().root(&root).args(&["--admin-listen", &admin]).start();
-    wait_for(&rx, "reconnection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
+    next_in_feed(&rx, "reconnection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
     assert_eq!(again.action("ping", "", None).status, 200);
-    wait_for(&rx, "event after reconnecting", |f| match f {
+    next_in_feed(&rx, "event after reconnecting", |f| match f {
         Feed::Event(e) if e.action.as_deref() == Some("ping") && e.request_id != live.request_id => Some(()),
         _ => None,
     });
@@ -154,62 +148,29 @@ fn tui_without_a_terminal_runs_headless() {
     assert!(server.stderr().contains("not a terminal"), "{}", server.stderr());
 }
 
-/// A tmux session killed on drop.
-struct Tmux(String);
+/// The terminal the dashboard tests draw in.
+const SCREEN: (u16, u16) = (120, 36);
 
-impl Tmux {
-    fn start(cmd: &str, env: &[(&str, &str)]) -> Tmux {
-        let name = format!("wfhook-test-{}-{}", std::process::id(), free_port());
-        let mut c = Command::new("tmux");
-        c.args(["new-session", "-d", "-s", &name, "-x", "120", "-y", "36"]);
-        for (k, v) in env {
-            c.args(["-e", &format!("{k}={v}")]);
-        }
-        let status = c.arg(cmd).status().expect("tmux runs");
-        assert!(status.success());
-        Tmux(name)
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.0]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            assert!(Command::new("tmux").args(["send-keys", "-t", &self.0, k]).status().unwrap().success());
-        }
-    }
-
-    /// Waits until the screen shows every one of `texts`.
-    fn wait_for(&self, texts: &[&str]) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let screen = self.screen();
-            if texts.iter().all(|t| screen.contains(t)) {
-                return screen;
-            }
-            assert!(Instant::now() < deadline, "the screen never showed {texts:?}:\n{screen}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).status();
-    }
-}
-
-/// `serve --tui` with the key `test-key` in a tmux session, on a free port;
-/// `then` is shell that runs in the pane after it exits.
+/// `serve --tui` with the key `test-key` in a tmux session, on the port the
+/// system picks (read off the dashboard's header); `then` is shell that runs
+/// in the pane after it exits.
 fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let cmd =
-        format!("{} serve --tui --listen {addr} --admin-listen off --root {}{then}", common::bin(), root.display());
-    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")]);
-    common::wait_for(&format!("a listener on {addr}"), || std::net::TcpStream::connect(addr).is_ok());
+    let cmd = format!(
+        "{} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {}{then}",
+        common::bin(),
+        root.display()
+    );
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")], SCREEN);
+    let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let addr = listen_addr(&header).unwrap();
+    wait_for_listener(addr);
     (tmux, addr)
+}
+
+/// The `listen ADDR` the dashboard's header shows, once it is a real port.
+fn listen_addr(screen: &str) -> Option<SocketAddr> {
+    let addr: SocketAddr = screen.split("listen ").nth(1)?.split_whitespace().next()?.parse().ok()?;
+    (addr.port() != 0).then_some(addr)
 }
 
 #[test]
@@ -222,27 +183,28 @@ fn the_real_binary_shows_the_dashboard_in_a_terminal_and_quits_when_confirmed() 
     let auth = [("apiKey", "test-key"), ("username", "ann")];
     assert_eq!(request(addr, "GET", "/customAction?name=ping", &auth, b"").status, 200);
     assert_eq!(request(addr, "GET", "/customAction?name=lock&documentId=gone", &auth, b"").status, 404);
-    let screen = tmux.wait_for(&["Live invocations", "Failures", " ann ", "ping", "404"]);
+    let screen = tmux.wait_for_screen(&["Live invocations", "Failures", " ann ", "ping", "404"]);
     assert!(screen.contains(&format!("listen {addr}")), "{screen}");
     // Logs go to the log pane, never onto the screen as raw lines.
     assert!(!screen.lines().any(|l| l.starts_with('[')), "{screen}");
 
+    let help_open = "Esc or ? closes";
     tmux.keys(&["?"]);
-    tmux.wait_for(&["Esc"]);
-    tmux.keys(&["Escape", "p"]);
-    tmux.wait_for(&["PAUSED"]);
+    tmux.wait_for_screen(&[help_open]);
+    // Escape closes the help before `p` is typed: sent together, the
+    // terminal reads the two as one Alt-p.
+    tmux.keys(&["Escape"]);
+    tmux.wait_for_screen_that("the help closed", |s| !s.contains(help_open));
+    tmux.keys(&["p"]);
+    tmux.wait_for_screen(&["PAUSED"]);
     tmux.keys(&["p", "q"]);
-    tmux.wait_for(&["Stop the server? y/n"]);
+    tmux.wait_for_screen(&["Stop the server? y/n"]);
     tmux.keys(&["n"]);
-    let deadline = Instant::now() + WAIT;
-    while tmux.screen().contains("Stop the server?") {
-        assert!(Instant::now() < deadline, "n did not cancel the quit");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    tmux.wait_for_screen_that("the quit cancelled by n", |s| !s.contains("Stop the server?"));
     // Still serving after the cancelled quit.
     assert_eq!(request(addr, "GET", "/serviceInfo", &[], b"").status, 200);
     tmux.keys(&["q", "y"]);
-    let screen = tmux.wait_for(&["EXIT=0"]);
+    let screen = tmux.wait_for_screen(&["EXIT=0"]);
     // The terminal was given back: the dashboard's frame is gone.
     assert!(!screen.contains("Live invocations"), "{screen}");
 }
@@ -274,19 +236,13 @@ fn a_burst_is_counted_exactly_on_screen_even_when_the_live_list_is_sampled() {
     let ok: usize = burst.into_iter().map(|t| t.join().unwrap()).sum();
     assert_eq!(ok, threads * each);
     tmux.keys(&["Tab", "Tab"]);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let screen = tmux.screen();
+    tmux.wait_for_screen_that(&format!("all {ok} pings accounted for"), |screen| {
         let ping = screen.lines().find(|l| l.trim_start_matches(['┃', '│']).starts_with("ping ")).unwrap_or_default();
         // Every request is either in the live list or counted as not listed.
         let title = screen.lines().find(|l| l.contains("Live invocations")).unwrap_or_default();
         let (listed, not_listed) = (number_after(title, " 1/"), number_after(title, "sampled: "));
-        if ping.contains(&format!(" {ok} ")) && listed + not_listed == ok {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the screen never accounted for {ok} pings:\n{screen}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        ping.contains(&format!(" {ok} ")) && listed + not_listed == ok
+    });
 }
 
 #[test]
@@ -299,9 +255,9 @@ fn top_in_a_terminal_shows_a_server_running_elsewhere_and_never_stops_it() {
     assert_eq!(server.action("ping", "", None).status, 200);
     let cmd =
         format!("{} top --connect {admin} --root {}; echo EXIT=$?; sleep 30", common::bin(), server.root.display());
-    let tmux = Tmux::start(&cmd, &[]);
-    tmux.wait_for(&["Live invocations", "connected", "ping", "tester@"]);
+    let tmux = Tmux::start(&cmd, &[], SCREEN);
+    tmux.wait_for_screen(&["Live invocations", "connected", "ping", "tester@"]);
     tmux.keys(&["q"]);
-    tmux.wait_for(&["EXIT=0"]);
+    tmux.wait_for_screen(&["EXIT=0"]);
     assert_eq!(server.action("ping", "", None).status, 200);
 }

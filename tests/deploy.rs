@@ -10,15 +10,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{KEY, TestServer, USER, enc};
+use common::{KEY, TestServer, USER, enc, free_ports, poll};
 
 const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/wfhook.conf");
 const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/wfhook.service");
@@ -173,13 +172,6 @@ fn the_systemd_unit_runs_wfhook_as_the_nginx_site_expects() {
 // ---------------------------------------------------------------------------
 // The live test: nginx with the shipped site in front of a real wfhook.
 
-/// Two distinct free ports on 127.0.0.1.
-fn free_ports() -> (u16, u16) {
-    let a = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    let b = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    (a.local_addr().unwrap().port(), b.local_addr().unwrap().port())
-}
-
 /// The shipped site with only what a test must change: listen on loopback
 /// ports (IPv4 only), a test certificate, and the test server as upstream.
 /// Every rewritten line must be found exactly once, so the test follows the
@@ -278,14 +270,13 @@ impl Nginx {
             .spawn()
             .expect("start nginx");
         let mut proxy = Nginx { child, dir: dir.to_path_buf() };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", https)).is_err() {
+        let listening = poll(|| {
             if let Ok(Some(status)) = proxy.child.try_wait() {
                 panic!("nginx exited ({status}):\n{}", proxy.log());
             }
-            assert!(Instant::now() < deadline, "nginx did not listen on {https}:\n{}", proxy.log());
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            TcpStream::connect(("127.0.0.1", https)).ok()
+        });
+        assert!(listening.is_some(), "nginx did not listen on {https}:\n{}", proxy.log());
         proxy
     }
 
@@ -392,7 +383,7 @@ fn workfront_flow_through_nginx_over_https() {
     };
     let (nginx, openssl, curl) = (&tools[0], &tools[1], &tools[2]);
     let tmp = tempfile::tempdir().expect("a temporary folder");
-    let (https, http) = free_ports();
+    let [https, http] = free_ports();
     let base = format!("https://127.0.0.1:{https}");
     let server = TestServer::builder().args(&["--public-url", &base]).start();
     let proxy = Nginx::start(nginx, openssl, tmp.path(), https, http, server.addr);

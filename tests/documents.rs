@@ -9,17 +9,10 @@ use std::io::Write;
 
 use common::*;
 use serde_json::Value;
+use wfhook::state_dir::{self, LAYOUT};
 
 fn is_our_id(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty() && s.len() <= 255 && s != "/")
-}
-
-/// What is on disk in a folder, sorted.
-fn on_disk(dir: &std::path::Path) -> Vec<String> {
-    let mut names: Vec<String> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -115,7 +108,7 @@ fn a_taken_name_gets_a_distinct_one() {
     let ids: std::collections::HashSet<&str> = [&a, &b, &c, &n].iter().map(|i| i["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 4);
     assert_eq!(fs::read(s.root.join("notes.txt")).unwrap(), b"by hand", "the existing file is untouched");
-    assert_eq!(on_disk(&s.root), [".wfhook", "a (1).pdf", "a (2).pdf", "a.pdf", "notes (1).txt", "notes.txt"]);
+    assert_eq!(on_disk(&s.root), [state_dir::NAME, "a (1).pdf", "a (2).pdf", "a.pdf", "notes (1).txt", "notes.txt"]);
 }
 
 #[test]
@@ -137,7 +130,7 @@ fn an_upload_over_the_limit_is_413_and_keeps_the_old_bytes() {
     let r = s.call_with("PUT", &format!("/upload?id={id}"), &[("Transfer-Encoding", "chunked")], &chunk(&[5u8; 1000]));
     assert_eq!(r.ok_json()["size"], 1000);
     assert_eq!(s.download(&id).body, vec![5u8; 1000]);
-    assert!(on_disk(&s.state_dir().join("tmp")).is_empty(), "refused uploads left temp files");
+    assert!(on_disk(&s.state_dir().tmp()).is_empty(), "refused uploads left temp files");
 }
 
 /// A chunked body: one chunk and the terminator.
@@ -156,8 +149,8 @@ fn uploads_leave_no_temp_files_in_the_folder() {
     s.upload(&id, &[0u8; 101]).assert_error(413, "fail");
     s.upload(&id, b"").ok_json();
     assert_eq!(s.titles("/"), ["t.txt"]);
-    assert_eq!(on_disk(&s.root), [".wfhook", "t.txt"]);
-    assert!(on_disk(&s.state_dir().join("tmp")).is_empty());
+    assert_eq!(on_disk(&s.root), [state_dir::NAME, "t.txt"]);
+    assert!(on_disk(&s.state_dir().tmp()).is_empty());
     assert_eq!(s.download(&id).body, b"");
 }
 
@@ -363,18 +356,20 @@ fn the_state_folder_never_appears_in_files_or_search() {
     let id = s.put_file("/", "x.txt", b"x", Some(("d", "v")));
     s.action("checksum", "d", Some("v")).ok_json();
     s.action("snapshot", "d", Some("v")).ok_json();
-    assert!(s.state_dir().is_dir());
-    assert!(s.titles("/").iter().all(|t| t != ".wfhook"));
-    for q in [".wfhook", "wfhook", "journal", "state", "snapshots", "api-key", "link-secret", "v", "tmp", ""] {
+    assert!(s.state_dir().path().is_dir());
+    assert!(s.titles("/").iter().all(|t| t != state_dir::NAME));
+    // Its name, each name in it, and what they have in common.
+    let names = LAYOUT.iter().map(|e| e.name).chain([state_dir::NAME, "wfhook", "journal", "state", "v", ""]);
+    for q in names {
         for item in s.search(q) {
             let title = item["title"].as_str().unwrap();
             assert!(title == "x.txt", "search {q:?} found {title}");
         }
     }
     // It cannot be made by hand either.
-    s.create_folder("/", ".wfhook").assert_error(400, "error");
-    s.rename(&id, ".wfhook").assert_error(400, "failure");
-    s.upload_init_raw("/", ".wfhook").assert_error(400, "error");
+    s.create_folder("/", state_dir::NAME).assert_error(400, "error");
+    s.rename(&id, state_dir::NAME).assert_error(400, "failure");
+    s.upload_init_raw("/", state_dir::NAME).assert_error(400, "error");
 }
 
 #[test]
@@ -423,7 +418,7 @@ fn an_upload_cut_short_keeps_the_old_bytes() {
     assert_ne!(line["status"], 200, "a truncated body was accepted: {line}");
     assert_eq!(s.download(&id).body, b"old bytes");
     assert_eq!(s.metadata(&id)["size"], 9);
-    wait_for("the temp file to go", || on_disk(&s.state_dir().join("tmp")).is_empty());
+    wait_for("the temp file to go", || on_disk(&s.state_dir().tmp()).is_empty());
 }
 
 #[test]

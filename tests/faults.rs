@@ -132,7 +132,7 @@ fn an_action_stuck_behind_another_instance_costs_its_request_not_a_worker() {
     let root = s.root.to_string_lossy().into_owned();
 
     // Another instance sharing the root holds the state lock and hangs.
-    let other = File::options().write(true).open(s.state_dir().join("state.lock")).unwrap();
+    let other = File::options().write(true).open(s.state_dir().state_lock()).unwrap();
     other.lock().unwrap();
 
     // Every worker runs an action that hangs on that lock: each fails alone.
@@ -235,17 +235,17 @@ fn io_errors_in_actions_and_uploads_cost_their_request_and_nothing_else() {
 
     // The snapshots folder is a file: snapshot fails with a storage error.
     {
-        let _b = Broken::folder(state.join("snapshots"));
+        let _b = Broken::folder(state.snapshots_of(id).parent().unwrap().to_path_buf());
         let r = t.action("snapshot", "doc-0", Some("v1"));
         r.assert_error(500, "failure");
         no_path(&r);
     }
     t.action("snapshot", "doc-0", Some("v1")).ok_json();
-    assert_eq!(fs::read(state.join("snapshots").join(id).join("v1")).unwrap(), b"bytes of 0");
+    assert_eq!(fs::read(state.snapshots_of(id).join("v1")).unwrap(), b"bytes of 0");
 
     // The state lock cannot be opened: every change fails, reads go on.
     {
-        let _b = Broken::file(state.join("state.lock"));
+        let _b = Broken::file(state.state_lock());
         for action in ["checksum", "lock", "unlock", "archive"] {
             let r = t.action(action, "doc-0", None);
             r.assert_error(500, "failure");
@@ -269,7 +269,7 @@ fn io_errors_in_actions_and_uploads_cost_their_request_and_nothing_else() {
 
     // The temp folder is a file: uploads fail and keep the old bytes.
     {
-        let _b = Broken::folder(state.join("tmp"));
+        let _b = Broken::folder(state.tmp());
         let r = t.call("PUT", "upload", &format!("id={id}"), b"lost");
         r.assert_error(500, "fail");
         no_path(&r);

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, USER, connect, raw, request};
+use common::{KEY, TestServer, USER, WAIT, connect, raw, request, wait_for};
 
 /// The server is alive and answering.
 fn answers(s: &TestServer) {
@@ -21,9 +21,10 @@ fn status_of(reply: &[u8]) -> u16 {
     text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
 }
 
-/// Reads until the server closes the connection; panics if it does not.
+/// Reads until the server closes the connection; panics if it does not
+/// within [`WAIT`] (the longest `--io-timeout` waited out here is 2 s).
 fn read_to_close(mut s: TcpStream) -> Vec<u8> {
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_read_timeout(Some(WAIT)).unwrap();
     let mut out = Vec::new();
     match s.read_to_end(&mut out) {
         Ok(_) => out,
@@ -201,14 +202,7 @@ fn a_client_that_never_reads_its_download_frees_the_worker() {
     let head = format!("GET /download?id={id} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\n\r\n");
     c.write_all(head.as_bytes()).unwrap();
     // Never read. The only worker is stuck writing until the write times out.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let r = request(s.addr, "GET", "/serviceInfo", &[], b"");
-        if r.status == 200 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the worker never came back");
-    }
+    wait_for("the worker to come back", || request(s.addr, "GET", "/serviceInfo", &[], b"").status == 200);
     drop(c);
     answers(&s);
 }
@@ -234,6 +228,8 @@ fn slow_headers_get_408_after_the_head_deadline() {
     answers(&s);
 }
 
+/// A legitimate request is answered in milliseconds on an idle machine; one
+/// stuck behind the trickling heads would wait for the 10 s head deadline.
 #[test]
 fn idle_and_trickling_clients_do_not_stop_a_legitimate_request() {
     let s = TestServer::start(&[]);
@@ -259,7 +255,7 @@ fn idle_and_trickling_clients_do_not_stop_a_legitimate_request() {
     let reply = request(addr, "GET", "/customAction?name=ping", &[("apiKey", KEY), ("username", USER)], b"");
     let took = started.elapsed();
     assert_eq!(reply.status, 200);
-    assert!(took < Duration::from_secs(1), "a legitimate request took {took:?}");
+    assert!(took < Duration::from_secs(5), "a legitimate request took {took:?}");
     let threads = s.threads().unwrap();
     assert!(threads < 1024 + 64, "{threads} threads");
     assert!(s.rss_kib().unwrap() < 128 * 1024, "RSS in KiB");
@@ -283,15 +279,8 @@ fn connections_over_the_cap_are_refused_and_threads_stay_bounded() {
     assert!(threads < 32 + 48, "{threads} threads for 32 connections");
     drop(held);
     // Once they are gone, new clients get in again.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while request_status(s.addr) != 200 {
-        assert!(Instant::now() < deadline, "the cap never released");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn request_status(addr: SocketAddr) -> u16 {
-    status_of(&raw(addr, b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+    let get = b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    wait_for("the cap to release", || status_of(&raw(s.addr, get)) == 200);
 }
 
 #[test]
@@ -303,9 +292,10 @@ fn idle_keep_alive_connections_are_closed_after_the_io_timeout() {
     let n = c.read(&mut buf).unwrap();
     assert!(n > 0);
     let started = Instant::now();
-    // What is left of the answer, then the close.
+    // What is left of the answer, then the close: after 1 s, not after the
+    // default 30 s.
     read_to_close(c);
-    assert!(started.elapsed() < Duration::from_secs(8));
+    assert!(started.elapsed() < Duration::from_secs(20), "closed after {:?}", started.elapsed());
 }
 
 #[test]
@@ -317,7 +307,7 @@ fn a_burst_of_keep_alive_connections_is_answered_at_once() {
         c.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     }
     for mut c in &conns {
-        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
         let mut buf = [0u8; 64];
         let n = c.read(&mut buf).expect("every connection is answered while the others stay open");
         assert_eq!(status_of(&buf[..n]), 200);

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
+use wfhook::actions::ACTIONS;
+use wfhook::state_dir::{self, StateDir};
 
 #[test]
 fn actions_lists_every_compiled_in_action_as_service_info_does() {
@@ -20,15 +22,20 @@ fn actions_lists_every_compiled_in_action_as_service_info_does() {
     let s = TestServer::start(&[]);
     let info = s.get_json("/serviceInfo");
     let listed = info["customActions"].as_array().unwrap();
-    assert_eq!(listed.len(), 6);
+    assert_eq!(listed.len(), ACTIONS.len());
     for a in listed {
         let (name, display) = (a["name"].as_str().unwrap(), a["displayName"].as_str().unwrap());
         let line = out.lines().find(|l| l.split_whitespace().next() == Some(name));
         let line = line.unwrap_or_else(|| panic!("{name} missing from:\n{out}"));
         assert!(line.contains(display), "{line}");
     }
-    for name in ["ping", "checksum", "lock", "unlock", "archive", "snapshot"] {
-        assert!(out.lines().any(|l| l.starts_with(name)), "{name} missing from:\n{out}");
+    // Each registered action: its name and display name on one line, its
+    // description on the next.
+    for a in ACTIONS {
+        let mut lines = out.lines().skip_while(|l| l.split_whitespace().next() != Some(a.name()));
+        let line = lines.next().unwrap_or_else(|| panic!("{} missing from:\n{out}", a.name()));
+        assert!(line.contains(a.display_name()), "{line}");
+        assert_eq!(lines.next().map(str::trim), Some(a.description()), "{out}");
     }
 }
 
@@ -109,7 +116,7 @@ fn an_unusable_root_is_a_clear_error_and_exit_1() {
 fn the_first_start_without_a_key_generates_one_and_shows_it_once() {
     let dir = tempfile::tempdir().unwrap();
     let mut first = TestServer::builder().no_key().root(dir.path()).start();
-    let key_file = dir.path().join(".wfhook/api-key");
+    let key_file = StateDir::of_root(dir.path()).api_key();
     let key = fs::read_to_string(&key_file).unwrap().trim().to_string();
     assert!(key.len() >= 32, "a short key: {key:?}");
     assert_eq!(fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
@@ -156,9 +163,11 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&body[..half]).unwrap();
     // The worker is spooling the body once its temp file exists.
-    let tmp = s.state_dir().join("tmp");
+    let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
+    // The server has the signal (stopping has begun), and a moment to act
+    // on it wrongly, before the rest is sent.
     s.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     conn.write_all(&body[half..]).unwrap();
@@ -214,18 +223,16 @@ fn concurrent_clients_all_succeed_and_each_request_is_journaled_once() {
     let ids: HashSet<&str> = journal.iter().map(|e| e["requestId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), total, "request ids are unique");
     assert!(journal.iter().all(|e| e["status"] == 200), "{:?}", journal.iter().find(|e| e["status"] != 200));
-    let text = fs::read_to_string(s.state_dir().join("journal.jsonl")).unwrap();
+    let text = fs::read_to_string(s.state_dir().journal()).unwrap();
     assert!(!text.contains(KEY));
 
     let items = s.files("/");
     let files = items.iter().filter(|i| i["kind"] == "file").count();
     let folders = items.iter().filter(|i| i["kind"] == "folder").count();
     assert_eq!((files, folders), (THREADS * 2, THREADS * 2));
-    let mut on_disk: Vec<String> =
-        fs::read_dir(&s.root).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    on_disk.sort();
-    assert_eq!(on_disk.len(), THREADS * 4 + 1);
-    assert!(on_disk.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == ".wfhook"), "{on_disk:?}");
+    let names = on_disk(&s.root);
+    assert_eq!(names.len(), THREADS * 4 + 1);
+    assert!(names.iter().all(|n| n.starts_with("dir-") || n.starts_with("file-") || n == state_dir::NAME), "{names:?}");
 }
 
 #[test]
@@ -236,7 +243,7 @@ fn a_torn_journal_line_is_skipped_and_later_lines_stay_whole() {
         s.get_json("/metadata?id=%2F");
         assert!(s.stop().success());
     }
-    let journal = dir.path().join(".wfhook/journal.jsonl");
+    let journal = StateDir::of_root(dir.path()).journal();
     OpenOptions::new().append(true).open(&journal).unwrap().write_all(b"{\"time\":\"2024-").unwrap();
     let s = TestServer::builder().root(dir.path()).start();
     s.get_json("/files?parentId=%2F");
@@ -258,7 +265,7 @@ fn a_torn_state_line_is_skipped_on_restart() {
         assert!(s.stop().success());
         id
     };
-    let state = dir.path().join(".wfhook/state.jsonl");
+    let state = StateDir::of_root(dir.path()).state_log();
     OpenOptions::new().append(true).open(&state).unwrap().write_all(b"{\"op\":\"id\",\"id\":\"0123").unwrap();
     let s = TestServer::builder().root(dir.path()).start();
     let meta = s.metadata(&id);
@@ -314,8 +321,7 @@ fn sigterm_with_idle_and_half_sent_connections_open_still_exits_0() {
 fn sigint_stops_the_server_like_sigterm() {
     let mut s = TestServer::start(&[]);
     s.get_json("/metadata?id=%2F");
-    let ok = std::process::Command::new("kill").arg("-INT").arg(s.pid().to_string()).status().unwrap();
-    assert!(ok.success());
+    s.signal("INT");
     assert_eq!(s.wait_exit().code(), Some(0), "{}", s.stderr());
 }
 
@@ -356,9 +362,11 @@ fn a_second_sigterm_exits_at_once_even_with_a_stalled_upload() {
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&[1u8; 5000]).unwrap();
-    let tmp = s.state_dir().join("tmp");
+    let tmp = s.state_dir().tmp();
     wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
 
+    // The first signal is delivered before the second is sent, so the two
+    // cannot merge into one; an exit on the first would show within 300 ms.
     s.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     assert!(s.is_running(), "the first SIGTERM must wait for the in-flight upload");

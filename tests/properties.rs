@@ -19,7 +19,7 @@ use proptest::test_runner::{Config, RngAlgorithm};
 use wfhook::events::Event;
 use wfhook::http::request::{Params, split_target};
 use wfhook::journal::{self, Journal};
-use wfhook::state_dir::{self, StateDir};
+use wfhook::state_dir::{self, LAYOUT, StateDir};
 use wfhook::store::fs::FsStore;
 use wfhook::store::paths::{self, ID_LEN};
 use wfhook::store::state::Record;
@@ -52,13 +52,6 @@ const FRAGMENTS: &[&str] = &[
     "../",
     "./",
     "//",
-    ".wfhook",
-    "api-key",
-    "link-secret",
-    "state.jsonl",
-    "archive",
-    "snapshots",
-    "tmp",
     "outside",
     "secret.txt",
     "link",
@@ -82,10 +75,15 @@ const FRAGMENTS: &[&str] = &[
     "A",
 ];
 
+/// [`FRAGMENTS`], the state folder's name and every name in it.
+fn fragments() -> Vec<&'static str> {
+    FRAGMENTS.iter().copied().chain([state_dir::NAME]).chain(LAYOUT.iter().map(|e| e.name)).collect()
+}
+
 /// Strings a hostile client might send as an id, a name or a path.
 fn hostile() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => prop::collection::vec(prop::sample::select(FRAGMENTS), 0..8).prop_map(|v| v.concat()),
+        4 => prop::collection::vec(prop::sample::select(fragments()), 0..8).prop_map(|v| v.concat()),
         2 => any::<String>(),
         1 => "[0-9a-f]{16}",
         1 => "[0-9a-fA-F/.]{0,20}",
@@ -190,14 +188,15 @@ impl Fixture {
         fs::create_dir_all(outside.join("dir")).unwrap();
         fs::write(outside.join("secret.txt"), SECRET).unwrap();
         fs::write(outside.join("dir/secret.txt"), SECRET).unwrap();
+        let state = StateDir::of_root(&root);
         fs::create_dir_all(root.join("docs")).unwrap();
-        fs::create_dir_all(root.join(state_dir::NAME)).unwrap();
+        fs::create_dir_all(state.path()).unwrap();
         fs::write(root.join("docs/a.txt"), b"inside").unwrap();
-        fs::write(root.join(state_dir::NAME).join("api-key"), SECRET).unwrap();
-        fs::write(root.join(state_dir::NAME).join("link-secret"), SECRET).unwrap();
+        fs::write(state.api_key(), SECRET).unwrap();
+        fs::write(state.link_secret(), SECRET).unwrap();
         symlink(&outside, root.join("link")).unwrap();
         symlink(outside.join("secret.txt"), root.join("docs/link")).unwrap();
-        symlink(root.join(state_dir::NAME), root.join("state")).unwrap();
+        symlink(state.path(), root.join("state")).unwrap();
         let mut log = Vec::new();
         let mut records = vec![
             Record::Id { id: DOCS.into(), path: "docs".into() },
@@ -209,7 +208,7 @@ impl Fixture {
             serde_json::to_writer(&mut log, r).unwrap();
             log.push(b'\n');
         }
-        fs::write(StateDir::of_root(&root).state_log(), log).unwrap();
+        fs::write(state.state_log(), log).unwrap();
         let store = FsStore::open(&root).unwrap();
         let mut f = Fixture { root: store.root().to_path_buf(), store, tmp, before: BTreeMap::new() };
         f.before = f.guarded();
@@ -218,36 +217,47 @@ impl Fixture {
 
     /// What no request may change: every entry outside the root, and the
     /// secrets in the state folder.
+    fn state(&self) -> StateDir {
+        StateDir::of_root(&self.root)
+    }
+
     fn guarded(&self) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         let mut out = BTreeMap::new();
         walk(self.tmp.path(), &self.tmp.path().join("root"), &mut out);
-        for secret in ["api-key", "link-secret"] {
-            let p = self.root.join(state_dir::NAME).join(secret);
+        let state = self.state();
+        for p in [state.api_key(), state.link_secret()] {
             out.insert(p.clone(), fs::read(&p).ok());
         }
         out.insert(self.root.clone(), self.root.is_dir().then(Vec::new));
-        out.insert(self.root.join(state_dir::NAME), self.root.join(state_dir::NAME).is_dir().then(Vec::new));
+        out.insert(state.path().to_path_buf(), state.path().is_dir().then(Vec::new));
         out
     }
 
     fn check_nothing_escaped(&self) -> Result<(), TestCaseError> {
         prop_assert_eq!(&self.guarded(), &self.before, "something outside the root or a secret changed");
-        // The state folder holds only what the store puts there.
-        let known = ["state.jsonl", "state.lock", "tmp", "archive", "snapshots", "api-key", "link-secret"];
-        for e in fs::read_dir(self.root.join(state_dir::NAME)).unwrap() {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            prop_assert!(known.contains(&name.as_str()), "unexpected {name:?} in the state folder");
+        // The state folder holds only what the store (and this fixture) put there.
+        let state = self.state();
+        let snapshots = state.snapshots_of("id").parent().unwrap().to_path_buf();
+        let archive = state.archive_shelf("id").parent().unwrap().to_path_buf();
+        let known = [
+            state.state_log(),
+            state.state_lock(),
+            state.tmp(),
+            archive,
+            snapshots.clone(),
+            state.api_key(),
+            state.link_secret(),
+        ];
+        for e in fs::read_dir(state.path()).unwrap() {
+            let path = e.unwrap().path();
+            prop_assert!(known.contains(&path), "unexpected {path:?} in the state folder");
         }
-        for e in fs::read_dir(self.root.join(state_dir::NAME).join("snapshots")).unwrap() {
+        for e in fs::read_dir(&snapshots).unwrap() {
             let e = e.unwrap();
             prop_assert!(is_well_formed_id(&e.file_name().to_string_lossy()), "{:?}", e.file_name());
             prop_assert!(e.file_type().unwrap().is_dir());
         }
-        prop_assert_eq!(
-            fs::read_dir(self.root.join(state_dir::NAME).join("tmp")).unwrap().count(),
-            0,
-            "temp files left"
-        );
+        prop_assert_eq!(fs::read_dir(state.tmp()).unwrap().count(), 0, "temp files left");
         Ok(())
     }
 }
@@ -330,31 +340,33 @@ fn op() -> impl Strategy<Value = Op> {
 /// Hostile records as a damaged or forged state log could hold them.
 fn injected_record() -> impl Strategy<Value = Record> {
     let pool = || prop::sample::select(POOL.to_vec()).prop_map(str::to_string);
-    let path = || {
-        prop_oneof![
-            4 => hostile(),
-            2 => prop::sample::select(vec![
-                "",
-                "..",
-                "../outside/secret.txt",
-                "link/secret.txt",
-                "link",
-                "docs/link",
-                "state/api-key",
-                ".wfhook",
-                ".wfhook/api-key",
-                ".wfhook/archive",
-                ".wfhook/archive/1111111111111111",
-                ".wfhook/archive/1111111111111111/../../api-key",
-                ".wfhook/archive/../api-key",
-                ".wfhook/tmp",
-                "docs",
-                "docs/a.txt",
-                "docs/../.wfhook/api-key",
-            ])
-            .prop_map(str::to_string),
-        ]
-    };
+    // Paths relative to the root that lead at or through the state folder.
+    let rel = StateDir::of_root(Path::new(""));
+    let text = |p: &Path| p.to_str().unwrap().to_string();
+    let (state, key) = (text(rel.path()), text(&rel.api_key()));
+    let key_name = text(Path::new(rel.api_key().file_name().unwrap()));
+    let shelf = text(&rel.archive_shelf(POOL[0]));
+    let archive = text(rel.archive_shelf(POOL[0]).parent().unwrap());
+    let paths: Vec<String> = vec![
+        "".into(),
+        "..".into(),
+        "../outside/secret.txt".into(),
+        "link/secret.txt".into(),
+        "link".into(),
+        "docs/link".into(),
+        format!("state/{key_name}"),
+        state,
+        key.clone(),
+        archive.clone(),
+        shelf.clone(),
+        format!("{shelf}/../../{key_name}"),
+        format!("{archive}/../{key_name}"),
+        text(&rel.tmp()),
+        "docs".into(),
+        "docs/a.txt".into(),
+        format!("docs/../{key}"),
+    ];
+    let path = move || prop_oneof![4 => hostile(), 2 => prop::sample::select(paths.clone())];
     prop_oneof![
         4 => (pool(), path()).prop_map(|(id, path)| Record::Id { id, path }),
         1 => (path(), path()).prop_map(|(from, to)| Record::Move { from, to }),
@@ -580,7 +592,7 @@ proptest! {
 // ------------------------------------------------------------ journal reading
 
 fn text() -> impl Strategy<Value = String> {
-    prop_oneof![any::<String>(), "[a-z0-9-]{0,12}", prop::sample::select(FRAGMENTS).prop_map(str::to_string)]
+    prop_oneof![any::<String>(), "[a-z0-9-]{0,12}", prop::sample::select(fragments()).prop_map(str::to_string)]
 }
 
 /// Events with arbitrary text in every field (built from flat vectors: deeply
@@ -655,7 +667,7 @@ proptest! {
         after in event(),
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
+        let path = StateDir::at(dir.path()).journal();
         let mut bytes = Vec::new();
         // (start offset, event if the line is one)
         let mut starts: Vec<(usize, Option<&Event>)> = Vec::new();
@@ -707,7 +719,7 @@ proptest! {
     #[test]
     fn journal_reading_any_bytes_never_fails(bytes in prop::collection::vec(any::<u8>(), 0..8192), n in 0usize..4) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
+        let path = StateDir::at(dir.path()).journal();
         fs::File::create(&path).unwrap().write_all(&bytes).unwrap();
         let back = journal::read(&path, None).unwrap();
         prop_assert!(back.events.len() + back.skipped <= bytes.iter().filter(|&&b| b == b'\n').count() + 1);

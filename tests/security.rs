@@ -9,6 +9,7 @@ use std::os::unix::fs::symlink;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
+use wfhook::state_dir;
 
 /// Ids no store can have handed out, as they appear in a query string.
 const BAD_IDS: [&str; 14] = [
@@ -22,7 +23,7 @@ const BAD_IDS: [&str; 14] = [
     "/etc/passwd",
     "%00",
     "0123456789abcde%00",
-    ".wfhook",
+    state_dir::NAME,
     "0123456789ABCDEF",
     "%ff%fe",
     "a%0D%0Ab",
@@ -88,7 +89,7 @@ fn names_that_are_not_plain_names_are_400() {
         "\u{7f}",
         "",
         " lead",
-        ".wfhook",
+        state_dir::NAME,
     ];
     for name in bad.iter().copied().chain([long.as_str()]) {
         let n = enc(name);
@@ -96,10 +97,7 @@ fn names_that_are_not_plain_names_are_400() {
         s.call("POST", &format!("/uploadInit?parentId=%2F&filename={n}"), b"").assert_error(400, "error");
         s.call("PUT", &format!("/rename?id={id}&name={n}"), b"").assert_error(400, "failure");
     }
-    let mut names: Vec<String> =
-        fs::read_dir(&s.root).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
-    names.sort();
-    assert_eq!(names, [".wfhook", "ok.txt"]);
+    assert_eq!(on_disk(&s.root), [state_dir::NAME, "ok.txt"]);
     assert!(!s.root.parent().unwrap().join("x").exists());
     assert_eq!(s.metadata(&id)["title"], "ok.txt");
 }
@@ -226,7 +224,7 @@ fn tampered_or_expired_links_are_403() {
     }
 
     // A correctly signed link whose time has passed.
-    let secret = fs::read_to_string(s.state_dir().join("link-secret")).unwrap();
+    let secret = fs::read_to_string(s.state_dir().link_secret()).unwrap();
     let signer = wfhook::crypto::Signer::new(secret.trim().as_bytes());
     let past = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() - 60;
     let good_sig = signer.sign(&["view", &id, &past.to_string()]);
@@ -282,7 +280,7 @@ fn the_key_never_reaches_the_journal_or_the_log() {
     s.call_as("GET", "/metadata?id=%2F", &[("apiKey", "k3y-wrong-guess"), ("username", USER)], b"")
         .assert_error(403, "error");
     s.get(&format!("/metadata?id={id}&apiKey={key}")).ok_json();
-    let journal = fs::read_to_string(s.state_dir().join("journal.jsonl")).unwrap();
+    let journal = fs::read_to_string(s.state_dir().journal()).unwrap();
     assert!(!journal.is_empty());
     for (what, text) in [("journal", journal), ("log", s.stderr()), ("stdout", s.stdout())] {
         assert!(!text.contains(key), "{what} holds the key:\n{text}");

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use common::*;
 use serde_json::Value;
+use wfhook::actions::ACTIONS;
 
 const ENDPOINTS: [&str; 11] = [
     "serviceInfo",
@@ -21,7 +22,6 @@ const ENDPOINTS: [&str; 11] = [
     "delete",
     "rename",
 ];
-const ACTIONS: [&str; 6] = ["ping", "checksum", "lock", "unlock", "archive", "snapshot"];
 
 /// Every endpoint that needs a key: (method, endpoint with parameters, error style).
 const KEYED: [(&str, &str, &str); 10] = [
@@ -53,12 +53,14 @@ fn service_info_needs_no_key_and_describes_this_build() {
     assert_eq!(endpoints.iter().copied().collect::<BTreeSet<_>>(), ENDPOINTS.into_iter().collect::<BTreeSet<_>>());
     assert!(!endpoints.contains(&"thumbnail"), "thumbnail is not served yet");
 
+    // Every compiled-in action, in the registry's order, as Workfront shows it.
     let actions = v["customActions"].as_array().unwrap();
     let names: Vec<&str> = actions.iter().map(|a| a["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ACTIONS);
-    for a in actions {
+    assert_eq!(names, ACTIONS.iter().map(|a| a.name()).collect::<Vec<_>>());
+    for (a, registered) in actions.iter().zip(ACTIONS) {
         let display = a["displayName"].as_str().unwrap_or_default();
         assert!(!display.trim().is_empty(), "{a}");
+        assert_eq!(display, registered.display_name(), "{a}");
     }
 }
 

@@ -142,7 +142,7 @@ fn soak_256_connections_for_30_s_without_an_error_or_growing_memory() {
     assert!(answered > CONNECTIONS as u64, "the soak sent almost nothing: {answered} requests");
 
     // One journal line per response, every line whole.
-    let journal = s.state_dir().join("journal.jsonl");
+    let journal = s.state_dir().journal();
     let back = wfhook::journal::read(&journal, None).unwrap();
     assert_eq!(back.skipped, 0);
     assert_eq!(back.events.len() as u64, answered + setup, "journal lines vs responses");

@@ -1,12 +1,25 @@
-//! Helpers shared by the benches: loopback ports, waiting for a server,
-//! medians, installing a load tool from Debian's packages, and running wrk.
+//! Helpers shared by the benches: medians, installing a load tool from
+//! Debian's packages, and running wrk. Loopback ports, `/proc`, waiting for
+//! a server, the HTTP client and the tmux session are the tests' own, from
+//! `tests/common` (std and serde_json only), so that each exists once.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+#[path = "../../tests/common/client.rs"]
+pub mod client;
+#[path = "../../tests/common/tmux.rs"]
+pub mod tmux;
+#[path = "../../tests/common/tools.rs"]
+pub mod tools;
+#[path = "../../tests/common/wait.rs"]
+pub mod wait;
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use tools::{free_port, proc_status};
+pub use wait::wait_for_listener;
 
 /// Longest any single transfer or wrk run may take beyond its own bound.
 pub const GRACE: Duration = Duration::from_secs(60);
@@ -24,20 +37,6 @@ pub fn serve_config(flags: &[&str]) -> wfhook::http::Config {
 /// A numeric setting from the environment.
 pub fn env_num(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Waits until something accepts connections on `addr`.
-pub fn wait_for(addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "the server did not come up on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// The median of some measurements (the upper one of an even count).
@@ -97,17 +96,10 @@ pub fn run_bounded(cmd: &mut Command, limit: Duration) -> String {
         let _ = stdout.read_to_string(&mut s);
         s
     });
-    let deadline = Instant::now() + limit;
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} ran past {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    if wait::poll_within(limit, || child.try_wait().unwrap()).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{cmd:?} ran past {limit:?}");
     }
     reader.join().unwrap()
 }

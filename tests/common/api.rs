@@ -1,0 +1,174 @@
+//! The Workfront document-webhooks API as Workfront calls it, on a
+//! [`TestServer`]: the credentials it sends, each endpoint as a method
+//! (`metadata`, `files`, `search`, `upload_init`, `put_file`, `action`…),
+//! the journal, and the JSON helpers the tests read answers with.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::client::{Response, request};
+use super::server::TestServer;
+
+/// The key every test server accepts unless a test asks otherwise.
+pub const KEY: &str = "test-key";
+pub const USER: &str = "tester@example.com";
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+pub fn as_array(v: Value) -> Vec<Value> {
+    match v {
+        Value::Array(a) => a,
+        other => panic!("expected a JSON array, got {other}"),
+    }
+}
+
+pub fn titles(items: &[Value]) -> Vec<String> {
+    items.iter().map(|i| i["title"].as_str().unwrap_or_default().to_string()).collect()
+}
+
+/// The item titled `title` among `items`.
+pub fn find<'a>(items: &'a [Value], title: &str) -> Option<&'a Value> {
+    items.iter().find(|i| i["title"] == title)
+}
+
+impl TestServer {
+    /// `endpoint` (e.g. `/metadata?id=%2F`) under the base path.
+    pub fn target(&self, endpoint: &str) -> String {
+        format!("{}{endpoint}", self.base)
+    }
+
+    /// The `apiKey` and `username` headers Workfront sends.
+    pub fn auth(&self) -> Vec<(&str, &str)> {
+        vec![("apiKey", self.key.as_deref().unwrap_or(KEY)), ("username", USER)]
+    }
+
+    /// A request to `endpoint` under the base path, with the auth headers.
+    pub fn call(&self, method: &str, endpoint: &str, body: &[u8]) -> Response {
+        self.call_with(method, endpoint, &[], body)
+    }
+
+    /// As [`TestServer::call`], with extra headers.
+    pub fn call_with(&self, method: &str, endpoint: &str, extra: &[(&str, &str)], body: &[u8]) -> Response {
+        let mut headers = self.auth();
+        headers.extend_from_slice(extra);
+        request(self.addr, method, &self.target(endpoint), &headers, body)
+    }
+
+    /// A request with exactly `headers` (no auth added).
+    pub fn call_as(&self, method: &str, endpoint: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        request(self.addr, method, &self.target(endpoint), headers, body)
+    }
+
+    pub fn get(&self, endpoint: &str) -> Response {
+        self.call("GET", endpoint, b"")
+    }
+
+    /// GET with auth, expecting 200 and a JSON body.
+    pub fn get_json(&self, endpoint: &str) -> Value {
+        self.get(endpoint).ok_json()
+    }
+
+    pub fn metadata(&self, id: &str) -> Value {
+        self.get_json(&format!("/metadata?id={}", enc(id)))
+    }
+
+    pub fn files(&self, parent: &str) -> Vec<Value> {
+        as_array(self.get_json(&format!("/files?parentId={}", enc(parent))))
+    }
+
+    pub fn search(&self, query: &str) -> Vec<Value> {
+        as_array(self.get_json(&format!("/search?query={}", enc(query))))
+    }
+
+    /// Titles of a folder's children.
+    pub fn titles(&self, parent: &str) -> Vec<String> {
+        titles(&self.files(parent))
+    }
+
+    /// `POST /uploadInit`, expecting success; the new item's metadata.
+    pub fn upload_init(&self, parent: &str, filename: &str, doc: Option<(&str, &str)>) -> Value {
+        let mut q = format!("/uploadInit?parentId={}&filename={}", enc(parent), enc(filename));
+        if let Some((d, v)) = doc {
+            let _ = write!(q, "&documentId={}&documentVersionId={}", enc(d), enc(v));
+        }
+        self.call("POST", &q, b"").ok_json()
+    }
+
+    /// `POST /uploadInit` without expecting success.
+    pub fn upload_init_raw(&self, parent: &str, filename: &str) -> Response {
+        self.call("POST", &format!("/uploadInit?parentId={}&filename={}", enc(parent), enc(filename)), b"")
+    }
+
+    /// `PUT /upload`, returning the response as is.
+    pub fn upload(&self, id: &str, bytes: &[u8]) -> Response {
+        self.call("PUT", &format!("/upload?id={}", enc(id)), bytes)
+    }
+
+    /// uploadInit + upload; the new file's id.
+    pub fn put_file(&self, parent: &str, filename: &str, bytes: &[u8], doc: Option<(&str, &str)>) -> String {
+        let item = self.upload_init(parent, filename, doc);
+        let id = item["id"].as_str().expect("uploadInit answers an id").to_string();
+        let r = self.upload(&id, bytes);
+        assert_eq!(r.status, 200, "upload: {}", r.text());
+        assert_eq!(r.json()["result"], "success");
+        id
+    }
+
+    pub fn download(&self, id: &str) -> Response {
+        self.get(&format!("/download?id={}", enc(id)))
+    }
+
+    pub fn create_folder(&self, parent: &str, name: &str) -> Response {
+        self.call("POST", &format!("/createFolder?parentId={}&name={}", enc(parent), enc(name)), b"")
+    }
+
+    /// createFolder expecting success; the folder's id.
+    pub fn mkdir(&self, parent: &str, name: &str) -> String {
+        let v = self.create_folder(parent, name).ok_json();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    pub fn rename(&self, id: &str, name: &str) -> Response {
+        self.call("PUT", &format!("/rename?id={}&name={}", enc(id), enc(name)), b"")
+    }
+
+    pub fn delete(&self, param: &str, id: &str) -> Response {
+        self.call("PUT", &format!("/delete?{param}={}", enc(id)), b"")
+    }
+
+    /// `GET /customAction` for a Workfront document.
+    pub fn action(&self, name: &str, doc: &str, version: Option<&str>) -> Response {
+        let mut q = format!("/customAction?name={}&documentId={}", enc(name), enc(doc));
+        if let Some(v) = version {
+            let _ = write!(q, "&documentVersionId={}", enc(v));
+        }
+        self.get(&q)
+    }
+
+    /// Every line of the journal, parsed; panics on a line that is not JSON.
+    pub fn journal(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.state_dir().journal()).unwrap_or_default();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}")))
+            .collect()
+    }
+
+    /// Fetches an absolute link (viewLink/downloadLink) with no credentials.
+    pub fn fetch_link(&self, link: &str) -> Response {
+        let prefix = format!("http://{}", self.addr);
+        let target = link.strip_prefix(&prefix).unwrap_or_else(|| panic!("link {link} is not under {prefix}"));
+        request(self.addr, "GET", target, &[], b"")
+    }
+}
