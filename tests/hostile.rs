@@ -78,6 +78,24 @@ fn ambiguous_framing_is_refused_and_the_connection_closed() {
     answers(&s);
 }
 
+/// The one framing rule lives in the vendored tiny_http: a `Content-Length`
+/// repeated with the same value delimits the body as one would (RFC 9110
+/// allows a recipient to take it), and the request reaches its endpoint.
+#[test]
+fn a_repeated_identical_content_length_frames_one_body() {
+    let s = TestServer::start(&[]);
+    let body = "parentId=%2F&name=twice";
+    let head = format!(
+        "POST /createFolder HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {n}\r\nContent-Length: {n}\r\n\
+         Connection: close\r\n\r\n{body}",
+        n = body.len()
+    );
+    let reply = raw(s.addr, head.as_bytes());
+    assert_eq!(status_of(&reply), 200, "{}", String::from_utf8_lossy(&reply));
+    assert_eq!(s.titles("/"), ["twice"]);
+}
+
 #[test]
 fn bare_line_feeds_in_headers_cannot_inject() {
     let s = TestServer::start(&[]);
