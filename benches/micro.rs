@@ -496,7 +496,8 @@ fn main() {
             started.elapsed().as_secs_f64()
         );
         let log = StateLog::open(store.state_dir()).unwrap();
-        let state = log.state();
+        // A copy of the parsed state, to time its look-ups alone.
+        let state = log.read(Clone::clone);
         let rels: Vec<String> = file_ids.iter().map(|id| state.path_of(id).unwrap().to_string()).collect();
         let by_id: HashMap<String, String> = file_ids.iter().cloned().zip(rels.iter().cloned()).collect();
         let by_path: HashMap<String, String> = rels.iter().cloned().zip(file_ids.iter().cloned()).collect();

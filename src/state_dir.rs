@@ -16,9 +16,14 @@ const JOURNAL: &str = "journal.jsonl";
 const API_KEY: &str = "api-key";
 const LINK_SECRET: &str = "link-secret";
 const ADMIN_TOKEN: &str = "admin-token";
-const ARCHIVE: &str = "archive";
-const SNAPSHOTS: &str = "snapshots";
+/// The sub-folder of archived documents.
+pub const ARCHIVE: &str = "archive";
+/// The sub-folder of snapshots.
+pub const SNAPSHOTS: &str = "snapshots";
 const TMP: &str = "tmp";
+/// The file in each process's temp folder that the process keeps locked
+/// while it lives.
+pub const OWNER_LOCK: &str = "owner.lock";
 
 /// One file or folder of the state folder, as the documentation lists it.
 pub struct Entry {
@@ -57,7 +62,14 @@ pub static LAYOUT: &[Entry] = &[
     Entry { name: ADMIN_TOKEN, below: "", what: "The token for /events and wfhook top (mode 0600)." },
     Entry { name: ARCHIVE, below: "/ID/", what: "Documents moved aside by the archive action." },
     Entry { name: SNAPSHOTS, below: "/ID/VERSION", what: "Copies kept by the snapshot action." },
-    Entry { name: TMP, below: "/", what: "Uploads in progress; files older than an hour are removed at start-up." },
+    Entry {
+        name: TMP,
+        below: "/PID-ID/",
+        what: "Writes in progress, in one folder per running process (which holds the folder's owner.lock \
+               locked): uploads and snapshots before they are renamed into place, deleted items before they are \
+               removed. A start removes the folders whose process is gone, and leaves those of a live instance \
+               sharing the root.",
+    },
 ];
 
 /// The state folder of one root.

@@ -130,7 +130,7 @@ fn an_upload_over_the_limit_is_413_and_keeps_the_old_bytes() {
     let r = s.call_with("PUT", &format!("/upload?id={id}"), &[("Transfer-Encoding", "chunked")], &chunk(&[5u8; 1000]));
     assert_eq!(r.ok_json()["size"], 1000);
     assert_eq!(s.download(&id).body, vec![5u8; 1000]);
-    assert!(on_disk(&s.state_dir().tmp()).is_empty(), "refused uploads left temp files");
+    assert!(temp_files(&s.state_dir().tmp()).is_empty(), "refused uploads left temp files");
 }
 
 /// A chunked body: one chunk and the terminator.
@@ -150,7 +150,7 @@ fn uploads_leave_no_temp_files_in_the_folder() {
     s.upload(&id, b"").ok_json();
     assert_eq!(s.titles("/"), ["t.txt"]);
     assert_eq!(on_disk(&s.root), [state_dir::NAME, "t.txt"]);
-    assert!(on_disk(&s.state_dir().tmp()).is_empty());
+    assert!(temp_files(&s.state_dir().tmp()).is_empty());
     assert_eq!(s.download(&id).body, b"");
 }
 
@@ -418,7 +418,7 @@ fn an_upload_cut_short_keeps_the_old_bytes() {
     assert_ne!(line["status"], 200, "a truncated body was accepted: {line}");
     assert_eq!(s.download(&id).body, b"old bytes");
     assert_eq!(s.metadata(&id)["size"], 9);
-    wait_for("the temp file to go", || on_disk(&s.state_dir().tmp()).is_empty());
+    wait_for("the temp file to go", || temp_files(&s.state_dir().tmp()).is_empty());
 }
 
 #[test]

@@ -164,7 +164,7 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     conn.write_all(&body[..half]).unwrap();
     // The worker is spooling the body once its temp file exists.
     let tmp = s.state_dir().tmp();
-    wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
+    wait_for("the upload to start", || !common::temp_files(&tmp).is_empty());
 
     // The server has the signal (stopping has begun), and a moment to act
     // on it wrongly, before the rest is sent.
@@ -363,7 +363,7 @@ fn a_second_sigterm_exits_at_once_even_with_a_stalled_upload() {
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&[1u8; 5000]).unwrap();
     let tmp = s.state_dir().tmp();
-    wait_for("the upload to start", || fs::read_dir(&tmp).unwrap().count() > 0);
+    wait_for("the upload to start", || !common::temp_files(&tmp).is_empty());
 
     // The first signal is delivered before the second is sent, so the two
     // cannot merge into one; an exit on the first would show within 300 ms.

@@ -1,45 +1,206 @@
 //! The folder backend: the browse tree is the folder tree and files keep
 //! their names on disk, so people and other tools can share the folder.
 //!
-//! Safety rules: an id resolves only through the state log, every component
-//! of the resulting path is checked (no `..`, no symlink anywhere on the way),
-//! and the state folder is reachable only for archived items. Writes go to a
-//! temp file in the state folder, are synced, and renamed into place.
+//! Safety rules: an id resolves only through the state log; the resulting
+//! path is resolved by [`Beneath`] into a handle, atomically and without
+//! following a symbolic link anywhere; everything after that works through
+//! handles (`*at` calls on the folder that holds the item), so a folder
+//! swapped for a link mid-request changes nothing about what is touched.
+//! The state folder is reachable only for archived items.
+//!
+//! Every change on disk is bracketed by the state log (an intent before, a
+//! commit after, see [`super::state`]), made under the writers' lock, and
+//! synced through the handles before the lock is released: the answer a
+//! client gets is the truth, and a crash at any instant leaves ids, links,
+//! locks and checksums that agree with the disk. New bytes go to a temp
+//! file in this process's own temp folder, are synced, and are renamed into
+//! place.
 
-use std::fs::{self, File, OpenOptions};
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Stat};
+use rustix::io::Errno;
+
+use super::beneath::{self, Beneath, DIR};
 use super::paths;
-use super::state::{Record, State, StateLog, WriterLock};
+use super::state::{Check, Record, State, StateLog, WriterLock};
 use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
 use crate::crypto::Sha256Hasher;
-use crate::state_dir::{self, StateDir};
+use crate::state_dir::{self, OWNER_LOCK, StateDir};
 
 /// Search answers stop here; Workfront shows no more than this anyway.
 pub const SEARCH_LIMIT: usize = 1000;
-/// Temp files older than this were left by a crash (a live upload keeps
-/// writing its own), so start-up removes them.
+/// Temp files of an older version's crashed writes, left loose in the temp
+/// folder: a live upload keeps writing its own, so start-up removes those
+/// older than this.
 const STALE_TMP: Duration = Duration::from_secs(3600);
 
 pub struct FsStore {
     root: PathBuf,
+    beneath: Beneath,
     state_dir: StateDir,
-    log: Mutex<StateLog>,
+    log: StateLog,
+    tmp: OwnTmp,
+}
+
+/// This process's own temp folder in the state folder. The lock held on a
+/// file inside it for as long as the process lives tells the next start,
+/// of this instance or of another sharing the root, whether the folder's
+/// writer is gone (and its leftovers can go) or still at work. Someone who
+/// removes it by hand gets it made again at the next write.
+struct OwnTmp {
+    path: PathBuf,
+    owner: Mutex<Option<File>>,
+}
+
+impl OwnTmp {
+    fn new(state_dir: &StateDir) -> io::Result<OwnTmp> {
+        let path = state_dir.tmp().join(format!("{}-{}", std::process::id(), crate::crypto::random_hex(4)));
+        let tmp = OwnTmp { path, owner: Mutex::new(None) };
+        tmp.ensure()?;
+        Ok(tmp)
+    }
+
+    /// Makes the folder and takes its lock, unless they are there.
+    fn ensure(&self) -> io::Result<()> {
+        let mut owner = self.owner.lock().unwrap_or_else(|p| p.into_inner());
+        let lock = self.path.join(OWNER_LOCK);
+        if owner.is_some() && fs::symlink_metadata(&lock).is_ok() {
+            return Ok(());
+        }
+        fs::DirBuilder::new().mode(0o700).recursive(true).create(&self.path)?;
+        let file = File::options().create(true).truncate(false).write(true).mode(0o600).open(&lock)?;
+        file.try_lock().map_err(|e| io::Error::other(e.to_string()))?;
+        *owner = Some(file);
+        Ok(())
+    }
+
+    /// A new temp file to stage bytes in.
+    fn file(&self, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
+        self.ensure()?;
+        tempfile::Builder::new().prefix(prefix).tempfile_in(&self.path)
+    }
+
+    /// A handle on the folder, to move items into it.
+    fn dir(&self) -> io::Result<OwnedFd> {
+        self.ensure()?;
+        Ok(rustix::fs::open(&self.path, DIR | OFlags::NOFOLLOW, Mode::empty())?)
+    }
+
+    /// Moves a staged temp file to `name` in `dir`.
+    fn place(&self, tmp: tempfile::NamedTempFile, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+        let staged = tmp.into_temp_path();
+        rustix::fs::renameat(rustix::fs::CWD, &*staged, dir, name)?;
+        // Renamed away: nothing is left for the guard to remove.
+        staged.keep().map_err(|e| e.error)?;
+        Ok(())
+    }
+}
+
+/// Removes what crashed writers left in the temp folder: the folders whose
+/// owner no longer holds its lock, and loose files (from older versions)
+/// older than an hour. Best effort: a start must not fail over leftovers.
+fn remove_dead_temps(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            let Ok(owner) = File::options().write(true).open(e.path().join(OWNER_LOCK)) else {
+                // Not a writer's folder (or one that died while making it).
+                let _ = remove_tree_at(rustix::fs::CWD, e.path().as_os_str());
+                continue;
+            };
+            if owner.try_lock().is_ok() {
+                let _ = remove_tree_at(rustix::fs::CWD, e.path().as_os_str());
+            }
+        } else {
+            let old =
+                e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TMP);
+            if old {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Removes `name` in `dir` and everything below it, through handles and
+/// without following a link: a link met on the way is itself removed.
+fn remove_tree_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+    match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+        Ok(()) => return Ok(()),
+        Err(Errno::ISDIR | Errno::PERM) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let sub = rustix::fs::openat(dir, name, DIR | OFlags::NOFOLLOW, Mode::empty())?;
+    let names: Vec<OsString> = rustix::fs::Dir::read_from(&sub)?
+        .filter_map(|e| e.ok())
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    for child in names {
+        remove_tree_at(sub.as_fd(), &child)?;
+    }
+    rustix::fs::unlinkat(dir, name, AtFlags::REMOVEDIR)?;
+    Ok(())
+}
+
+fn is_dir(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::Directory
+}
+
+fn is_file(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
+}
+
+fn modified(st: &Stat) -> SystemTime {
+    let (secs, nanos) = (st.st_mtime, st.st_mtime_nsec as u32);
+    match u64::try_from(secs) {
+        Ok(s) => SystemTime::UNIX_EPOCH + Duration::new(s, nanos.min(999_999_999)),
+        Err(_) => SystemTime::UNIX_EPOCH,
+    }
+}
+
+/// A missing item, as the client sees it.
+fn not_found(e: io::Error) -> StoreError {
+    if e.kind() == io::ErrorKind::NotFound { StoreError::NotFound("no item has this id") } else { e.into() }
 }
 
 impl FsStore {
-    /// Opens the store on `root`, creating the folder and its state folder.
+    /// Opens the store on `root`, creating the folder and its state folder,
+    /// and removes what crashed writers left in the temp folder.
     pub fn open(root: &Path) -> io::Result<FsStore> {
         fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
+        let beneath = Beneath::open(&root)?;
+        // The state folder itself must not be a link: everything in it is
+        // reached by path from here on.
+        match rustix::fs::statat(beneath.root(), state_dir::NAME, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if !is_dir(&st) => {
+                return Err(io::Error::other(format!("{} is not a folder", state_dir::NAME)));
+            }
+            Ok(_) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
         let state_dir = StateDir::of_root(&root);
         state_dir.create()?;
-        remove_stale_temps(&state_dir.tmp());
-        let log = StateLog::open(&state_dir)?;
-        Ok(FsStore { root, state_dir, log: Mutex::new(log) })
+        remove_dead_temps(&state_dir.tmp());
+        let tmp = OwnTmp::new(&state_dir)?;
+        let log = StateLog::open_with_tmp(&state_dir, tmp.path.clone())?;
+        let store = FsStore { root, beneath, state_dir, log, tmp };
+        // Settle what a writer that died left unfinished, now rather than
+        // at the first write.
+        drop(store.log.lock_for_writing(&|check| store.happened(check))?);
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
@@ -51,18 +212,51 @@ impl FsStore {
         &self.state_dir
     }
 
-    fn log(&self) -> MutexGuard<'_, StateLog> {
-        // A panic while holding the lock leaves the log as consistent as the
-        // disk is, so a poisoned lock is still usable.
-        self.log.lock().unwrap_or_else(|p| p.into_inner())
+    /// Takes the writers' lock, with the state up to date and every change
+    /// a dead writer left unfinished settled.
+    fn lock(&self) -> Result<WriterLock> {
+        Ok(self.log.lock_for_writing(&|check| self.happened(check))?)
     }
 
-    /// [`StateLog::write`], waiting for the writers' lock before taking the
-    /// mutex: a writer stuck behind another instance (or a hung action
-    /// behind one) must not hold up every reader of this process.
-    fn write<T>(&self, f: impl FnOnce(&State) -> Result<(T, Vec<Record>)>) -> Result<T> {
-        let lock = WriterLock::take(&self.state_dir)?;
-        self.log().write_locked(&lock, f)
+    /// Whether the change an intent describes is on disk.
+    fn happened(&self, check: &Check) -> io::Result<bool> {
+        match check {
+            Check::Exists { path } => Ok(self.lstat(path)?.is_some()),
+            Check::Absent { path } => Ok(self.lstat(path)?.is_none()),
+            Check::Holds { path, dev, ino } => {
+                Ok(self.lstat(path)?.is_some_and(|st| st.st_dev == *dev && st.st_ino == *ino))
+            }
+        }
+    }
+
+    /// The item at `rel` as it is on disk, without following a link;
+    /// `None` when it is not there (or is a link).
+    fn lstat(&self, rel: &str) -> io::Result<Option<Stat>> {
+        match self.stat(rel) {
+            Ok(st) => Ok(Some(st)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The item at `rel`; a link is `NotFound`.
+    fn stat(&self, rel: &str) -> io::Result<Stat> {
+        if rel.is_empty() {
+            return Ok(rustix::fs::fstat(self.beneath.root())?);
+        }
+        Ok(self.entry(rel)?.2)
+    }
+
+    /// The folder holding the item at `rel`, the item's name on disk, and
+    /// what it is: the handles a change works through. A link (which is
+    /// never an item) or a missing item is `NotFound`.
+    fn entry(&self, rel: &str) -> io::Result<(OwnedFd, OsString, Stat)> {
+        let (dir, name) = self.beneath.parent(rel)?;
+        let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "a link"));
+        }
+        Ok((dir, name, st))
     }
 
     /// The relative path of an id, checked. `""` is the root.
@@ -85,55 +279,29 @@ impl FsStore {
         Ok(rel.to_string())
     }
 
-    /// The absolute path of a checked relative path, refusing any symlink on
-    /// the way so that nothing inside the root can lead outside it.
-    fn abs(&self, rel: &str) -> Result<(PathBuf, fs::Metadata)> {
-        let mut p = self.root.clone();
-        let mut meta = fs::symlink_metadata(&p)?;
-        for c in paths::components(rel)? {
-            p.push(c);
-            meta = match fs::symlink_metadata(&p) {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(StoreError::NotFound("no item has this id"));
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if meta.file_type().is_symlink() {
-                return Err(StoreError::NotFound("no item has this id"));
+    /// The relative path of an id, from the state brought up to date.
+    fn current_path(&self, id: &str) -> Result<String> {
+        self.log.refresh()?;
+        self.log.read(|s| self.path_of(s, id))
+    }
+
+    /// Runs `f` on the path of item `id`. When the item is not where the
+    /// state says, a change may be in flight (wfhook renaming its folder,
+    /// here or in another instance sharing the root): wait it out and look
+    /// once more, so that a valid id never misses for that. Not for
+    /// writers, who hold the lock that this waits for.
+    fn with_item<T>(&self, id: &str, f: impl Fn(&str) -> io::Result<T>) -> Result<T> {
+        let rel = self.current_path(id)?;
+        match f(&rel) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                WriterLock::wait_for_writers(&self.state_dir)?;
+                let again = self.current_path(id)?;
+                f(&again).map_err(not_found)
             }
+            other => other.map_err(StoreError::from),
         }
-        Ok((p, meta))
     }
 
-    /// Resolves an id to (relative path, absolute path, metadata).
-    fn resolve(&self, id: &str) -> Result<(String, PathBuf, fs::Metadata)> {
-        let rel = {
-            let mut log = self.log();
-            let state = log.refresh()?;
-            self.path_of(state, id)?
-        };
-        let (abs, meta) = self.abs(&rel)?;
-        Ok((rel, abs, meta))
-    }
-
-    fn resolve_file(&self, id: &str) -> Result<(String, PathBuf, fs::Metadata)> {
-        let r = self.resolve(id)?;
-        if !r.2.is_file() {
-            return Err(StoreError::Invalid("not a file"));
-        }
-        Ok(r)
-    }
-
-    fn resolve_folder(&self, id: &str) -> Result<(String, PathBuf)> {
-        let (rel, abs, meta) = self.resolve(id)?;
-        if !meta.is_dir() {
-            return Err(StoreError::Invalid("not a folder"));
-        }
-        Ok((rel, abs))
-    }
-
-    /// Refuses changes to a locked or archived item.
     fn check_writable(state: &State, id: &str) -> Result<()> {
         if state.is_locked(id) {
             Err(StoreError::Locked)
@@ -146,42 +314,39 @@ impl FsStore {
 
     /// Ids for relative paths, handing out new ones for items seen for the
     /// first time (dropped into the folder by hand).
-    fn items(&self, found: Vec<(String, fs::Metadata)>) -> Result<Vec<Item>> {
-        let unknown = {
-            let mut log = self.log();
-            let state = log.refresh()?;
-            found.iter().any(|(rel, _)| state.id_of(rel).is_none())
-        };
+    fn items(&self, found: Vec<(String, Stat)>) -> Result<Vec<Item>> {
+        self.log.refresh()?;
+        let unknown = self.log.read(|state| found.iter().any(|(rel, _)| state.id_of(rel).is_none()));
         if unknown {
-            self.write(|state| {
+            self.log.write(&|check| self.happened(check), |state| {
                 let mut seen = std::collections::HashSet::new();
                 let records = found
                     .iter()
                     .filter(|(rel, _)| state.id_of(rel).is_none() && seen.insert(rel.as_str()))
                     .map(|(rel, _)| Record::Id { id: paths::new_id(), path: rel.clone() })
                     .collect();
-                Ok(((), records))
+                Ok::<_, StoreError>(((), records))
             })?;
         }
-        let log = self.log();
-        let state = log.state();
-        Ok(found
-            .into_iter()
-            .filter_map(|(rel, meta)| {
-                let id = state.id_of(&rel)?.to_string();
-                Some(item(state, id, &rel, &meta))
-            })
-            .collect())
+        Ok(self.log.read(|state| {
+            found
+                .into_iter()
+                .filter_map(|(rel, st)| {
+                    let id = state.id_of(&rel)?.to_string();
+                    Some(item(state, id, &rel, &st))
+                })
+                .collect()
+        }))
     }
 
     /// The item at `rel`; the root's path is `""`, so its title is empty.
-    fn item_of(&self, id: &str, rel: &str, meta: &fs::Metadata) -> Item {
-        item(self.log().state(), id.to_string(), rel, meta)
+    fn item_of(&self, id: &str, rel: &str, st: &Stat) -> Item {
+        self.log.read(|state| item(state, id.to_string(), rel, st))
     }
 
-    /// Writes `body` to a synced temp file in the state folder.
+    /// Writes `body` to a synced temp file in this process's temp folder.
     fn spool(&self, body: &mut dyn Read) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
-        let mut tmp = tempfile::Builder::new().prefix("upload-").tempfile_in(self.state_dir.tmp())?;
+        let mut tmp = self.tmp.file("upload-")?;
         let mut hasher = Sha256Hasher::default();
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
@@ -200,57 +365,122 @@ impl FsStore {
         Ok((tmp, UploadReceipt { size, sha256: hasher.finish_hex() }))
     }
 
-    fn sync_dir(path: &Path) -> io::Result<()> {
-        File::open(path)?.sync_all()
+    /// Makes one change on disk bracketed by the state log: the intent
+    /// (with `records` and the `check` that tells whether the change
+    /// happened) is written first, then `change` runs, then the commit.
+    /// A change that fails is aborted; a commit that cannot be written
+    /// (a full disk) has the change undone, so that an error means nothing
+    /// happened. Must hold the writers' lock.
+    fn change<T>(
+        &self,
+        lock: &WriterLock,
+        records: Vec<Record>,
+        check: Check,
+        change: impl FnOnce() -> io::Result<T>,
+        undo: impl FnOnce(&T) -> io::Result<()>,
+    ) -> Result<T> {
+        let n = paths::new_id();
+        self.log.append(lock, &[Record::Intent { n: n.clone(), records, check }], true)?;
+        let done = match change() {
+            Ok(done) => done,
+            Err(e) => {
+                self.abort(lock, n);
+                return Err(e.into());
+            }
+        };
+        if let Err(e) = self.log.append(lock, &[Record::Commit { n: n.clone() }], true) {
+            match undo(&done) {
+                Ok(()) => self.abort(lock, n),
+                // Left to the next writer, who settles it from the disk.
+                Err(u) => log::error!("a change whose commit could not be written could not be undone: {u}"),
+            }
+            return Err(e.into());
+        }
+        Ok(done)
+    }
+
+    /// Drops an intent whose change did not happen. When even that cannot
+    /// be written, the next writer finds the change absent and drops it.
+    fn abort(&self, lock: &WriterLock, n: String) {
+        if let Err(e) = self.log.append(lock, &[Record::Abort { n }], true) {
+            log::warn!("cannot record that a change did not happen (the next writer will): {e}");
+        }
+    }
+
+    /// The folder of `id` for a write, under the lock: its path, handle and
+    /// identity. Not a folder is a 400.
+    fn folder_for_write(&self, id: &str) -> Result<(String, OwnedFd)> {
+        let rel = self.log.read(|s| self.path_of(s, id))?;
+        let st = self.stat(&rel).map_err(not_found)?;
+        if !is_dir(&st) {
+            return Err(StoreError::Invalid("not a folder"));
+        }
+        Ok((rel.clone(), self.beneath.open_dir(&rel).map_err(not_found)?))
+    }
+
+    /// The folder `name` under the state folder's `sub`-folder, made when
+    /// missing, opened through the root's handle.
+    fn state_subfolder(&self, sub: &str, name: &str) -> Result<OwnedFd> {
+        let parent = self.beneath.open_dir(&paths::join(state_dir::NAME, sub))?;
+        match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => return Err(io::Error::from(e).into()),
+        }
+        Ok(rustix::fs::openat(&parent, name, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(io::Error::from)?)
+    }
+
+    /// The name under which a deleted item waits in this process's temp
+    /// folder until it is removed, after the commit (a crash leaves it for
+    /// the next start to remove).
+    fn trash_name(n: &str) -> OsString {
+        OsString::from(format!("trash-{n}"))
     }
 }
 
-fn item(state: &State, id: String, rel: &str, meta: &fs::Metadata) -> Item {
+fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
     let name = paths::file_name(rel);
-    let kind = if meta.is_dir() { Kind::Folder } else { Kind::File };
+    let kind = if is_dir(st) { Kind::Folder } else { Kind::File };
+    let title = match paths::decode(name) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => name.to_string(),
+    };
     Item {
         read_only: state.is_locked(&id) || state.is_archived(&id),
         id,
-        title: name.to_string(),
-        kind,
-        size: (kind == Kind::File).then_some(meta.len()),
-        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         mime_type: (kind == Kind::File)
-            .then(|| mime_guess::from_path(name).first_or_octet_stream().essence_str().to_string()),
+            .then(|| mime_guess::from_path(&title).first_or_octet_stream().essence_str().to_string()),
+        title,
+        kind,
+        size: (kind == Kind::File).then_some(st.st_size.max(0) as u64),
+        modified: modified(st),
     }
 }
 
-/// The children of a folder worth showing: no symlinks, no names that are
-/// not UTF-8, never the state folder.
-fn children(rel: &str, abs: &Path) -> io::Result<Vec<(String, fs::Metadata)>> {
+/// The children of the folder `dir` (at `rel`) worth showing: no links,
+/// never the state folder, no names with a backslash (a Windows share's
+/// separator). Names that are not UTF-8 are kept, in the state log's
+/// escaped form.
+fn children(rel: &str, dir: &OwnedFd) -> io::Result<Vec<(String, Stat)>> {
     let mut out = Vec::new();
-    for entry in fs::read_dir(abs)? {
+    for entry in rustix::fs::Dir::read_from(dir)? {
         let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
+        let bytes = entry.file_name().to_bytes();
+        if bytes == b"." || bytes == b".." || bytes.contains(&b'\\') {
             continue;
-        };
+        }
+        let name = paths::encode(bytes);
         if rel.is_empty() && name == state_dir::NAME {
             continue;
         }
-        let Ok(meta) = entry.metadata() else { continue };
-        if meta.file_type().is_symlink() || name.contains('\\') {
+        let Ok(st) = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
             continue;
         }
-        out.push((paths::join(rel, &name), meta));
+        out.push((paths::join(rel, &name), st));
     }
     Ok(out)
-}
-
-fn remove_stale_temps(dir: &Path) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let old = e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TMP);
-        if old {
-            let _ = fs::remove_file(e.path());
-        }
-    }
 }
 
 /// Folders first, then by title ignoring case, then by title. Each title is
@@ -259,35 +489,59 @@ fn sort_folders_first(items: &mut [Item]) {
     items.sort_by_cached_key(|i| (i.kind != Kind::Folder, i.title.to_lowercase(), i.title.clone()));
 }
 
+/// The permission bits new bytes inherit from the file they replace: never
+/// setuid, setgid, sticky or world-write (the uploader chose the bytes, not
+/// the owner of the old file).
+fn inherited_mode(old: &Stat) -> Mode {
+    Mode::from_raw_mode(old.st_mode & 0o775)
+}
+
 impl Store for FsStore {
     fn metadata(&self, id: &str) -> Result<Item> {
-        let (rel, _, meta) = self.resolve(id)?;
-        Ok(self.item_of(id, &rel, &meta))
+        let (rel, st) = self.with_item(id, |rel| Ok((rel.to_string(), self.stat(rel)?)))?;
+        Ok(self.item_of(id, &rel, &st))
     }
 
     fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
-        let (rel, abs) = self.resolve_folder(parent_id)?;
-        let mut items = self.items(children(&rel, &abs)?)?;
+        let kids = self.with_item(parent_id, |rel| {
+            let st = self.stat(rel)?;
+            is_dir(&st).then(|| children(rel, &self.beneath.open_dir(rel)?)).transpose()
+        })?;
+        let Some(kids) = kids else { return Err(StoreError::Invalid("not a folder")) };
+        let mut items = self.items(kids)?;
         sort_folders_first(&mut items);
         Ok(items)
     }
 
     fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>> {
-        let (rel, abs) = self.resolve_folder(parent_id.unwrap_or(ROOT_ID))?;
+        let (rel, dir) = self.with_item(parent_id.unwrap_or(ROOT_ID), |rel| {
+            let st = self.stat(rel)?;
+            Ok((rel.to_string(), is_dir(&st).then(|| self.beneath.open_dir(rel)).transpose()?))
+        })?;
+        let Some(dir) = dir else { return Err(StoreError::Invalid("not a folder")) };
         let needle = query.to_lowercase();
         let mut found = Vec::new();
-        let mut todo = vec![(rel, abs)];
-        while let Some((rel, abs)) = todo.pop() {
+        let mut todo = vec![(rel, dir)];
+        while let Some((rel, dir)) = todo.pop() {
             // A folder that vanished or cannot be read mid-walk is skipped.
-            let Ok(kids) = children(&rel, &abs) else {
+            let Ok(kids) = children(&rel, &dir) else {
                 continue;
             };
-            for (child, meta) in kids {
-                if meta.is_dir() {
-                    todo.push((child.clone(), abs.join(paths::file_name(&child))));
+            for (child, st) in kids {
+                let name = paths::file_name(&child);
+                if is_dir(&st)
+                    && let Ok(sub) = rustix::fs::openat(
+                        &dir,
+                        beneath::to_disk(name)?.as_os_str(),
+                        DIR | OFlags::NOFOLLOW,
+                        Mode::empty(),
+                    )
+                {
+                    todo.push((child.clone(), sub));
                 }
-                if found.len() < SEARCH_LIMIT && paths::file_name(&child).to_lowercase().contains(&needle) {
-                    found.push((child, meta));
+                let title = paths::decode(name).map(|b| String::from_utf8_lossy(&b).to_lowercase());
+                if found.len() < SEARCH_LIMIT && title.is_some_and(|t| t.contains(&needle)) {
+                    found.push((child, st));
                 }
             }
         }
@@ -297,91 +551,125 @@ impl Store for FsStore {
     }
 
     fn open(&self, id: &str) -> Result<(Item, File)> {
-        let (rel, abs, meta) = self.resolve_file(id)?;
-        let file = File::open(&abs)?;
+        let (rel, file) = self.with_item(id, |rel| {
+            // Non-blocking, so that a FIFO planted in the folder cannot hang
+            // the worker; it is refused below.
+            let fd = self.beneath.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+            Ok((rel.to_string(), File::from(fd)))
+        })?;
         // Describe what was opened, not what the path held a moment before.
-        let meta = file.metadata().unwrap_or(meta);
-        Ok((self.item_of(id, &rel, &meta), file))
+        let st = rustix::fs::fstat(&file).map_err(io::Error::from)?;
+        if !is_file(&st) {
+            return Err(StoreError::Invalid("not a file"));
+        }
+        Ok((self.item_of(id, &rel, &st), file))
     }
 
     fn upload_init(&self, parent_id: &str, filename: &str, link: Option<&DocumentRef>) -> Result<Item> {
         paths::check_name(filename)?;
-        let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
-        let (id, rel) = self.write(|state| {
-            for n in 0..10_000 {
-                let name = paths::numbered(filename, n);
-                if paths::check_name(&name).is_err() {
-                    return Err(StoreError::BadName("no free variant of this name"));
-                }
-                match OpenOptions::new().write(true).create_new(true).open(parent_abs.join(&name)) {
-                    Ok(_) => {
-                        let rel = paths::join(&parent_rel, &name);
-                        let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
-                        let mut records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
-                        if let Some(doc) = link {
-                            records.push(Record::Link {
-                                document_id: doc.document_id.clone(),
-                                version_id: doc.version_id.clone(),
-                                id: id.clone(),
-                            });
-                        }
-                        return Ok(((id, rel), records));
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                    Err(e) => return Err(e.into()),
-                }
+        let lock = self.lock()?;
+        let (parent_rel, dir) = self.folder_for_write(parent_id)?;
+        for n in 0..10_000 {
+            let name = paths::numbered(filename, n);
+            if paths::check_name(&name).is_err() {
+                return Err(StoreError::BadName("no free variant of this name"));
             }
-            Err(StoreError::Exists)
-        })?;
-        let (_, meta) = self.abs(&rel)?;
-        Ok(self.item_of(&id, &rel, &meta))
+            if rustix::fs::statat(&dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+                continue;
+            }
+            let rel = paths::join(&parent_rel, &name);
+            let id = self.log.read(|s| s.id_of(&rel).map_or_else(paths::new_id, str::to_string));
+            let mut records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
+            if let Some(doc) = link {
+                records.push(Record::Link {
+                    document_id: doc.document_id.clone(),
+                    version_id: doc.version_id.clone(),
+                    id: id.clone(),
+                });
+            }
+            let created = self.change(
+                &lock,
+                records,
+                Check::Exists { path: rel.clone() },
+                || {
+                    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                    let fd = rustix::fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o666))?;
+                    rustix::fs::fsync(&dir)?;
+                    Ok(rustix::fs::fstat(&fd)?)
+                },
+                |_| Ok(rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())?),
+            );
+            match created {
+                Ok(st) => return Ok(self.item_of(&id, &rel, &st)),
+                // Someone took the name since the look: the next one.
+                Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(StoreError::Exists)
     }
 
     fn upload(&self, id: &str, body: &mut dyn Read) -> Result<UploadReceipt> {
         // Refuse early what would be refused at the end anyway.
-        let (_, _, meta) = self.resolve_file(id)?;
-        Self::check_writable(self.log().state(), id)?;
+        let st = self.with_item(id, |rel| self.stat(rel))?;
+        if !is_file(&st) {
+            return Err(StoreError::Invalid("not a file"));
+        }
+        self.log.read(|s| Self::check_writable(s, id))?;
         let (tmp, receipt) = self.spool(body)?;
-        tmp.as_file().set_permissions(meta.permissions())?;
         // The only writer from here to the end, across instances.
-        let lock = WriterLock::take(&self.state_dir)?;
-        let abs = self.log().write_locked(&lock, |state| {
-            // Re-resolve under the lock: the file may have been renamed,
-            // locked or deleted while the body streamed in.
-            let rel = self.path_of(state, id)?;
-            Self::check_writable(state, id)?;
-            let (abs, meta) = self.abs(&rel)?;
-            if !meta.is_file() {
-                return Err(StoreError::Invalid("not a file"));
-            }
-            // Said before the rename, so that a crash right after it leaves
-            // a state that accepts the new bytes' sum as well as the old.
-            Ok((abs, vec![Record::Replacing { id: id.to_string(), sha256: receipt.sha256.clone() }]))
-        })?;
-        tmp.persist(&abs).map_err(|e| StoreError::Io(e.error))?;
-        let settled = vec![Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) }];
-        self.log().write_locked(&lock, |_| Ok::<_, StoreError>(((), settled)))?;
-        drop(lock);
-        // Durability of the rename; after the record, which a crash between
-        // the two would otherwise lose.
-        Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
+        let lock = self.lock()?;
+        // Resolved again under the lock: the file may have been renamed,
+        // locked or deleted while the body streamed in.
+        let rel = self.log.read(|s| self.path_of(s, id).and_then(|rel| Self::check_writable(s, id).map(|()| rel)))?;
+        let (dir, name, st) = self.entry(&rel).map_err(not_found)?;
+        if !is_file(&st) {
+            return Err(StoreError::Invalid("not a file"));
+        }
+        rustix::fs::fchmod(tmp.as_file(), inherited_mode(&st)).map_err(io::Error::from)?;
+        // Said before the rename, so that a crash right after it leaves a
+        // state that accepts the new bytes' sum as well as the old.
+        let replacing = Record::Replacing { id: id.to_string(), sha256: receipt.sha256.clone() };
+        self.log.append(&lock, &[replacing], true)?;
+        // A rename over the name: another hard link to the old bytes keeps
+        // them, whatever the new ones are.
+        self.tmp.place(tmp, dir.as_fd(), &name)?;
+        rustix::fs::fsync(&dir).map_err(io::Error::from)?;
+        // The bytes are in place: this upload happened. A checksum record
+        // that cannot be written is settled by the next checksum, which
+        // accepts the new sum until then.
+        let settled = Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) };
+        if let Err(e) = self.log.append(&lock, &[settled], true) {
+            log::warn!("upload of {id}: the bytes are in place, their checksum record is not: {e}");
+        }
         Ok(receipt)
     }
 
     fn create_folder(&self, parent_id: &str, name: &str) -> Result<Item> {
         paths::check_name(name)?;
-        let (parent_rel, parent_abs) = self.resolve_folder(parent_id)?;
+        let lock = self.lock()?;
+        let (parent_rel, dir) = self.folder_for_write(parent_id)?;
         let rel = paths::join(&parent_rel, name);
-        let id = self.write(|state| match fs::create_dir(parent_abs.join(name)) {
-            Ok(()) => {
-                let id = state.id_of(&rel).map_or_else(paths::new_id, str::to_string);
-                Ok((id.clone(), vec![Record::Id { id, path: rel.clone() }]))
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
-            Err(e) => Err(e.into()),
-        })?;
-        let (_, meta) = self.abs(&rel)?;
-        Ok(self.item_of(&id, &rel, &meta))
+        if rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+            return Err(StoreError::Exists);
+        }
+        let id = self.log.read(|s| s.id_of(&rel).map_or_else(paths::new_id, str::to_string));
+        let made = self.change(
+            &lock,
+            vec![Record::Id { id: id.clone(), path: rel.clone() }],
+            Check::Exists { path: rel.clone() },
+            || {
+                rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777))?;
+                rustix::fs::fsync(&dir)?;
+                Ok(rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?)
+            },
+            |_| Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?),
+        );
+        match made {
+            Ok(st) => Ok(self.item_of(&id, &rel, &st)),
+            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+            Err(e) => Err(e),
+        }
     }
 
     fn delete(&self, id: &str) -> Result<()> {
@@ -389,7 +677,8 @@ impl Store for FsStore {
         if id == ROOT_ID {
             return Err(StoreError::Invalid("the root folder cannot be deleted"));
         }
-        self.write(|state| {
+        let lock = self.lock()?;
+        let rel = self.log.read(|state| {
             let rel = self.path_of(state, id)?;
             if state.locked_within(&rel) {
                 return Err(StoreError::Locked);
@@ -398,15 +687,29 @@ impl Store for FsStore {
             if state.is_archived(id) {
                 return Err(StoreError::Archived);
             }
-            let (abs, meta) = self.abs(&rel)?;
-            if meta.is_dir() {
-                fs::remove_dir_all(&abs)?
-            } else {
-                fs::remove_file(&abs)?
-            }
-            Self::sync_dir(abs.parent().unwrap_or(&self.root))?;
-            Ok(((), vec![Record::Gone { path: rel }]))
-        })
+            Ok(rel)
+        })?;
+        let (dir, name, _) = self.entry(&rel).map_err(not_found)?;
+        // Moved aside in one rename, so that the delete is all or nothing;
+        // the removal of what was moved aside can come after the commit.
+        let trash = Self::trash_name(&paths::new_id());
+        let bin = self.tmp.dir()?;
+        self.change(
+            &lock,
+            vec![Record::Gone { path: rel.clone() }],
+            Check::Absent { path: rel },
+            || {
+                rustix::fs::renameat(&dir, &name, &bin, &trash)?;
+                rustix::fs::fsync(&dir)?;
+                Ok(())
+            },
+            |()| Ok(rustix::fs::renameat(&bin, &trash, &dir, &name)?),
+        )?;
+        drop(lock);
+        if let Err(e) = remove_tree_at(bin.as_fd(), &trash) {
+            log::warn!("a deleted item could not be removed from the temp folder (the next start will): {e}");
+        }
+        Ok(())
     }
 
     fn rename(&self, id: &str, name: &str) -> Result<()> {
@@ -415,41 +718,48 @@ impl Store for FsStore {
             return Err(StoreError::Invalid("the root folder cannot be renamed"));
         }
         paths::check_name(name)?;
-        let moved = self.write(|state| {
+        let lock = self.lock()?;
+        let rel = self.log.read(|state| {
             let rel = self.path_of(state, id)?;
             Self::check_writable(state, id)?;
-            let (abs, _) = self.abs(&rel)?;
-            let to = paths::join(paths::parent(&rel), name);
-            if to == rel {
-                return Ok((None, Vec::new()));
-            }
-            let dest = abs.with_file_name(name);
-            if fs::symlink_metadata(&dest).is_ok() {
-                return Err(StoreError::Exists);
-            }
-            fs::rename(&abs, &dest)?;
-            Ok((Some(dest), vec![Record::Move { from: rel, to }]))
+            Ok::<_, StoreError>(rel)
         })?;
-        // Synced once the move is recorded: a crash in between would lose
-        // the id, and the sync is the slow part.
+        let to = paths::join(paths::parent(&rel), name);
+        if to == rel {
+            return Ok(());
+        }
+        let (dir, old, st) = self.entry(&rel).map_err(not_found)?;
+        let moved = self.change(
+            &lock,
+            vec![Record::Move { from: rel, to: to.clone() }],
+            Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
+            || {
+                // Never over an item that is there (someone else's file).
+                rustix::fs::renameat_with(&dir, &old, &dir, name, RenameFlags::NOREPLACE)?;
+                rustix::fs::fsync(&dir)?;
+                Ok(())
+            },
+            |()| Ok(rustix::fs::renameat(&dir, name, &dir, &old)?),
+        );
         match moved {
-            Some(dest) => Ok(Self::sync_dir(dest.parent().unwrap_or(&self.root))?),
-            None => Ok(()),
+            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+            other => other,
         }
     }
 
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
-        let mut log = self.log();
-        let state = log.refresh()?;
-        state
-            .linked(&doc.document_id, doc.version_id.as_deref())
-            .map(str::to_string)
-            .ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
+        self.log.refresh()?;
+        self.log.read(|state| {
+            state
+                .linked(&doc.document_id, doc.version_id.as_deref())
+                .map(str::to_string)
+                .ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
+        })
     }
 
     fn set_locked(&self, id: &str, locked: bool) -> Result<()> {
-        self.resolve(id)?;
-        self.write(|state| {
+        self.with_item(id, |rel| self.stat(rel))?;
+        self.log.write(&|check| self.happened(check), |state| {
             let records = if state.is_locked(id) == locked {
                 Vec::new()
             } else {
@@ -460,11 +770,11 @@ impl Store for FsStore {
     }
 
     fn checksum(&self, id: &str) -> Result<ChecksumOutcome> {
-        let (_, abs, _) = self.resolve_file(id)?;
+        let (_, mut file) = self.open(id)?;
         let mut hasher = Sha256Hasher::default();
-        io::copy(&mut File::open(abs)?, &mut hasher)?;
+        io::copy(&mut file, &mut hasher)?;
         let actual = hasher.finish_hex();
-        self.write(|state| {
+        self.log.write(&|check| self.happened(check), |state| {
             let record = || vec![Record::Checksum { id: id.to_string(), sha256: Some(actual.clone()) }];
             let pending = state.replacing(id);
             match state.checksum(id) {
@@ -475,9 +785,10 @@ impl Store for FsStore {
                     ChecksumOutcome::Verified(actual.clone()),
                     if pending.is_some() { record() } else { Vec::new() },
                 )),
-                Some(r) => {
-                    Ok((ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() }, Vec::new()))
-                }
+                Some(r) => Ok::<_, StoreError>((
+                    ChecksumOutcome::Changed { recorded: r.to_string(), actual: actual.clone() },
+                    Vec::new(),
+                )),
             }
         })
     }
@@ -487,31 +798,34 @@ impl Store for FsStore {
         if id == ROOT_ID {
             return Err(StoreError::Invalid("the root folder cannot be archived"));
         }
-        let moved = self.write(|state| {
+        let lock = self.lock()?;
+        let rel = self.log.read(|state| {
             let rel = self.path_of(state, id)?;
             if state.is_archived(id) {
-                return Ok((None, Vec::new()));
+                return Ok(None);
             }
             if state.locked_within(&rel) {
                 return Err(StoreError::Locked);
             }
-            let (abs, _) = self.abs(&rel)?;
-            let shelf = self.state_dir.archive_shelf(id);
-            fs::create_dir_all(&shelf)?;
-            let name = paths::file_name(&rel);
-            fs::rename(&abs, shelf.join(name))?;
-            let to = state_dir::archived_path(id, name);
-            let from = abs.parent().unwrap_or(&self.root).to_path_buf();
-            Ok((Some(from), vec![Record::Move { from: rel, to }, Record::Archive { id: id.to_string() }]))
+            Ok(Some(rel))
         })?;
-        // Synced once the move is recorded, as for a rename.
-        match moved {
-            Some(from) => {
-                Self::sync_dir(&from)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let Some(rel) = rel else { return Ok(false) };
+        let (dir, name, st) = self.entry(&rel).map_err(not_found)?;
+        let shelf = self.state_subfolder(state_dir::ARCHIVE, id)?;
+        let to = state_dir::archived_path(id, paths::file_name(&rel));
+        self.change(
+            &lock,
+            vec![Record::Move { from: rel, to: to.clone() }, Record::Archive { id: id.to_string() }],
+            Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
+            || {
+                rustix::fs::renameat(&dir, &name, &shelf, &name)?;
+                rustix::fs::fsync(&dir)?;
+                rustix::fs::fsync(&shelf)?;
+                Ok(())
+            },
+            |()| Ok(rustix::fs::renameat(&shelf, &name, &dir, &name)?),
+        )?;
+        Ok(true)
     }
 
     fn snapshot(&self, id: &str, version: &str) -> Result<()> {
@@ -519,16 +833,15 @@ impl Store for FsStore {
         if !version.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || version.starts_with('.') {
             return Err(StoreError::BadName("a version id is letters, digits, '-', '_' and '.'"));
         }
-        let (_, abs, _) = self.resolve_file(id)?;
-        let dir = self.state_dir.snapshots_of(id);
-        fs::create_dir_all(&dir)?;
+        let (_, mut file) = self.open(id)?;
+        let shelf = self.state_subfolder(state_dir::SNAPSHOTS, id)?;
         // A plain copy: no checksum to compute, and a failing read of our
         // own file is an I/O error, not a bad request body.
-        let mut tmp = tempfile::Builder::new().prefix("snapshot-").tempfile_in(self.state_dir.tmp())?;
-        io::copy(&mut File::open(abs)?, tmp.as_file_mut())?;
+        let mut tmp = self.tmp.file("snapshot-")?;
+        io::copy(&mut file, tmp.as_file_mut())?;
         tmp.as_file().sync_all()?;
-        tmp.persist(dir.join(version)).map_err(|e| StoreError::Io(e.error))?;
-        Self::sync_dir(&dir)?;
+        self.tmp.place(tmp, shelf.as_fd(), OsStr::new(version))?;
+        rustix::fs::fsync(&shelf).map_err(io::Error::from)?;
         Ok(())
     }
 }
@@ -536,12 +849,22 @@ impl Store for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::symlink;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     fn store() -> (tempfile::TempDir, FsStore) {
         let dir = tempfile::tempdir().unwrap();
         let s = FsStore::open(&dir.path().join("root")).unwrap();
         (dir, s)
+    }
+
+    /// Appends records as a writer would, for states a test sets up.
+    fn write(s: &FsStore, records: Vec<Record>) {
+        s.log.write(&|c| s.happened(c), |_| Ok::<_, StoreError>(((), records))).unwrap();
+    }
+
+    /// Files in this store's own temp folder, besides its owner lock.
+    fn own_temps(s: &FsStore) -> usize {
+        fs::read_dir(&s.tmp.path).unwrap().filter(|e| e.as_ref().unwrap().file_name() != OWNER_LOCK).count()
     }
 
     fn ids(items: &[Item]) -> Vec<&str> {
@@ -595,9 +918,7 @@ mod tests {
         assert!(s.list("/").unwrap().is_empty());
         // Even an id recorded for a path through a symlink resolves to nothing.
         let id = paths::new_id();
-        s.log()
-            .write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: "out/secret".into() }])))
-            .unwrap();
+        write(&s, vec![Record::Id { id: id.clone(), path: "out/secret".into() }]);
         assert!(matches!(s.open(&id), Err(StoreError::NotFound(_))));
     }
 
@@ -633,7 +954,7 @@ mod tests {
         let (_d, s) = store();
         // A damaged state log that maps an ordinary id to the root's path.
         let id = paths::new_id();
-        s.log().write(|_| Ok::<_, StoreError>(((), vec![Record::Id { id: id.clone(), path: String::new() }]))).unwrap();
+        write(&s, vec![Record::Id { id: id.clone(), path: String::new() }]);
         assert!(matches!(s.rename(&id, "elsewhere"), Err(StoreError::NotFound(_))));
         assert!(matches!(s.delete(&id), Err(StoreError::NotFound(_))));
         assert!(matches!(s.archive(&id), Err(StoreError::NotFound(_))));
@@ -653,7 +974,7 @@ mod tests {
         let mut failing = (&b"partial"[..]).chain(FailingRead);
         assert!(matches!(s.upload(&f.id, &mut failing), Err(StoreError::Body(_))));
         assert_eq!(fs::read(s.root().join("a.bin")).unwrap(), b"hello");
-        assert_eq!(fs::read_dir(s.state_dir().tmp()).unwrap().count(), 0);
+        assert_eq!(own_temps(&s), 0);
     }
 
     struct FailingRead;
@@ -709,7 +1030,7 @@ mod tests {
         // What a crash between the rename into place and the final
         // checksum record leaves: the pending record, and the new bytes.
         let pending = Record::Replacing { id: f.id.clone(), sha256: sum(b"new") };
-        s.log().write(|_| Ok::<_, StoreError>(((), vec![pending.clone()]))).unwrap();
+        write(&s, vec![pending.clone()]);
         fs::write(s.root().join("a.txt"), "new").unwrap();
         let reopened = FsStore::open(s.root()).unwrap();
         assert!(matches!(reopened.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
@@ -718,15 +1039,13 @@ mod tests {
         assert!(matches!(reopened.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }));
         // A crash before the rename leaves the old bytes, which verify too.
         fs::write(s.root().join("a.txt"), "new").unwrap();
-        s.log()
-            .write(|_| Ok::<_, StoreError>(((), vec![Record::Replacing { id: f.id.clone(), sha256: sum(b"newer") }])))
-            .unwrap();
+        write(&s, vec![Record::Replacing { id: f.id.clone(), sha256: sum(b"newer") }]);
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
         fs::write(s.root().join("a.txt"), "newer").unwrap();
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Changed { .. }), "settled on the old bytes");
         // A finished upload leaves nothing pending.
         s.upload(&f.id, &mut &b"last"[..]).unwrap();
-        assert!(s.log().state().replacing(&f.id).is_none());
+        assert!(s.log.read(|st| st.replacing(&f.id).is_none()));
         assert!(matches!(s.checksum(&f.id).unwrap(), ChecksumOutcome::Verified(_)));
     }
 
@@ -738,5 +1057,113 @@ mod tests {
         }
         assert!(matches!(s.metadata("0123456789abcdef"), Err(StoreError::NotFound(_))));
         assert!(matches!(s.delete("/"), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn a_change_left_unfinished_by_a_dead_writer_is_settled_by_the_disk() {
+        let (_d, s) = store();
+        let a = s.create_folder("/", "a").unwrap();
+        let b = s.create_folder("/", "b").unwrap();
+        let st = |p: &str| fs::symlink_metadata(s.root().join(p)).unwrap();
+        // A writer said it would rename `a` to `a2`, did it, and died.
+        let (dev, ino) = (st("a").dev(), st("a").ino());
+        write(
+            &s,
+            vec![Record::Intent {
+                n: "1".into(),
+                records: vec![Record::Move { from: "a".into(), to: "a2".into() }],
+                check: Check::Holds { path: "a2".into(), dev, ino },
+            }],
+        );
+        fs::rename(s.root().join("a"), s.root().join("a2")).unwrap();
+        // Another said it would rename `b` to `b2`, and died before doing it.
+        let (dev, ino) = (st("b").dev(), st("b").ino());
+        write(
+            &s,
+            vec![Record::Intent {
+                n: "2".into(),
+                records: vec![Record::Move { from: "b".into(), to: "b2".into() }],
+                check: Check::Holds { path: "b2".into(), dev, ino },
+            }],
+        );
+        let after = FsStore::open(s.root()).unwrap();
+        assert_eq!(after.metadata(&a.id).unwrap().title, "a2", "the id follows the rename that happened");
+        assert_eq!(after.metadata(&b.id).unwrap().title, "b", "and stays where the other left it");
+        assert_eq!(after.log.read(|st| st.pending().count()), 0);
+    }
+
+    #[test]
+    fn an_upload_never_changes_a_hard_link_or_hands_on_dangerous_modes() {
+        let (d, s) = store();
+        let outside = d.path().join("outside.txt");
+        fs::write(&outside, "outside").unwrap();
+        fs::hard_link(&outside, s.root().join("linked.txt")).unwrap();
+        let linked = s.list("/").unwrap().into_iter().find(|i| i.title == "linked.txt").unwrap();
+        fs::set_permissions(s.root().join("linked.txt"), fs::Permissions::from_mode(0o6777)).unwrap();
+        s.upload(&linked.id, &mut &b"new"[..]).unwrap();
+        assert_eq!(fs::read(&outside).unwrap(), b"outside", "the other link keeps its bytes");
+        assert_eq!(fs::read(s.root().join("linked.txt")).unwrap(), b"new");
+        let mode = fs::metadata(s.root().join("linked.txt")).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o775, "the old bits, less setuid, setgid, sticky and world-write");
+    }
+
+    #[test]
+    fn deletes_are_whole_and_leave_no_temp_behind() {
+        let (_d, s) = store();
+        let folder = s.create_folder("/", "f").unwrap();
+        let inner = s.create_folder(&folder.id, "g").unwrap();
+        let file = s.upload_init(&inner.id, "x.txt", None).unwrap();
+        symlink("/etc/passwd", s.root().join("f/g/link")).unwrap();
+        s.delete(&folder.id).unwrap();
+        assert!(!s.root().join("f").exists());
+        assert!(fs::metadata("/etc/passwd").is_ok(), "a link inside is removed, not followed");
+        for id in [&folder.id, &inner.id, &file.id] {
+            assert!(matches!(s.metadata(id), Err(StoreError::NotFound(_))));
+        }
+        assert_eq!(own_temps(&s), 0);
+    }
+
+    #[test]
+    fn start_up_removes_the_temps_of_dead_writers_only() {
+        let (_d, s) = store();
+        let tmp = s.state_dir().tmp();
+        // A dead writer's folder: nobody holds its lock.
+        fs::create_dir(tmp.join("1-dead")).unwrap();
+        fs::write(tmp.join("1-dead").join(OWNER_LOCK), "").unwrap();
+        fs::write(tmp.join("1-dead/upload-x"), "half").unwrap();
+        // This store is alive: its folder stays, whatever it holds.
+        fs::write(s.tmp.path.join("upload-y"), "in flight").unwrap();
+        let other = FsStore::open(s.root()).unwrap();
+        assert!(!tmp.join("1-dead").exists());
+        assert!(s.tmp.path.join("upload-y").exists());
+        drop(other);
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_hanging() {
+        let (_d, s) = store();
+        let made = std::process::Command::new("mkfifo").arg(s.root().join("pipe")).status();
+        if !made.is_ok_and(|st| st.success()) {
+            return;
+        }
+        let pipe = s.list("/").unwrap().into_iter().find(|i| i.title == "pipe").unwrap();
+        assert!(matches!(s.open(&pipe.id), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_are_listed_and_served() {
+        use std::os::unix::ffi::OsStrExt;
+        let (_d, s) = store();
+        let latin1 = OsStr::from_bytes(b"caf\xe9.txt");
+        fs::write(s.root().join(latin1), "bytes").unwrap();
+        let items = s.list("/").unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].title, "caf\u{fffd}.txt");
+        let (_, mut file) = s.open(&items[0].id).unwrap();
+        let mut got = String::new();
+        file.read_to_string(&mut got).unwrap();
+        assert_eq!(got, "bytes");
+        s.rename(&items[0].id, "cafe.txt").unwrap();
+        assert_eq!(fs::read(s.root().join("cafe.txt")).unwrap(), b"bytes");
     }
 }

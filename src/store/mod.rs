@@ -5,6 +5,7 @@
 //! backend today is [`fs::FsStore`], a local (or network-mounted) folder; ids
 //! are opaque strings handed out by the store and stay valid across renames.
 
+pub mod beneath;
 pub mod fs;
 pub mod paths;
 pub mod state;

@@ -39,6 +39,11 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     if name.chars().any(char::is_control) {
         return Err(StoreError::BadName("contains a control character"));
     }
+    if name.chars().any(is_bidi_control) {
+        // U+202E and its kin reorder what a browser shows: `gpj.exe` would
+        // read as `exe.jpg`.
+        return Err(StoreError::BadName("contains a bidirectional text control"));
+    }
     if name == state_dir::NAME {
         return Err(StoreError::BadName("reserved"));
     }
@@ -48,21 +53,62 @@ pub fn check_name(name: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The characters that change the direction of the text around them.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
+}
+
 /// Splits a relative path from the state log into checked components.
-/// `""` is the root. Refuses anything that could leave the root.
+/// `""` is the root. Refuses anything that could leave the root, and any
+/// escape that [`encode`] would not have written.
 pub fn components(rel: &str) -> Result<Vec<&str>, StoreError> {
     if rel.is_empty() {
         return Ok(Vec::new());
     }
     rel.split('/')
         .map(|c| {
-            if c.is_empty() || c == "." || c == ".." || c.contains(['\\', '\0']) {
+            let canonical = !c.contains('\0') || decode(c).is_some_and(|bytes| encode(&bytes) == c);
+            if c.is_empty() || c == "." || c == ".." || c.contains('\\') || !canonical {
                 Err(StoreError::BadId)
             } else {
                 Ok(c)
             }
         })
         .collect()
+}
+
+/// A name or path as the state log spells it: the disk's bytes where they
+/// are UTF-8, and each byte of an invalid sequence as a NUL followed by two
+/// lowercase hex digits. A file name never holds a NUL, so the form is
+/// unambiguous, and the names of old SMB and NFS shares in Latin-1 and
+/// other encodings survive the round trip.
+pub fn encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\0{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The disk's bytes of a name or path that [`encode`] wrote; `None` for a
+/// NUL that does not start an escape.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text.as_bytes();
+    while let Some(at) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..at]);
+        let hex = std::str::from_utf8(rest.get(at + 1..at + 3)?).ok()?;
+        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        out.push(u8::from_str_radix(hex, 16).ok()?);
+        rest = &rest[at + 3..];
+    }
+    out.extend_from_slice(rest);
+    Some(out)
 }
 
 /// Joins a parent relative path and a checked name.
@@ -117,6 +163,27 @@ mod tests {
         assert!(check_name("été.txt").is_ok());
         for bad in ["", ".", "..", "a/b", "a\\b", "a\0b", "a\r\nb", ".wfhook", " a", &"x".repeat(256)] {
             assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for spoof in ["invoice\u{202E}fdp.exe", "a\u{2066}b", "a\u{2069}", "a\u{200F}b", "a\u{061C}b", "a\u{202A}"] {
+            assert!(matches!(check_name(spoof), Err(StoreError::BadName(_))), "{spoof:?}");
+        }
+        // Other scripts and joiners are names like any other.
+        assert!(check_name("\u{5d0}\u{5d1}.txt").is_ok() && check_name("a\u{200D}b").is_ok());
+    }
+
+    #[test]
+    fn names_that_are_not_utf8_round_trip_through_one_canonical_form() {
+        let latin1 = b"caf\xe9 \xff.txt";
+        let text = encode(latin1);
+        assert_eq!(text, "caf\0e9 \0ff.txt");
+        assert_eq!(decode(&text).unwrap(), latin1);
+        assert_eq!(encode("été.txt".as_bytes()), "été.txt");
+        assert_eq!(decode("été.txt").unwrap(), "été.txt".as_bytes());
+        assert_eq!(components(&format!("a/{text}")).unwrap(), ["a", text.as_str()]);
+        // Only what `encode` writes: no escape of a valid byte, no upper
+        // case, no bare NUL.
+        for bad in ["\u{0}41", "\u{0}E9", "\u{0}e", "a\u{0}", "\u{0}zz"] {
+            assert!(components(bad).is_err(), "{bad:?}");
         }
     }
 

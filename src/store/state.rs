@@ -3,18 +3,33 @@
 //! folder, so that the root alone is the whole state and two instances can
 //! share it.
 //!
-//! Every change is made under an exclusive `flock` on a lock file: catch up
-//! with what the other instance appended, check, append, apply. Readers catch
-//! up without the lock by reading whole lines past their offset. A torn last
-//! line (a crash mid-write) is never whole, so it is ignored; the next writer
-//! terminates it first. When the log grows well past what it describes, a
-//! writer rewrites it as a snapshot (temp file + rename); other instances
-//! notice the new inode and reload.
+//! Writers are ordered by an exclusive `flock` on a lock file, across
+//! threads and instances; nothing else orders them. Readers and writers
+//! catch up by reading whole lines past their offset, and the in-process
+//! mutex guards only the parsed state: no disk I/O happens while it is
+//! held, so a slow disk or a writer waiting for another instance never
+//! holds up a reader.
+//!
+//! A change on disk is bracketed: an [`Record::Intent`] names the records it
+//! will make true and how to tell from the disk whether it happened; the
+//! change follows; a [`Record::Commit`] makes the records take effect, or an
+//! [`Record::Abort`] drops them. An intent left unsettled by a crash is
+//! settled by whoever takes the lock next, from what the disk shows
+//! ([`StateLog::reconcile`]), so that after `kill -9` at any instant every
+//! id, link, lock and checksum agrees with the bytes on disk.
+//!
+//! A torn last line (a crash, or a full disk, mid-write) is never whole, so
+//! it is ignored, and the next writer ends it before its own lines. When the
+//! log grows well past what it describes, a writer rewrites it as a
+//! snapshot (temp file + rename); other instances notice the new inode and
+//! reload.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -64,10 +79,43 @@ pub enum Record {
     Archive {
         id: String,
     },
+    /// A change about to be made on disk: `records` take effect with the
+    /// `Commit` of the same `n`, or, if its writer died first, when the
+    /// next writer finds `check` true on disk.
+    Intent {
+        n: String,
+        records: Vec<Record>,
+        check: Check,
+    },
+    Commit {
+        n: String,
+    },
+    Abort {
+        n: String,
+    },
+}
+
+/// How the disk tells whether an intent's change happened.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "is", rename_all = "camelCase")]
+pub enum Check {
+    /// A file or folder was created at `path`.
+    Exists { path: String },
+    /// The item with this identity was moved to `path`.
+    Holds { path: String, dev: u64, ino: u64 },
+    /// The item at `path` was deleted.
+    Absent { path: String },
+}
+
+/// An intent's records and its check, until it is settled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pending {
+    pub records: Vec<Record>,
+    pub check: Check,
 }
 
 /// The state as the log describes it.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct State {
     by_id: HashMap<String, String>,
     by_path: HashMap<String, String>,
@@ -79,6 +127,8 @@ pub struct State {
     /// when their final `Checksum` record had not been written yet.
     replacing: HashMap<String, String>,
     archived: HashSet<String>,
+    /// Intents not settled yet, by number.
+    pending: BTreeMap<String, Pending>,
 }
 
 impl State {
@@ -121,6 +171,11 @@ impl State {
             .and_then(|v| links.iter().rev().find(|(lv, _)| lv.as_deref() == Some(v)))
             .or_else(|| links.last())
             .map(|(_, id)| id.as_str())
+    }
+
+    /// Intents whose writer has not settled them yet.
+    pub fn pending(&self) -> impl Iterator<Item = (&str, &Pending)> {
+        self.pending.iter().map(|(n, p)| (n.as_str(), p))
     }
 
     pub fn len(&self) -> usize {
@@ -189,6 +244,17 @@ impl State {
             Record::Archive { id } => {
                 self.archived.insert(id);
             }
+            Record::Intent { n, records, check } => {
+                self.pending.insert(n, Pending { records, check });
+            }
+            Record::Commit { n } => {
+                for r in self.pending.remove(&n).map(|p| p.records).unwrap_or_default() {
+                    self.apply(r);
+                }
+            }
+            Record::Abort { n } => {
+                self.pending.remove(&n);
+            }
         }
     }
 
@@ -221,6 +287,11 @@ impl State {
         // After the checksums, which would settle them.
         out.extend(self.replacing.iter().map(|(id, s)| Record::Replacing { id: id.clone(), sha256: s.clone() }));
         out.extend(self.archived.iter().map(|id| Record::Archive { id: id.clone() }));
+        out.extend(self.pending.iter().map(|(n, p)| Record::Intent {
+            n: n.clone(),
+            records: p.records.clone(),
+            check: p.check.clone(),
+        }));
         out
     }
 }
@@ -234,151 +305,249 @@ pub struct WriterLock {
 impl WriterLock {
     /// Waits for the lock of the log in `dir`.
     pub fn take(dir: &StateDir) -> io::Result<WriterLock> {
-        let lock = OpenOptions::new().create(true).truncate(false).write(true).open(dir.state_lock())?;
-        lock.lock()?;
-        Ok(WriterLock { _file: lock })
+        let file = open_lock(dir)?;
+        file.lock()?;
+        Ok(WriterLock { _file: file })
+    }
+
+    /// Waits until no writer holds the lock, and returns at once: a reader
+    /// that missed an item waits out a change in flight (a rename) before
+    /// it looks again.
+    pub fn wait_for_writers(dir: &StateDir) -> io::Result<()> {
+        let file = open_lock(dir)?;
+        file.lock_shared()?;
+        Ok(())
     }
 }
 
-/// The log file, this process's view of it, and the lock that orders writers.
-pub struct StateLog {
-    dir: StateDir,
-    file: File,
+fn open_lock(dir: &StateDir) -> io::Result<File> {
+    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.state_lock())
+}
+
+/// What this process has read of the log.
+struct Inner {
+    file: Arc<File>,
     ino: u64,
+    /// Bytes read and applied (whole lines).
     offset: u64,
-    /// Bytes past `offset` that do not yet end in a newline.
-    pending: Vec<u8>,
+    /// Bytes past `offset` that do not end in a newline yet.
+    partial: Vec<u8>,
     records: usize,
     state: State,
 }
 
-impl StateLog {
-    /// Opens the log in `dir` (the root's state folder), reading it whole.
-    pub fn open(dir: &StateDir) -> io::Result<StateLog> {
-        let file = OpenOptions::new().create(true).read(true).append(true).open(dir.state_log())?;
+impl Inner {
+    /// Opens the log and reads it whole.
+    fn load(dir: &StateDir) -> io::Result<Inner> {
+        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(dir.state_log())?;
         let ino = file.metadata()?.ino();
-        let mut log = StateLog {
-            dir: dir.clone(),
-            file,
-            ino,
-            offset: 0,
-            pending: Vec::new(),
-            records: 0,
-            state: State::default(),
-        };
-        log.catch_up()?;
-        Ok(log)
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut &file, &mut bytes)?;
+        let mut inner =
+            Inner { file: Arc::new(file), ino, offset: 0, partial: Vec::new(), records: 0, state: State::default() };
+        inner.ingest(bytes);
+        Ok(inner)
     }
 
-    pub fn state(&self) -> &State {
-        &self.state
-    }
-
-    /// Reads what other writers appended (or reloads after a compaction).
-    pub fn refresh(&mut self) -> io::Result<&State> {
-        let on_disk = fs::metadata(self.dir.state_log())?;
-        if on_disk.ino() != self.ino {
-            *self = StateLog::open(&self.dir)?;
-        } else if on_disk.len() > self.offset + self.pending.len() as u64 {
-            self.catch_up()?;
-        }
-        Ok(&self.state)
-    }
-
-    fn catch_up(&mut self) -> io::Result<()> {
-        let start = self.offset + self.pending.len() as u64;
-        self.file.seek(SeekFrom::Start(start))?;
-        let mut buf = std::mem::take(&mut self.pending);
-        self.file.read_to_end(&mut buf)?;
+    /// Applies the whole lines of what follows `partial` in the log.
+    fn ingest(&mut self, more: Vec<u8>) {
+        let mut buf = std::mem::take(&mut self.partial);
+        buf.extend_from_slice(&more);
         let whole = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
         for line in buf[..whole].split(|&b| b == b'\n') {
             // A line that does not parse is a torn write that a later writer
-            // terminated: skip it, as the journal does.
+            // ended: skip it, as the journal does.
             if let Ok(r) = serde_json::from_slice::<Record>(line) {
                 self.state.apply(r);
                 self.records += 1;
             }
         }
         self.offset += whole as u64;
-        self.pending = buf[whole..].to_vec();
+        self.partial = buf[whole..].to_vec();
+    }
+
+    /// Where the next unread byte is.
+    fn end(&self) -> u64 {
+        self.offset + self.partial.len() as u64
+    }
+}
+
+/// The log file and this process's view of it.
+pub struct StateLog {
+    dir: StateDir,
+    /// Where compaction stages its snapshot: the process's own temp
+    /// folder, which the next start removes if this process dies.
+    tmp: PathBuf,
+    inner: Mutex<Inner>,
+}
+
+impl StateLog {
+    /// Opens the log in `dir` (the root's state folder), reading it whole.
+    pub fn open(dir: &StateDir) -> io::Result<StateLog> {
+        StateLog::open_with_tmp(dir, dir.tmp())
+    }
+
+    /// [`StateLog::open`], staging compactions in `tmp`.
+    pub fn open_with_tmp(dir: &StateDir, tmp: PathBuf) -> io::Result<StateLog> {
+        Ok(StateLog { dir: dir.clone(), tmp, inner: Mutex::new(Inner::load(dir)?) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves the view as consistent as
+        // the file is, so a poisoned lock is still usable.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the state as last read. `f` must do no I/O: the state's
+    /// mutex is held.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.lock().state)
+    }
+
+    /// Reads what writers appended since (or reloads after a compaction).
+    /// The reading happens outside the mutex; a thread that finds the view
+    /// moved on meanwhile leaves it to the one that moved it.
+    pub fn refresh(&self) -> io::Result<()> {
+        let (file, ino, end) = {
+            let g = self.lock();
+            (Arc::clone(&g.file), g.ino, g.end())
+        };
+        let on_disk = fs::metadata(self.dir.state_log())?;
+        if on_disk.ino() != ino {
+            let fresh = Inner::load(&self.dir)?;
+            let mut g = self.lock();
+            if g.ino == ino {
+                *g = fresh;
+            }
+            return Ok(());
+        }
+        if on_disk.len() <= end {
+            return Ok(());
+        }
+        let mut more = vec![0u8; (on_disk.len() - end) as usize];
+        let mut got = 0;
+        while got < more.len() {
+            match file.read_at(&mut more[got..], end + got as u64)? {
+                0 => break,
+                n => got += n,
+            }
+        }
+        more.truncate(got);
+        let mut g = self.lock();
+        if g.ino == ino && g.end() == end {
+            g.ingest(more);
+        }
         Ok(())
     }
 
-    /// Runs `f` as the only writer of the log (in this process and every
-    /// other sharing the root), with the state brought up to date first, and
-    /// appends and applies the records it returns. For tests: the store
-    /// takes the writers' lock before its mutex and calls `write_locked`.
-    #[cfg(test)]
-    pub fn write<T, E: From<io::Error>>(
-        &mut self,
-        f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
-    ) -> Result<T, E> {
-        let lock = WriterLock::take(&self.dir)?;
-        self.write_locked(&lock, f)
-    }
-
-    /// Runs `f` as the only writer of the log (in this process and every
-    /// other sharing the root), with the writers' lock already taken: the
-    /// state is brought up to date first, then the records `f` returns are
-    /// appended and applied. Callers that share a `StateLog` behind a mutex
-    /// take the lock first, so that a writer waiting for another instance
-    /// never holds the mutex (and with it every reader) while it waits.
-    pub fn write_locked<T, E: From<io::Error>>(
-        &mut self,
-        _lock: &WriterLock,
-        f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
-    ) -> Result<T, E> {
-        self.refresh()?;
-        let (value, records) = f(&self.state)?;
-        if !records.is_empty() {
-            self.append(records)?;
-            if self.records > 1024 && self.records > 4 * (self.state.len() + 16) {
-                // The records are written: a failed compaction only means
-                // the log stays longer than it needs to be.
-                if let Err(e) = self.compact() {
-                    log::warn!("compacting the state log failed: {e}");
-                }
-            }
+    /// Appends `records` as whole lines, in one write, and reads them back.
+    /// The caller holds the writers' lock, and refreshed since taking it:
+    /// nobody else appends meanwhile. A torn line before them (a crash, or a
+    /// failed append) is ended first, so that theirs parse. With `durable`,
+    /// the log is synced before this returns.
+    pub fn append(&self, _lock: &WriterLock, records: &[Record], durable: bool) -> io::Result<()> {
+        if records.is_empty() {
+            return Ok(());
         }
-        Ok(value)
-    }
-
-    fn append(&mut self, records: Vec<Record>) -> io::Result<()> {
+        let (file, torn) = {
+            let g = self.lock();
+            (Arc::clone(&g.file), !g.partial.is_empty())
+        };
         let mut out = Vec::new();
-        if !self.pending.is_empty() {
-            // A torn line from a crashed writer: end it so ours parse.
+        if torn {
             out.push(b'\n');
         }
-        for r in &records {
+        for r in records {
             serde_json::to_writer(&mut out, r).map_err(io::Error::other)?;
             out.push(b'\n');
         }
-        (&self.file).write_all(&out)?;
-        self.offset += (self.pending.len() + out.len()) as u64;
-        self.pending.clear();
-        self.records += records.len();
-        for r in records {
-            self.state.apply(r);
+        (&*file).write_all(&out)?;
+        if durable {
+            file.sync_data()?;
         }
-        Ok(())
+        self.refresh()
+    }
+
+    /// Runs `f` as the only writer of the log, in this process and every
+    /// other sharing the root: the writers' lock is taken, the view brought
+    /// up to date and left intents settled, then `f` plans from the state
+    /// (no I/O: the mutex is held) and the records it returns are appended.
+    /// For changes that touch nothing but the log.
+    pub fn write<T, E: From<io::Error>>(
+        &self,
+        settle: &dyn Fn(&Check) -> io::Result<bool>,
+        f: impl FnOnce(&State) -> Result<(T, Vec<Record>), E>,
+    ) -> Result<T, E> {
+        let lock = self.lock_for_writing(settle)?;
+        let (value, records) = self.read(f)?;
+        self.append(&lock, &records, false)?;
+        self.compact_if_long(&lock);
+        Ok(value)
+    }
+
+    /// Takes the writers' lock, brings the view up to date and settles the
+    /// intents that a dead writer left (whoever holds the lock has no
+    /// intent of its own in flight yet).
+    pub fn lock_for_writing(&self, settle: &dyn Fn(&Check) -> io::Result<bool>) -> io::Result<WriterLock> {
+        let lock = WriterLock::take(&self.dir)?;
+        self.refresh()?;
+        self.reconcile(&lock, settle)?;
+        Ok(lock)
+    }
+
+    /// Settles every intent left unsettled, by what `happened` finds on
+    /// disk: commit it when its change is there, abort it when not. An
+    /// intent whose check fails (an I/O error) stays for the next writer.
+    pub fn reconcile(&self, lock: &WriterLock, happened: &dyn Fn(&Check) -> io::Result<bool>) -> io::Result<()> {
+        let pending: Vec<(String, Check)> =
+            self.read(|s| s.pending().map(|(n, p)| (n.to_string(), p.check.clone())).collect());
+        let mut settled = Vec::new();
+        for (n, check) in pending {
+            match happened(&check) {
+                Ok(true) => settled.push(Record::Commit { n }),
+                Ok(false) => settled.push(Record::Abort { n }),
+                Err(e) => log::warn!("cannot tell whether an interrupted change happened ({check:?}): {e}"),
+            }
+        }
+        if !settled.is_empty() {
+            log::info!("settled {} change(s) that a stopped writer left unfinished", settled.len());
+        }
+        self.append(lock, &settled, true)
+    }
+
+    /// Rewrites the log as a snapshot when it grew well past what it
+    /// describes. The records are written: a failed compaction only means
+    /// the log stays longer than it needs to be.
+    pub fn compact_if_long(&self, lock: &WriterLock) {
+        let (records, len) = self.read_inner(|g| (g.records, g.state.len()));
+        if records > 1024
+            && records > 4 * (len + 16)
+            && let Err(e) = self.compact(lock)
+        {
+            log::warn!("compacting the state log failed: {e}");
+        }
+    }
+
+    fn read_inner<T>(&self, f: impl FnOnce(&Inner) -> T) -> T {
+        f(&self.lock())
     }
 
     /// Rewrites the log as a snapshot; must hold the lock. The snapshot is
     /// staged in the temp folder, where a crash leaves it for start-up to
     /// remove, never beside the log.
-    fn compact(&mut self) -> io::Result<()> {
-        let tmp_dir = self.dir.tmp();
-        fs::create_dir_all(&tmp_dir)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
-        for r in self.state.snapshot() {
-            serde_json::to_writer(&mut tmp, &r).map_err(io::Error::other)?;
-            tmp.write_all(b"\n")?;
+    fn compact(&self, _lock: &WriterLock) -> io::Result<()> {
+        let snapshot = self.read(State::snapshot);
+        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp)?;
+        let mut out = Vec::new();
+        for r in &snapshot {
+            serde_json::to_writer(&mut out, r).map_err(io::Error::other)?;
+            out.push(b'\n');
         }
+        tmp.write_all(&out)?;
         tmp.as_file().sync_all()?;
         tmp.persist(self.dir.state_log()).map_err(|e| e.error)?;
         File::open(self.dir.path())?.sync_all()?;
-        *self = StateLog::open(&self.dir)?;
-        Ok(())
+        self.refresh()
     }
 }
 
@@ -390,8 +559,17 @@ mod tests {
         Record::Id { id: id.into(), path: path.into() }
     }
 
-    fn write(log: &mut StateLog, records: Vec<Record>) {
-        log.write(|_| Ok::<_, io::Error>(((), records))).unwrap();
+    /// A disk on which nothing an intent names ever happened.
+    fn nothing_happened(_: &Check) -> io::Result<bool> {
+        Ok(false)
+    }
+
+    fn write(log: &StateLog, records: Vec<Record>) {
+        log.write(&nothing_happened, |_| Ok::<_, io::Error>(((), records))).unwrap();
+    }
+
+    fn open(dir: &tempfile::TempDir) -> StateLog {
+        StateLog::open(&StateDir::at(dir.path())).unwrap()
     }
 
     #[test]
@@ -425,33 +603,98 @@ mod tests {
     }
 
     #[test]
+    fn an_intent_takes_effect_only_when_committed() {
+        let mut s = State::default();
+        s.apply(id("a", "x"));
+        let intent = |n: &str| Record::Intent {
+            n: n.into(),
+            records: vec![Record::Move { from: "x".into(), to: "y".into() }],
+            check: Check::Exists { path: "y".into() },
+        };
+        s.apply(intent("1"));
+        assert_eq!(s.path_of("a"), Some("x"), "not before its commit");
+        assert_eq!(s.pending().count(), 1);
+        s.apply(Record::Commit { n: "1".into() });
+        assert_eq!(s.path_of("a"), Some("y"));
+        s.apply(intent("2"));
+        s.apply(Record::Abort { n: "2".into() });
+        assert_eq!((s.path_of("a"), s.pending().count()), (Some("y"), 0));
+        // A commit of nothing known changes nothing.
+        s.apply(Record::Commit { n: "3".into() });
+        assert_eq!(s.path_of("a"), Some("y"));
+    }
+
+    #[test]
+    fn the_next_writer_settles_what_a_dead_one_left_by_what_the_disk_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = open(&dir);
+        write(&a, vec![id("a", "x"), id("b", "z")]);
+        // Two intents whose writer died: one change happened, one did not.
+        let moved = Check::Exists { path: "y".into() };
+        let gone = Check::Absent { path: "z".into() };
+        write(
+            &a,
+            vec![
+                Record::Intent {
+                    n: "1".into(),
+                    records: vec![Record::Move { from: "x".into(), to: "y".into() }],
+                    check: moved.clone(),
+                },
+                Record::Intent { n: "2".into(), records: vec![Record::Gone { path: "z".into() }], check: gone },
+            ],
+        );
+        let b = open(&dir);
+        let disk = |c: &Check| Ok(*c == moved);
+        b.write(&disk, |_| Ok::<_, io::Error>(((), vec![]))).unwrap();
+        b.read(|s| {
+            assert_eq!(s.path_of("a"), Some("y"));
+            assert_eq!(s.path_of("b"), Some("z"));
+            assert_eq!(s.pending().count(), 0);
+        });
+        a.refresh().unwrap();
+        assert_eq!(a.read(|s| s.path_of("a").map(str::to_string)), Some("y".into()));
+        // Settled once: a later writer finds nothing left to settle.
+        let asked = std::cell::Cell::new(0);
+        let counting = |_: &Check| {
+            asked.set(asked.get() + 1);
+            Ok(true)
+        };
+        open(&dir).write(&counting, |_| Ok::<_, io::Error>(((), vec![]))).unwrap();
+        assert_eq!(asked.get(), 0);
+    }
+
+    #[test]
     fn two_logs_on_one_folder_see_each_other() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        write(&mut a, vec![id("1", "x")]);
-        write(&mut b, vec![Record::Lock { id: "1".into(), locked: true }]);
-        assert!(a.refresh().unwrap().is_locked("1"));
-        assert_eq!(b.refresh().unwrap().path_of("1"), Some("x"));
+        let a = open(&dir);
+        let b = open(&dir);
+        write(&a, vec![id("1", "x")]);
+        write(&b, vec![Record::Lock { id: "1".into(), locked: true }]);
+        a.refresh().unwrap();
+        b.refresh().unwrap();
+        assert!(a.read(|s| s.is_locked("1")));
+        assert_eq!(b.read(|s| s.path_of("1").map(str::to_string)), Some("x".into()));
     }
 
     #[test]
     fn torn_line_is_skipped_and_terminated() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        write(&mut a, vec![id("1", "x")]);
+        let a = open(&dir);
+        write(&a, vec![id("1", "x")]);
         OpenOptions::new()
             .append(true)
             .open(StateDir::at(dir.path()).state_log())
             .unwrap()
             .write_all(b"{\"op\":\"id\",\"id\":\"2\"")
             .unwrap();
-        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        write(&mut b, vec![id("3", "z")]);
-        let c = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        assert_eq!(c.state().path_of("1"), Some("x"));
-        assert_eq!(c.state().path_of("3"), Some("z"));
-        assert_eq!(c.state().path_of("2"), None);
+        // The writer that sees the torn line (here: the same process) ends it.
+        write(&a, vec![id("3", "z")]);
+        let c = open(&dir);
+        c.read(|s| {
+            assert_eq!(s.path_of("1"), Some("x"));
+            assert_eq!(s.path_of("3"), Some("z"));
+            assert_eq!(s.path_of("2"), None);
+        });
     }
 
     #[test]
@@ -461,34 +704,56 @@ mod tests {
         // stages its snapshot beside the log, where a crash would leave it),
         // while every write still succeeds.
         fs::write(StateDir::at(dir.path()).tmp(), b"not a folder").unwrap();
-        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
+        let a = open(&dir);
         for n in 0..3000 {
-            write(&mut a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
+            write(&a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
-        write(&mut a, vec![id("1", "x")]);
+        write(&a, vec![id("1", "x")]);
         let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
         assert!(size > 100_000, "the log was compacted outside the temp folder: {size} bytes");
         let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
         assert_eq!(names, ["state.jsonl", "state.lock", "tmp"]);
-        let b = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        assert_eq!(b.state().path_of("1"), Some("x"));
-        assert!(!b.state().is_locked("1"));
+        open(&dir).read(|s| {
+            assert_eq!(s.path_of("1"), Some("x"));
+            assert!(!s.is_locked("1"));
+        });
     }
 
     #[test]
     fn compaction_keeps_the_state_and_others_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let mut a = StateLog::open(&StateDir::at(dir.path())).unwrap();
-        let mut b = StateLog::open(&StateDir::at(dir.path())).unwrap();
+        fs::create_dir(StateDir::at(dir.path()).tmp()).unwrap();
+        let a = open(&dir);
+        let b = open(&dir);
         for n in 0..3000 {
-            write(&mut a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
+            write(&a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
-        write(&mut a, vec![id("1", "x")]);
+        write(&a, vec![id("1", "x")]);
         let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
         assert!(size < 100_000, "log was not compacted: {size} bytes");
-        let s = b.refresh().unwrap();
-        assert_eq!(s.path_of("1"), Some("x"));
-        assert!(!s.is_locked("1"));
+        b.refresh().unwrap();
+        b.read(|s| {
+            assert_eq!(s.path_of("1"), Some("x"));
+            assert!(!s.is_locked("1"));
+        });
+    }
+
+    #[test]
+    fn records_keep_their_json_shape() {
+        // The log outlives versions: these lines must keep parsing.
+        let line = r#"{"op":"id","id":"0123456789abcdef","path":"a/b.pdf"}"#;
+        assert_eq!(serde_json::from_str::<Record>(line).unwrap(), id("0123456789abcdef", "a/b.pdf"));
+        let intent = Record::Intent {
+            n: "7".into(),
+            records: vec![Record::Gone { path: "a".into() }],
+            check: Check::Holds { path: "b".into(), dev: 1, ino: 2 },
+        };
+        let text = serde_json::to_string(&intent).unwrap();
+        assert_eq!(
+            text,
+            r#"{"op":"intent","n":"7","records":[{"op":"gone","path":"a"}],"check":{"is":"holds","path":"b","dev":1,"ino":2}}"#
+        );
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), intent);
     }
 }

@@ -34,5 +34,5 @@ pub use client::{
 };
 pub use server::{Builder, TestServer, bin, command, help, metric, run};
 pub use tmux::Tmux;
-pub use tools::{free_port, free_ports, on_disk, proc_status, tools_or_skip};
+pub use tools::{free_port, free_ports, on_disk, proc_status, temp_files, tools_or_skip};
 pub use wait::{WAIT, poll, poll_within, wait_for, wait_for_listener, wait_until};

@@ -35,6 +35,25 @@ pub fn on_disk(dir: &Path) -> Vec<String> {
     names
 }
 
+/// The files under a state folder's `tmp/`: writes in progress, or left by
+/// a crash. Each process's own folder there holds a lock file while the
+/// process lives, which is not a temp file.
+pub fn temp_files(tmp: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![tmp.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        for e in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("read {}: {e}", dir.display())).flatten() {
+            let path = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(path);
+            } else if e.file_name() != wfhook::state_dir::OWNER_LOCK {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
 /// `tool`'s path: on `PATH`, or in the sbin folders a non-root `PATH` lacks.
 fn find_tool(tool: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
