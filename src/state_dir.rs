@@ -40,9 +40,10 @@ pub static LAYOUT: &[Entry] = &[
     Entry {
         name: STATE_LOG,
         below: "",
-        what: "Ids, Workfront links, locks, checksums (and the sum of an upload being renamed into place, settled \
-               by the next checksum if a crash interrupts it) and archive records: an append-only log of JSON \
-               lines, compacted when it grows well past what it describes.",
+        what: "Ids, Workfront links, locks, checksums and archive records, and each change on disk bracketed by \
+               its intent and its commit (a change whose writer died is settled by the next writer from what the \
+               disk shows): an append-only log of JSON lines, compacted when it grows well past what it \
+               describes. A name that is not UTF-8 is written with each stray byte as a NUL and two hex digits.",
     },
     Entry { name: STATE_LOCK, below: "", what: "The lock that orders writers of the state, across instances." },
     Entry {
