@@ -5,6 +5,7 @@
 //! concurrent workers (and a second instance sharing the root) never
 //! interleave inside a line. A crash can leave at most a torn last line; the
 //! reader skips any line that does not parse instead of failing.
+//! The journal is private to the state folder's owner (mode 0600).
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
@@ -12,6 +13,7 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use crate::events::Event;
+use crate::state_dir;
 
 /// Room for a typical line; every field of an event is clipped, so lines
 /// are short.
@@ -27,7 +29,7 @@ impl Journal {
     /// left by a crash is terminated first, so that the next line starts
     /// whole instead of being glued onto the torn one.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+        let mut file = state_dir::open_private(path, OpenOptions::new().create(true).read(true).append(true))?;
         let len = file.metadata()?.len();
         if len > 0 {
             use std::io::{Read, Seek, SeekFrom};
@@ -228,6 +230,20 @@ mod tests {
             2048
         );
         assert_eq!(tail(&path, 1).unwrap(), [e]);
+    }
+
+    #[test]
+    fn the_journal_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        Journal::open(&path).unwrap().append(&event(0)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        // A journal an older version left readable by all is made private.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Journal::open(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(read(&path, None).unwrap().events.len(), 1);
     }
 
     #[test]
