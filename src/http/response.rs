@@ -1,6 +1,7 @@
 //! Building responses: JSON bodies in the contract's shapes, files, and the
 //! headers around them. Every header value passes through [`safe_header`],
-//! so no byte from a request or a file name reaches a header unchecked.
+//! so no byte from a request or a file name reaches a header unchecked, and
+//! every answer passes through [`render`], which adds the common headers.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -75,7 +76,8 @@ pub fn json(status: u16, body: &Value) -> Response<Cursor<Vec<u8>>> {
         .with_header(safe_header("Content-Type", "application/json"))
 }
 
-/// Turns a reply into a tiny_http response with the common headers.
+/// Turns a reply into a tiny_http response with the common headers. Every
+/// answer passes here, so the headers added below are on all of them.
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let mut rs = match reply {
         Reply::Json(status, body) => json(status, &body).boxed(),
@@ -91,10 +93,12 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
                 .with_chunked_threshold(usize::MAX)
                 .with_header(safe_header("Content-Type", &mime))
                 .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)))
-                .with_header(safe_header("X-Content-Type-Options", "nosniff"))
                 .boxed()
         }
     };
+    // The declared type is the only one: a browser never guesses HTML or
+    // script into a JSON answer, an error or a file.
+    rs.add_header(safe_header("X-Content-Type-Options", "nosniff"));
     rs.add_header(safe_header("X-Request-Id", request_id));
     rs.add_header(safe_header("Server", "wfhook"));
     rs.add_header(safe_header("Cache-Control", "no-store"));
@@ -146,6 +150,34 @@ mod tests {
         let head = String::from_utf8(wire).unwrap();
         assert!(head.contains("Content-Length: 100000\r\n"), "{head}");
         assert!(!head.contains("chunked"), "{head}");
+    }
+
+    /// The head of a rendered reply, as it goes on the wire.
+    fn head_of(reply: Reply) -> String {
+        let mut wire = Vec::new();
+        render(reply, "r-1").raw_print(&mut wire, tiny_http::HTTPVersion(1, 1), &[], false, None).unwrap();
+        let wire = String::from_utf8_lossy(&wire).into_owned();
+        wire.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    fn file_reply(mime: &str, inline: bool) -> Reply {
+        let file = tempfile::tempfile().unwrap();
+        Reply::File { file, len: 0, mime: mime.into(), name: "f".into(), inline }
+    }
+
+    #[test]
+    fn every_answer_says_nosniff_once() {
+        let replies = [
+            Reply::Json(200, json!({"webhookVersion": "1.2"})),
+            Reply::Json(403, Style::Error.error_body("missing or invalid apiKey")),
+            Reply::Html("<!doctype html>".into()),
+            file_reply("image/png", true),
+            file_reply("text/html", false),
+        ];
+        for reply in replies {
+            let head = head_of(reply);
+            assert_eq!(head.matches("\r\nX-Content-Type-Options: nosniff").count(), 1, "{head}");
+        }
     }
 
     #[test]
