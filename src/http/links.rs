@@ -22,8 +22,15 @@ impl Links {
 
     /// A link to `endpoint` for `id`, valid for the configured time.
     pub fn make(&self, endpoint: &str, id: &str) -> String {
-        let expires =
-            (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
+        self.make_until(endpoint, id, u64::MAX)
+    }
+
+    /// A link to `endpoint` for `id` that expires at `expires` (seconds since
+    /// the epoch) or after the configured time, whichever comes first: the
+    /// links on a page opened through a link die with it.
+    pub fn make_until(&self, endpoint: &str, id: &str, expires: u64) -> String {
+        let longest = (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let expires = expires.min(longest).to_string();
         let sig = self.signer.sign(&[endpoint, id, &expires]);
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("id", id)
@@ -33,8 +40,9 @@ impl Links {
         format!("{}/{endpoint}?{query}", self.prefix)
     }
 
-    /// Accepts a request to `endpoint` whose `sig` and `expires` are right.
-    pub fn verify(&self, endpoint: &str, params: &Params) -> Result<(), HttpError> {
+    /// Accepts a request to `endpoint` whose `sig` and `expires` are right,
+    /// and answers when the link expires.
+    pub fn verify(&self, endpoint: &str, params: &Params) -> Result<u64, HttpError> {
         let bad = HttpError::Forbidden("invalid or expired link");
         let (Some(id), Some(expires), Some(sig)) = (params.get("id"), params.get("expires"), params.get("sig")) else {
             return Err(bad);
@@ -43,7 +51,7 @@ impl Links {
         // spelling `make` writes, and a time still to come.
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
         match canonical_expiry(expires) {
-            Some(t) if t >= now && self.signer.verify(&[endpoint, id, expires], sig) => Ok(()),
+            Some(t) if t >= now && self.signer.verify(&[endpoint, id, expires], sig) => Ok(t),
             _ => Err(bad),
         }
     }
@@ -98,6 +106,14 @@ mod tests {
     }
 
     #[test]
+    fn verify_answers_the_expiry_it_checked() {
+        let l = Links::new(String::new(), b"s", Duration::from_secs(60));
+        let p = params_of(&l.make("view", "i"));
+        let expires: u64 = p.get("expires").unwrap().parse().unwrap();
+        assert_eq!(l.verify("view", &p).unwrap(), expires);
+    }
+
+    #[test]
     fn only_the_canonical_expiry_is_accepted() {
         assert_eq!(canonical_expiry("0"), Some(0));
         assert_eq!(canonical_expiry("1700000000"), Some(1_700_000_000));
@@ -145,6 +161,26 @@ mod tests {
         assert!(l.verify("view", &Params::from_query(&format!("id=i&expires={past}&sig={sig_past}"))).is_err());
         assert_eq!(crate::crypto::macs_computed(), before);
         // …while the canonical spelling passes.
-        assert!(l.verify("view", &Params::from_query(&format!("id=i&expires={t}&sig={sig}"))).is_ok());
+        assert_eq!(
+            l.verify("view", &Params::from_query(&format!("id=i&expires={t}&sig={sig}"))).unwrap().to_string(),
+            t
+        );
+    }
+
+    #[test]
+    fn links_made_until_a_time_expire_no_later_than_it() {
+        let l = Links::new(String::new(), b"s", Duration::from_secs(3600));
+        let folder_expires = now() + 30;
+        let child = params_of(&l.make_until("view", "c", folder_expires));
+        assert_eq!(l.verify("view", &child).unwrap(), folder_expires);
+        // Never later than the configured time either, as `make` makes them.
+        let makers: [&dyn Fn() -> String; 2] = [&|| l.make_until("view", "c", u64::MAX), &|| l.make("view", "c")];
+        for make in makers {
+            let before = now();
+            let link = make();
+            let after = now();
+            let t = l.verify("view", &params_of(&link)).unwrap();
+            assert!((before + 3600..=after + 3600).contains(&t), "{t}");
+        }
     }
 }
