@@ -263,7 +263,7 @@ fn main() {
     let render = |app: &App, out: &mut Vec<u8>| {
         let mut rq = get("/serviceInfo");
         let mut ev = event();
-        let mut call = Call { rq: &mut rq, params: Params::from_query(""), event: &mut ev };
+        let mut call = Call { rq: &mut rq, params: Params::from_query(""), event: &mut ev, link_expires: None };
         let reply = (info.handler)(app, &mut call).unwrap();
         response::render(reply, "a1b2c3-1").raw_print(out, tiny_http::HTTPVersion(1, 1), &[], false, None).unwrap();
     };
@@ -271,7 +271,11 @@ fn main() {
     if let Reply::Json(_, v) = {
         let mut rq = get("/serviceInfo");
         let mut ev = event();
-        (info.handler)(&app, &mut Call { rq: &mut rq, params: Params::from_query(""), event: &mut ev }).unwrap()
+        (info.handler)(
+            &app,
+            &mut Call { rq: &mut rq, params: Params::from_query(""), event: &mut ev, link_expires: None },
+        )
+        .unwrap()
     } {
         body = serde_json::to_vec(&v).unwrap();
     }

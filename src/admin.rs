@@ -87,10 +87,14 @@ pub fn start(addr: &str, app: Arc<App>, token: String) -> io::Result<SocketAddr>
 
 fn handle(rq: Request, app: &Arc<App>, token: &str, streams: &Arc<AtomicUsize>) {
     let path = request::split_target(rq.url()).0.to_string();
+    // Every answer here declares its type and forbids guessing another,
+    // like the main listener's.
+    let nosniff = || safe_header("X-Content-Type-Options", "nosniff");
     let text = |status: u16, body: &str| {
         Response::from_string(body)
             .with_status_code(status)
             .with_header(safe_header("Content-Type", "text/plain; charset=utf-8"))
+            .with_header(nosniff())
     };
     if !matches!(rq.method(), Method::Get | Method::Head) {
         let _ = rq.respond(text(405, "method not allowed\n").with_header(safe_header("Allow", "GET, HEAD")));
@@ -99,7 +103,7 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, streams: &Arc<AtomicUsize>) 
     match path.as_str() {
         "/metrics" => {
             let ct = safe_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-            let _ = rq.respond(Response::from_string(app.metrics_text()).with_header(ct));
+            let _ = rq.respond(Response::from_string(app.metrics_text()).with_header(ct).with_header(nosniff()));
         }
         "/events" => {
             let given =
@@ -140,7 +144,8 @@ fn stream(rq: Request, app: &App) -> io::Result<()> {
     let in_history: HashSet<CompactString> = history.iter().map(|e| e.request_id.clone()).collect();
     let mut w = rq.into_writer();
     w.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nX-Content-Type-Options: nosniff\r\n\
+          Cache-Control: no-store\r\nConnection: close\r\n\r\n",
     )?;
     let snapshot = app.snapshot();
     let mut batch = Vec::new();
@@ -185,6 +190,43 @@ mod tests {
         assert!(check_address("[::1]:0", false).is_ok());
         assert!(check_address("0.0.0.0:9101", false).is_err());
         assert!(check_address("0.0.0.0:9101", true).is_ok());
+    }
+
+    /// The head of the answer to `request`, sent to `addr` on a connection
+    /// of its own.
+    fn head(addr: SocketAddr, request: &str) -> String {
+        use std::io::Read;
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        // Far longer than a loopback answer takes: a deadline, not a pace.
+        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "closed before the head: {:?}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&got).into_owned();
+        text.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    #[test]
+    fn every_answer_says_nosniff() {
+        let root = tempfile::tempdir().unwrap();
+        let addr = start("127.0.0.1:0", crate::http::server::test_app(root.path()), "t0ken".into()).unwrap();
+        let asks = [
+            ("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n", "200"),
+            ("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n", "404"),
+            ("POST /metrics HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "405"),
+            ("GET /events HTTP/1.1\r\nHost: a\r\n\r\n", "403"),
+            ("GET /events HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer t0ken\r\n\r\n", "200"),
+        ];
+        for (ask, status) in asks {
+            let head = head(addr, ask);
+            assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{ask:?}: {head}");
+            assert!(head.contains("\r\nContent-Type: "), "{ask:?}: {head}");
+            assert_eq!(head.matches("\r\nX-Content-Type-Options: nosniff").count(), 1, "{ask:?}: {head}");
+        }
     }
 
     #[test]

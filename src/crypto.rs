@@ -56,6 +56,9 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
 }
 
+/// A signature's length in bytes (HMAC-SHA256); in hex, twice that.
+pub const SIGNATURE_BYTES: usize = 32;
+
 /// HMAC-SHA256 signatures for links that browsers open without a key.
 #[derive(Clone)]
 pub struct Signer {
@@ -70,6 +73,8 @@ impl Signer {
     }
 
     fn mac(&self, parts: &[&str]) -> Hmac<Sha256> {
+        #[cfg(test)]
+        MACS.with(|n| n.set(n.get() + 1));
         let mut mac = self.keyed.clone();
         for p in parts {
             // Length-prefixed so that ("ab","c") and ("a","bc") differ.
@@ -84,20 +89,49 @@ impl Signer {
         hex(&self.mac(parts).finalize().into_bytes())
     }
 
-    /// Checks a hex signature in constant time.
+    /// Checks a hex signature in constant time. Only the spelling [`Signer::sign`]
+    /// writes is accepted, lower-case hex of the exact length, and that is
+    /// judged before any hashing: a malformed signature costs no HMAC, and
+    /// no link has a second spelling.
     pub fn verify(&self, parts: &[&str], sig_hex: &str) -> bool {
-        let Some(sig) = unhex(sig_hex) else {
+        let Some(sig) = unhex_signature(sig_hex) else {
             return false;
         };
         self.mac(parts).verify_slice(&sig).is_ok()
     }
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+/// The bytes of a signature written as [`hex`] writes it; `None` for any
+/// other spelling (upper case, a sign, spaces, another length).
+fn unhex_signature(s: &str) -> Option<[u8; SIGNATURE_BYTES]> {
+    fn nibble(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            _ => None,
+        }
+    }
+    if s.len() != 2 * SIGNATURE_BYTES {
         return None;
     }
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect()
+    let mut out = [0u8; SIGNATURE_BYTES];
+    for (byte, pair) in out.iter_mut().zip(s.as_bytes().chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+thread_local! {
+    /// HMACs computed on this thread, so that a test can see that a
+    /// malformed link is refused before any.
+    static MACS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// HMACs computed so far on this thread (tests only).
+#[cfg(test)]
+pub(crate) fn macs_computed() -> u64 {
+    MACS.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -130,6 +164,39 @@ mod tests {
         assert!(!Signer::new(b"other").verify(&["view", "abc", "100"], &sig));
         assert!(!s.verify(&["view", "abc", "100"], "zz"));
         assert!(!s.verify(&["view", "abc", "100"], ""));
+    }
+
+    #[test]
+    fn only_the_signed_spelling_is_accepted_and_judged_before_any_hmac() {
+        let s = Signer::new(b"secret");
+        let sig = s.sign(&["view", "abc", "100"]);
+        assert_eq!(sig.len(), 2 * SIGNATURE_BYTES);
+        let upper = sig.to_ascii_uppercase();
+        let letter = sig.find(|c: char| c.is_ascii_lowercase()).unwrap();
+        let mixed = format!("{}{}{}", &sig[..letter], sig[letter..=letter].to_ascii_uppercase(), &sig[letter + 1..]);
+        // `u8::from_str_radix` would take "+a" for a byte: no such shortcut here.
+        let plus = format!("+{}", &sig[1..]);
+        let spelled_otherwise = [
+            upper.as_str(),
+            &mixed,
+            &plus,
+            &format!(" {}", &sig[1..]),
+            &format!("{sig} "),
+            &format!("{sig}00"),
+            &sig[..sig.len() - 2],
+            &sig[..sig.len() - 1],
+            "",
+            "zz",
+            &"g".repeat(2 * SIGNATURE_BYTES),
+        ];
+        for other in spelled_otherwise {
+            let before = macs_computed();
+            assert!(!s.verify(&["view", "abc", "100"], other), "{other:?}");
+            assert_eq!(macs_computed(), before, "{other:?} was refused before any HMAC");
+        }
+        let before = macs_computed();
+        assert!(s.verify(&["view", "abc", "100"], &sig));
+        assert_eq!(macs_computed(), before + 1);
     }
 
     #[test]

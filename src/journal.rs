@@ -3,23 +3,44 @@
 //!
 //! Lines are written with a single `write` on an `O_APPEND` descriptor, so
 //! concurrent workers (and a second instance sharing the root) never
-//! interleave inside a line. A crash can leave at most a torn last line; the
-//! reader skips any line that does not parse instead of failing.
+//! interleave inside a line. A crash, or a write the disk cut short, can
+//! leave a torn line; the reader skips any line that does not parse instead
+//! of failing, and the next line written starts on a line of its own.
+//! The journal is private to the state folder's owner (mode 0600).
 
 use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::events::Event;
+use crate::state_dir;
 
 /// Room for a typical line; every field of an event is clipped, so lines
 /// are short.
 const LINE_CAPACITY: usize = 1024;
 
-pub struct Journal {
+/// Where journal lines go: one `write` call, which may write less than asked
+/// (a full disk). A trait so that a test can fail part way through a line.
+pub trait Sink: Send + Sync {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize>;
+}
+
+impl Sink for File {
+    fn write_once(&self, bytes: &[u8]) -> io::Result<usize> {
+        // `&File` is `Write`: one write call per line keeps lines whole.
+        (&*self).write(bytes)
+    }
+}
+
+pub struct Journal<S: Sink = File> {
     path: PathBuf,
-    file: File,
+    file: S,
+    /// The last append failed, perhaps after writing part of its line: the
+    /// next one starts with a newline, so that it is not glued onto the
+    /// fragment.
+    torn: AtomicBool,
 }
 
 impl Journal {
@@ -27,7 +48,7 @@ impl Journal {
     /// left by a crash is terminated first, so that the next line starts
     /// whole instead of being glued onto the torn one.
     pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path)?;
+        let mut file = state_dir::open_private(path, OpenOptions::new().create(true).read(true).append(true))?;
         let len = file.metadata()?.len();
         if len > 0 {
             use std::io::{Read, Seek, SeekFrom};
@@ -38,14 +59,23 @@ impl Journal {
                 file.write_all(b"\n")?;
             }
         }
-        Ok(Journal { path: path.to_path_buf(), file })
+        Ok(Journal::over(path, file))
+    }
+}
+
+impl<S: Sink> Journal<S> {
+    /// A journal writing to `file`, known as `path`.
+    fn over(path: &Path, file: S) -> Journal<S> {
+        Journal { path: path.to_path_buf(), file, torn: AtomicBool::new(false) }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Appends one event as one line.
+    /// Appends one event as one line, with one `write`. A write cut short is
+    /// an error and is not resumed: the rest could land after another
+    /// writer's line. Instead the next append starts on a fresh line.
     pub fn append(&self, event: &Event) -> io::Result<()> {
         thread_local! {
             /// Each worker's line buffer, kept between requests.
@@ -53,17 +83,40 @@ impl Journal {
         }
         LINE.with_borrow_mut(|line| {
             line.clear();
+            // Taken, so that one append after a failure ends the fragment.
+            if self.torn.swap(false, Ordering::Relaxed) {
+                line.push(b'\n');
+            }
             let written = serde_json::to_writer(&mut *line, event).map_err(io::Error::other).and_then(|()| {
                 line.push(b'\n');
-                // `&File` is `Write`: one write call per line keeps lines whole.
-                (&self.file).write_all(line)
+                self.write_line(line)
             });
+            if written.is_err() {
+                self.torn.store(true, Ordering::Relaxed);
+            }
             // A rare huge line (a long error) does not stay allocated.
             if line.capacity() > 16 * LINE_CAPACITY {
                 *line = Vec::with_capacity(LINE_CAPACITY);
             }
             written
         })
+    }
+
+    fn write_line(&self, line: &[u8]) -> io::Result<()> {
+        loop {
+            match self.file.write_once(line) {
+                Ok(n) if n == line.len() => return Ok(()),
+                Ok(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::StorageFull,
+                        "the line was cut short (is the disk full?)",
+                    ));
+                }
+                // Interrupted before a byte was written: trying again is safe.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
     }
 }
 
@@ -228,6 +281,117 @@ mod tests {
             2048
         );
         assert_eq!(tail(&path, 1).unwrap(), [e]);
+    }
+
+    /// A disk with `room` bytes left: a write past it is cut short, and a
+    /// write into no room at all fails as `ENOSPC` does. `interrupt` fails
+    /// that many writes with `EINTR` first.
+    #[derive(Default)]
+    struct SmallDisk {
+        bytes: std::sync::Mutex<Vec<u8>>,
+        room: std::sync::atomic::AtomicUsize,
+        interrupt: std::sync::atomic::AtomicUsize,
+        writes: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Sink for SmallDisk {
+        fn write_once(&self, bytes: &[u8]) -> io::Result<usize> {
+            use std::sync::atomic::Ordering::SeqCst;
+            self.writes.fetch_add(1, SeqCst);
+            if self.interrupt.load(SeqCst) > 0 {
+                self.interrupt.fetch_sub(1, SeqCst);
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n = bytes.len().min(self.room.load(SeqCst));
+            if n == 0 {
+                return Err(io::ErrorKind::StorageFull.into());
+            }
+            self.room.fetch_sub(n, SeqCst);
+            self.bytes.lock().unwrap().extend_from_slice(&bytes[..n]);
+            Ok(n)
+        }
+    }
+
+    impl SmallDisk {
+        fn with_room(room: usize) -> SmallDisk {
+            let disk = SmallDisk::default();
+            disk.room.store(room, std::sync::atomic::Ordering::SeqCst);
+            disk
+        }
+
+        /// What a reader finds in the journal written so far.
+        fn read_back(&self) -> ReadBack {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("journal.jsonl");
+            std::fs::write(&path, &*self.bytes.lock().unwrap()).unwrap();
+            read(&path, None).unwrap()
+        }
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_full_disk_never_corrupts_the_next() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let j = Journal::over(Path::new("journal.jsonl"), SmallDisk::with_room(usize::MAX));
+        j.append(&event(0)).unwrap();
+        // The disk fills part way through a line: an error, and no retry of
+        // the rest (it could land after another writer's line).
+        j.file.room.store(10, SeqCst);
+        let writes = j.file.writes.load(SeqCst);
+        let err = j.append(&event(1)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(j.file.writes.load(SeqCst), writes + 1, "one write per line, even cut short");
+        // Then no room at all (ENOSPC): still an error, nothing written.
+        assert_eq!(j.append(&event(2)).unwrap_err().kind(), io::ErrorKind::StorageFull);
+        // Room again: the next line starts on a line of its own, in one write.
+        j.file.room.store(usize::MAX, SeqCst);
+        let writes = j.file.writes.load(SeqCst);
+        j.append(&event(3)).unwrap();
+        assert_eq!(j.file.writes.load(SeqCst), writes + 1);
+        j.append(&event(4)).unwrap();
+        let back = j.file.read_back();
+        let ids: Vec<_> = back.events.iter().map(|e| e.request_id.as_str()).collect();
+        assert_eq!(ids, ["r0", "r3", "r4"]);
+        assert_eq!(back.skipped, 1, "only the fragment is lost");
+        let text = String::from_utf8(j.file.bytes.lock().unwrap().clone()).unwrap();
+        let fragment = text.lines().nth(1).unwrap();
+        assert_eq!(fragment.len(), 10, "{text}");
+        // The line after a success has no extra newline: only a failure adds one.
+        assert!(!text.contains("\n\n"), "{text}");
+    }
+
+    #[test]
+    fn an_interrupted_write_is_tried_again_whole() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let j = Journal::over(Path::new("journal.jsonl"), SmallDisk::with_room(usize::MAX));
+        j.file.interrupt.store(2, SeqCst);
+        j.append(&event(0)).unwrap();
+        j.append(&event(1)).unwrap();
+        let back = j.file.read_back();
+        assert_eq!((back.events.len(), back.skipped), (2, 0));
+    }
+
+    #[test]
+    fn a_failure_before_any_byte_costs_only_a_blank_line() {
+        let j = Journal::over(Path::new("journal.jsonl"), SmallDisk::with_room(0));
+        assert!(j.append(&event(0)).is_err());
+        j.file.room.store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+        j.append(&event(1)).unwrap();
+        let back = j.file.read_back();
+        assert_eq!((back.events.len(), back.skipped), (1, 0));
+    }
+
+    #[test]
+    fn the_journal_is_private_to_its_owner() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        Journal::open(&path).unwrap().append(&event(0)).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        // A journal an older version left readable by all is made private.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        Journal::open(&path).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(read(&path, None).unwrap().events.len(), 1);
     }
 
     #[test]

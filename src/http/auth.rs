@@ -3,12 +3,11 @@
 //! error message or the journal.
 
 use std::fs::{self, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::crypto;
-use crate::state_dir::StateDir;
+use crate::state_dir::{self, StateDir};
 
 /// The keys this server accepts.
 pub struct Keys {
@@ -85,7 +84,7 @@ pub fn parse_keys_file(text: &str) -> Vec<String> {
 /// Creates a file only its owner can read, failing if it exists, so that two
 /// instances starting together cannot overwrite each other's secret.
 pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let mut f = state_dir::open_private(path, OpenOptions::new().write(true).create_new(true))?;
     f.write_all(bytes)?;
     f.write_all(b"\n")?;
     f.sync_all()
@@ -101,9 +100,14 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<String> {
 }
 
 /// The text of a file in the state folder, first created holding `bytes`
-/// random bytes in hex when missing; true when this call created it.
+/// random bytes in hex when missing; true when this call created it. One
+/// an older version left readable by others is made private.
 fn read_or_create(path: &Path, bytes: usize) -> io::Result<(String, bool)> {
-    match fs::read_to_string(path) {
+    let read = state_dir::open_private(path, OpenOptions::new().read(true)).and_then(|mut f| {
+        let mut text = String::new();
+        f.read_to_string(&mut text).map(|_| text)
+    });
+    match read {
         Ok(text) => Ok((text, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let s = crypto::random_hex(bytes);
@@ -177,6 +181,32 @@ mod tests {
         for near in [&b"first-kez"[..], b"First-key", b"first-key ", b"first-ke", b""] {
             assert!(!crypto::ct_eq(b"first-key", near), "{near:?}");
         }
+    }
+
+    #[test]
+    fn secrets_an_older_version_left_readable_are_made_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(dir.path());
+        for path in [state.api_key(), state.link_secret(), state.admin_token()] {
+            fs::write(&path, "kept\n").unwrap();
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let (keys, src) = Keys::load(None, None, &state).unwrap();
+        assert_eq!(src, KeySource::Stored);
+        assert!(keys.accepts("kept"));
+        assert_eq!(load_or_create_secret(&state.link_secret()).unwrap(), "kept");
+        assert_eq!(load_or_create_secret(&state.admin_token()).unwrap(), "kept");
+        for path in [state.api_key(), state.link_secret(), state.admin_token()] {
+            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn created_secrets_are_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("link-secret");
+        load_or_create_secret(&p).unwrap();
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]

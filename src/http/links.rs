@@ -22,8 +22,15 @@ impl Links {
 
     /// A link to `endpoint` for `id`, valid for the configured time.
     pub fn make(&self, endpoint: &str, id: &str) -> String {
-        let expires =
-            (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs().to_string();
+        self.make_until(endpoint, id, u64::MAX)
+    }
+
+    /// A link to `endpoint` for `id` that expires at `expires` (seconds since
+    /// the epoch) or after the configured time, whichever comes first: the
+    /// links on a page opened through a link die with it.
+    pub fn make_until(&self, endpoint: &str, id: &str, expires: u64) -> String {
+        let longest = (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let expires = expires.min(longest).to_string();
         let sig = self.signer.sign(&[endpoint, id, &expires]);
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("id", id)
@@ -33,21 +40,32 @@ impl Links {
         format!("{}/{endpoint}?{query}", self.prefix)
     }
 
-    /// Accepts a request to `endpoint` whose `sig` and `expires` are right.
-    pub fn verify(&self, endpoint: &str, params: &Params) -> Result<(), HttpError> {
+    /// Accepts a request to `endpoint` whose `sig` and `expires` are right,
+    /// and answers when the link expires.
+    pub fn verify(&self, endpoint: &str, params: &Params) -> Result<u64, HttpError> {
         let bad = HttpError::Forbidden("invalid or expired link");
         let (Some(id), Some(expires), Some(sig)) = (params.get("id"), params.get("expires"), params.get("sig")) else {
             return Err(bad);
         };
-        if !self.signer.verify(&[endpoint, id, expires], sig) {
-            return Err(bad);
-        }
+        // Judged before the signature, which costs an HMAC: only the
+        // spelling `make` writes, and a time still to come.
         let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        match expires.parse::<u64>() {
-            Ok(t) if t >= now => Ok(()),
+        match canonical_expiry(expires) {
+            Some(t) if t >= now && self.signer.verify(&[endpoint, id, expires], sig) => Ok(t),
             _ => Err(bad),
         }
     }
+}
+
+/// An expiry spelled as `make` spells it: decimal digits, without a sign,
+/// spaces or leading zeros ("0" alone is zero). Any other spelling is `None`,
+/// so that one signed link has one spelling.
+fn canonical_expiry(s: &str) -> Option<u64> {
+    let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (s.len() > 1 && s.starts_with('0')) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 #[cfg(test)]
@@ -81,5 +99,88 @@ mod tests {
         let sig = l.signer.sign(&["view", "/", &(expires - 10).to_string()]);
         let past = Params::from_query(&format!("id=%2F&expires={}&sig={sig}", expires - 10));
         assert!(l.verify("view", &past).is_err());
+    }
+
+    fn now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    #[test]
+    fn verify_answers_the_expiry_it_checked() {
+        let l = Links::new(String::new(), b"s", Duration::from_secs(60));
+        let p = params_of(&l.make("view", "i"));
+        let expires: u64 = p.get("expires").unwrap().parse().unwrap();
+        assert_eq!(l.verify("view", &p).unwrap(), expires);
+    }
+
+    #[test]
+    fn only_the_canonical_expiry_is_accepted() {
+        assert_eq!(canonical_expiry("0"), Some(0));
+        assert_eq!(canonical_expiry("1700000000"), Some(1_700_000_000));
+        assert_eq!(canonical_expiry("18446744073709551615"), Some(u64::MAX));
+        for bad in ["", "+1700000000", "-1", "01700000000", "00", " 1700000000", "1700000000 ", "17e8", "0x10", "١٢"]
+        {
+            assert_eq!(canonical_expiry(bad), None, "{bad:?}");
+        }
+        assert_eq!(canonical_expiry("18446744073709551616"), None, "past u64");
+    }
+
+    #[test]
+    fn another_spelling_of_a_signed_link_is_refused_before_any_hmac() {
+        let l = Links::new(String::new(), b"s", Duration::from_secs(60));
+        let t = (now() + 3600).to_string();
+        // Each is signed as spelled, so only its spelling can refuse it.
+        for expires in [format!("+{t}"), format!("0{t}"), format!(" {t}"), format!("{t} ")] {
+            let sig = l.signer.sign(&["view", "i", &expires]);
+            let query = form_urlencoded::Serializer::new(String::new())
+                .append_pair("id", "i")
+                .append_pair("expires", &expires)
+                .append_pair("sig", &sig)
+                .finish();
+            let p = Params::from_query(&query);
+            assert_eq!(p.get("expires"), Some(expires.as_str()));
+            let before = crate::crypto::macs_computed();
+            assert!(l.verify("view", &p).is_err(), "{expires:?}");
+            assert_eq!(crate::crypto::macs_computed(), before, "{expires:?} cost an HMAC");
+        }
+        // A `+` in a query is a space once decoded; `%2B` is a plus: both refused.
+        let sig = l.signer.sign(&["view", "i", &t]);
+        for query in [format!("id=i&expires=+{t}&sig={sig}"), format!("id=i&expires=%2B{t}&sig={sig}")] {
+            assert!(l.verify("view", &Params::from_query(&query)).is_err(), "{query}");
+        }
+        // The signature's spelling: upper case is the same bytes, and refused.
+        let upper = sig.to_ascii_uppercase();
+        assert_ne!(upper, sig);
+        let before = crate::crypto::macs_computed();
+        assert!(l.verify("view", &Params::from_query(&format!("id=i&expires={t}&sig={upper}"))).is_err());
+        assert_eq!(crate::crypto::macs_computed(), before);
+        // An expired link is refused before its HMAC too.
+        let past = (now() - 10).to_string();
+        let sig_past = l.signer.sign(&["view", "i", &past]);
+        let before = crate::crypto::macs_computed();
+        assert!(l.verify("view", &Params::from_query(&format!("id=i&expires={past}&sig={sig_past}"))).is_err());
+        assert_eq!(crate::crypto::macs_computed(), before);
+        // …while the canonical spelling passes.
+        assert_eq!(
+            l.verify("view", &Params::from_query(&format!("id=i&expires={t}&sig={sig}"))).unwrap().to_string(),
+            t
+        );
+    }
+
+    #[test]
+    fn links_made_until_a_time_expire_no_later_than_it() {
+        let l = Links::new(String::new(), b"s", Duration::from_secs(3600));
+        let folder_expires = now() + 30;
+        let child = params_of(&l.make_until("view", "c", folder_expires));
+        assert_eq!(l.verify("view", &child).unwrap(), folder_expires);
+        // Never later than the configured time either, as `make` makes them.
+        let makers: [&dyn Fn() -> String; 2] = [&|| l.make_until("view", "c", u64::MAX), &|| l.make("view", "c")];
+        for make in makers {
+            let before = now();
+            let link = make();
+            let after = now();
+            let t = l.verify("view", &params_of(&link)).unwrap();
+            assert!((before + 3600..=after + 3600).contains(&t), "{t}");
+        }
     }
 }

@@ -21,6 +21,9 @@ pub struct Call<'a> {
     pub rq: &'a mut Request,
     pub params: Params,
     pub event: &'a mut Event,
+    /// When the signed link this request came through expires; `None`
+    /// when it came with a key.
+    pub link_expires: Option<u64>,
 }
 
 impl Call<'_> {
@@ -162,15 +165,18 @@ impl App {
             return Err(HttpError::MethodNotAllowed(request::allow_value(route.methods)));
         }
         let mut params = Params::from_query(query);
+        let mut link_expires = None;
         match route.access {
             Access::Public => {}
-            Access::KeyOrLink if params.get("sig").is_some() => self.links.verify(route.name, &params)?,
+            Access::KeyOrLink if params.get("sig").is_some() => {
+                link_expires = Some(self.links.verify(route.name, &params)?);
+            }
             Access::Key | Access::KeyOrLink => self.authenticate(rq)?,
         }
         if route.form {
             params.add_form_body(rq)?;
         }
-        (route.handler)(self, &mut Call { rq, params, event })
+        (route.handler)(self, &mut Call { rq, params, event, link_expires })
     }
 
     fn authenticate(&self, rq: &Request) -> Result<(), HttpError> {
@@ -182,5 +188,68 @@ impl App {
             return Err(HttpError::Forbidden("missing username"));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Kind;
+    use std::time::UNIX_EPOCH;
+
+    fn now() -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+    }
+
+    /// The `expires` of every link on a folder page.
+    fn expiries_on(reply: Reply) -> Vec<u64> {
+        let Reply::Html(page) = reply else { panic!("not a folder page") };
+        let expiries: Vec<u64> = page
+            .split("expires=")
+            .skip(1)
+            .map(|rest| rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(expiries.len(), 2, "{page}");
+        expiries
+    }
+
+    fn view(app: &App, query: &str, headers: &[(&str, &str)]) -> Result<Reply, HttpError> {
+        let mut rq = tiny_http::TestRequest::new().with_path(&format!("/view?{query}"));
+        for (name, value) in headers {
+            rq = rq.with_header(tiny_http::Header::from_bytes(*name, *value).unwrap());
+        }
+        let mut rq: Request = rq.into();
+        let mut event = Event::new(rfc3339(SystemTime::now()), "r-1".into(), "GET", "view");
+        app.dispatch(&mut rq, routes::find("view"), "/view", query, &mut event)
+    }
+
+    #[test]
+    fn a_folder_page_opened_by_link_lists_links_that_die_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::http::server::test_app(dir.path());
+        let folder = app.store.create_folder(ROOT_ID, "docs").unwrap();
+        app.store.create_folder(&folder.id, "sub").unwrap();
+        let file = app.store.upload_init(&folder.id, "a.txt", None).unwrap();
+        assert_eq!(file.kind, Kind::File);
+
+        // An old link, minutes from its end, to the folder.
+        let folder_expires = now() + 120;
+        let link = app.links.make_until("view", &folder.id, folder_expires);
+        let query = link.split_once('?').unwrap().1;
+        for expires in expiries_on(view(&app, query, &[]).unwrap()) {
+            assert!(expires <= folder_expires, "{expires} outlives the page's link ({folder_expires})");
+        }
+
+        // Opened with the key, the page's links get the configured time.
+        let before = now();
+        let key = [("apiKey", "test-key"), ("username", "u")];
+        for expires in expiries_on(view(&app, &format!("id={}", folder.id), &key).unwrap()) {
+            assert!(expires >= before + 3600, "{expires}");
+        }
+        // An `expires` that no signature covers changes nothing.
+        let query = format!("id={}&expires={folder_expires}", folder.id);
+        for expires in expiries_on(view(&app, &query, &key).unwrap()) {
+            assert!(expires >= before + 3600, "{expires}");
+        }
     }
 }

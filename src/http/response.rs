@@ -1,6 +1,7 @@
 //! Building responses: JSON bodies in the contract's shapes, files, and the
 //! headers around them. Every header value passes through [`safe_header`],
-//! so no byte from a request or a file name reaches a header unchecked.
+//! so no byte from a request or a file name reaches a header unchecked, and
+//! every answer passes through [`render`], which adds the common headers.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -75,7 +76,47 @@ pub fn json(status: u16, body: &Value) -> Response<Cursor<Vec<u8>>> {
         .with_header(safe_header("Content-Type", "application/json"))
 }
 
-/// Turns a reply into a tiny_http response with the common headers.
+/// The policy of a document that could run script: it is shown, but in a
+/// sandbox (a unique origin, no script, no forms, no plugins) that loads
+/// nothing. Chosen over `attachment` because `view` keeps showing the
+/// document, and because some browsers (iOS Safari, in-app web views) show
+/// attachments inline anyway: the sandbox holds wherever the bytes are
+/// rendered, so it goes on `download` answers too.
+pub const ACTIVE_CSP: &str = "sandbox; default-src 'none'";
+
+/// True for a media type that a browser could run script in if it rendered
+/// it on wfhook's origin: HTML and XHTML; SVG and every other XML (`*/xml`,
+/// `*+xml`, any subtype ending in `xml`, XSLT, MathML, RDF), since XML can
+/// carry XHTML script or pull in an XSLT; JavaScript and ECMAScript in any
+/// spelling; MHTML (`message/rfc822`, `multipart/*`); Flash; IE's scriptlets
+/// and HTML components. A type that does not parse counts as active.
+/// Everything else is passive: other text (plain, CSS, CSV, Markdown, an
+/// unknown `text/x-…`), images but SVG, PDF, audio and video.
+pub fn is_active(mime: &str) -> bool {
+    let essence = mime.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let Some((kind, sub)) = essence.split_once('/') else {
+        return true;
+    };
+    if kind.is_empty() || sub.is_empty() {
+        return true;
+    }
+    // Script languages, in any of their spellings (`text/javascript1.5`,
+    // `application/x-ecmascript`…).
+    const SCRIPTS: &[&str] = &["javascript", "ecmascript", "jscript", "livescript", "vbscript"];
+    // XML that is not named `…xml` (XSLT, MathML, RDF), Flash, and IE's
+    // scriptlets and HTML components.
+    const OTHERS: &[&str] =
+        &["xsl", "xslt", "x-xslt", "mathml", "rdf", "x-shockwave-flash", "futuresplash", "scriptlet", "x-component"];
+    sub.ends_with("xml")
+        || sub.contains("html")
+        || SCRIPTS.iter().any(|s| sub.contains(s))
+        || OTHERS.contains(&sub)
+        || kind == "multipart"
+        || essence == "message/rfc822"
+}
+
+/// Turns a reply into a tiny_http response with the common headers. Every
+/// answer passes here, so the headers added below are on all of them.
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let mut rs = match reply {
         Reply::Json(status, body) => json(status, &body).boxed(),
@@ -87,14 +128,19 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             let len = usize::try_from(len).unwrap_or(usize::MAX);
             // tiny_http switches to chunked (dropping Content-Length) above
             // 32 KiB unless told otherwise; downloads always declare their size.
-            Response::new(StatusCode(200), Vec::new(), file, Some(len), None)
+            let mut rs = Response::new(StatusCode(200), Vec::new(), file, Some(len), None)
                 .with_chunked_threshold(usize::MAX)
                 .with_header(safe_header("Content-Type", &mime))
-                .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)))
-                .with_header(safe_header("X-Content-Type-Options", "nosniff"))
-                .boxed()
+                .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)));
+            if is_active(&mime) {
+                rs.add_header(safe_header("Content-Security-Policy", ACTIVE_CSP));
+            }
+            rs.boxed()
         }
     };
+    // The declared type is the only one: a browser never guesses HTML or
+    // script into a JSON answer, an error or a file.
+    rs.add_header(safe_header("X-Content-Type-Options", "nosniff"));
     rs.add_header(safe_header("X-Request-Id", request_id));
     rs.add_header(safe_header("Server", "wfhook"));
     rs.add_header(safe_header("Cache-Control", "no-store"));
@@ -146,6 +192,147 @@ mod tests {
         let head = String::from_utf8(wire).unwrap();
         assert!(head.contains("Content-Length: 100000\r\n"), "{head}");
         assert!(!head.contains("chunked"), "{head}");
+    }
+
+    /// The head of a rendered reply, as it goes on the wire.
+    fn head_of(reply: Reply) -> String {
+        let mut wire = Vec::new();
+        render(reply, "r-1").raw_print(&mut wire, tiny_http::HTTPVersion(1, 1), &[], false, None).unwrap();
+        let wire = String::from_utf8_lossy(&wire).into_owned();
+        wire.split("\r\n\r\n").next().unwrap().to_string()
+    }
+
+    fn file_reply(mime: &str, inline: bool) -> Reply {
+        let file = tempfile::tempfile().unwrap();
+        Reply::File { file, len: 0, mime: mime.into(), name: "f".into(), inline }
+    }
+
+    #[test]
+    fn every_answer_says_nosniff_once() {
+        let replies = [
+            Reply::Json(200, json!({"webhookVersion": "1.2"})),
+            Reply::Json(403, Style::Error.error_body("missing or invalid apiKey")),
+            Reply::Html("<!doctype html>".into()),
+            file_reply("image/png", true),
+            file_reply("text/html", false),
+        ];
+        for reply in replies {
+            let head = head_of(reply);
+            assert_eq!(head.matches("\r\nX-Content-Type-Options: nosniff").count(), 1, "{head}");
+        }
+    }
+
+    const ACTIVE: &[&str] = &[
+        "text/html",
+        "TEXT/HTML; charset=utf-8",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/mathml+xml",
+        "application/xslt+xml",
+        "application/vnd.recordare.musicxml",
+        "application/x-gramps-xml",
+        "text/xsl",
+        "text/mathml",
+        "text/rdf",
+        "text/javascript",
+        "text/javascript1.5",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+        "text/jscript",
+        "text/livescript",
+        "text/vbscript",
+        "application/x-shockwave-flash",
+        "application/futuresplash",
+        "text/x-component",
+        "text/scriptlet",
+        "text/webviewhtml",
+        "application/vnd.ms-htmlhelp",
+        "message/rfc822",
+        "multipart/related",
+        "multipart/x-mixed-replace",
+        "",
+        "html",
+        "/html",
+        "text/",
+    ];
+
+    const PASSIVE: &[&str] = &[
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "application/pdf",
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "text/css",
+        "text/csv",
+        "text/markdown",
+        "text/x-rust",
+        "text/x-something-new",
+        "text/vtt",
+        "text/coffeescript",
+        "audio/mpeg",
+        "audio/ogg",
+        "video/mp4",
+        "video/webm",
+        "application/json",
+        "application/octet-stream",
+        "application/zip",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/wasm",
+    ];
+
+    #[test]
+    fn active_types_are_known() {
+        for mime in ACTIVE {
+            assert!(is_active(mime), "{mime:?} is active");
+        }
+        for mime in PASSIVE {
+            assert!(!is_active(mime), "{mime:?} is passive");
+        }
+    }
+
+    #[test]
+    fn every_type_mime_guess_names_for_a_file_is_judged_as_listed() {
+        // What the store can answer with: the type guessed from the name.
+        for ext in
+            ["html", "htm", "xhtml", "svg", "svgz", "xml", "xsl", "xslt", "rss", "js", "mjs", "mht", "eml", "swf"]
+        {
+            let mime = mime_guess::from_ext(ext).first_or_octet_stream();
+            assert!(is_active(mime.essence_str()), ".{ext} ({mime}) is active");
+        }
+        for ext in ["png", "jpg", "gif", "pdf", "txt", "csv", "css", "md", "mp3", "mp4", "webm", "docx", "json", "bin"]
+        {
+            let mime = mime_guess::from_ext(ext).first_or_octet_stream();
+            assert!(!is_active(mime.essence_str()), ".{ext} ({mime}) is passive");
+        }
+    }
+
+    #[test]
+    fn active_files_are_sandboxed_wherever_they_are_shown() {
+        for mime in ["text/html", "image/svg+xml", "application/xml", "text/javascript"] {
+            for inline in [true, false] {
+                let head = head_of(file_reply(mime, inline));
+                let csp: Vec<&str> = head.lines().filter(|l| l.starts_with("Content-Security-Policy:")).collect();
+                assert_eq!(csp, ["Content-Security-Policy: sandbox; default-src 'none'"], "{mime}: {head}");
+                assert!(!head.contains("allow-scripts"), "{head}");
+                // `view` still shows it: the sandbox, not a download, keeps it inert.
+                let kind = if inline { "inline" } else { "attachment" };
+                assert!(head.contains(&format!("\r\nContent-Disposition: {kind};")), "{head}");
+            }
+        }
+        for mime in ["image/png", "application/pdf", "text/plain", "video/mp4"] {
+            let head = head_of(file_reply(mime, true));
+            assert!(!head.contains("Content-Security-Policy"), "{mime} is shown as before: {head}");
+            assert!(head.contains("\r\nContent-Disposition: inline;"), "{head}");
+        }
     }
 
     #[test]

@@ -150,13 +150,15 @@ fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     if item.kind == Kind::File {
         return file_reply(app, &id, true);
     }
-    // A folder opened in a browser: a plain page of signed links.
+    // A folder opened in a browser: a plain page of signed links, which
+    // expire with the page's own link: an old link never mints younger ones.
+    let until = call.link_expires.unwrap_or(u64::MAX);
     let mut page = format!(
         "<!doctype html><meta charset=utf-8><title>{0}</title><h1>{0}</h1><ul>",
         html_escape(&title(app, &item))
     );
     for child in app.store.list(&id)? {
-        let link = app.links.make("view", &child.id);
+        let link = app.links.make_until("view", &child.id, until);
         let slash = if child.kind == Kind::Folder { "/" } else { "" };
         page.push_str(&format!("<li><a href=\"{}\">{}{slash}</a>", html_escape(&link), html_escape(&child.title)));
     }

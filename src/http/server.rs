@@ -179,3 +179,32 @@ impl App {
         format_compact!("{}-{}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 }
+
+/// An app on a store in `root`, assembled as `serve` does but never run,
+/// for unit tests that call handlers or the admin listener: key `test-key`,
+/// links valid for an hour.
+#[cfg(test)]
+pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
+    let store = crate::store::fs::FsStore::open(root).unwrap();
+    let journal = Journal::open(&store.state_dir().journal()).unwrap();
+    let cfg = Config {
+        listen: "127.0.0.1:0".into(),
+        base_path: String::new(),
+        public_url: None,
+        publisher: "test".into(),
+        workers: 1,
+        max_upload_bytes: 1 << 20,
+        action_timeout: Duration::from_secs(60),
+        link_ttl: Duration::from_secs(3600),
+        max_connections: 8,
+        io_timeout: Duration::from_secs(60),
+    };
+    let parts = Parts {
+        store: Arc::new(store),
+        keys: Keys::new(vec!["test-key".into()]),
+        link_secret: "s".into(),
+        journal,
+        bus: Bus::new(),
+    };
+    Arc::clone(Server::bind(cfg, parts).unwrap().app())
+}
