@@ -58,14 +58,13 @@ pub static LAYOUT: &[Entry] = &[
                documentVersionId, id, username, status, latency and error. It never holds a key. A torn last \
                line after a crash is skipped. It is never rotated by wfhook.",
     },
-    Entry { name: API_KEY, below: "", what: "The generated API key (mode 0600), when no key is configured." },
+    Entry { name: API_KEY, below: "", what: "The generated API key, when no key is configured." },
     Entry {
         name: LINK_SECRET,
         below: "",
-        what: "The secret that signs browser links (mode 0600). Every instance sharing the root accepts the same \
-               links.",
+        what: "The secret that signs browser links. Every instance sharing the root accepts the same links.",
     },
-    Entry { name: ADMIN_TOKEN, below: "", what: "The token for /events and wfhook top (mode 0600)." },
+    Entry { name: ADMIN_TOKEN, below: "", what: "The token for /events and wfhook top." },
     Entry { name: ARCHIVE, below: "/ID/", what: "Documents moved aside by the archive action." },
     Entry { name: SNAPSHOTS, below: "/ID/VERSION", what: "Copies kept by the snapshot action." },
     Entry {

@@ -21,7 +21,6 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -76,8 +75,8 @@ impl OwnTmp {
         if owner.is_some() && fs::symlink_metadata(&lock).is_ok() {
             return Ok(());
         }
-        fs::DirBuilder::new().mode(0o700).recursive(true).create(&self.path)?;
-        let file = File::options().create(true).truncate(false).write(true).mode(0o600).open(&lock)?;
+        state_dir::create_private_dir(&self.path)?;
+        let file = state_dir::open_private(&lock, File::options().create(true).truncate(false).write(true))?;
         file.try_lock().map_err(|e| io::Error::other(e.to_string()))?;
         *owner = Some(file);
         Ok(())
@@ -422,11 +421,16 @@ impl FsStore {
     /// missing, opened through the root's handle.
     fn state_subfolder(&self, sub: &str, name: &str) -> Result<OwnedFd> {
         let parent = self.beneath.open_dir(&paths::join(state_dir::NAME, sub))?;
-        match rustix::fs::mkdirat(&parent, name, Mode::from_raw_mode(0o700)) {
+        let mode = Mode::from_raw_mode(state_dir::DIR_MODE);
+        match rustix::fs::mkdirat(&parent, name, mode) {
             Ok(()) | Err(Errno::EXIST) => {}
             Err(e) => return Err(io::Error::from(e).into()),
         }
-        Ok(rustix::fs::openat(&parent, name, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(io::Error::from)?)
+        let folder =
+            rustix::fs::openat(&parent, name, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(io::Error::from)?;
+        // Private whatever the umask, like the rest of the state folder.
+        rustix::fs::fchmod(&folder, mode).map_err(io::Error::from)?;
+        Ok(folder)
     }
 
     /// The name under which a deleted item waits in this process's temp

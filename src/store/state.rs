@@ -27,14 +27,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
 use super::paths;
-use crate::state_dir::StateDir;
+use crate::state_dir::{self, StateDir};
 
 /// One change to the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -321,7 +321,7 @@ impl WriterLock {
 }
 
 fn open_lock(dir: &StateDir) -> io::Result<File> {
-    OpenOptions::new().create(true).truncate(false).write(true).mode(0o600).open(dir.state_lock())
+    state_dir::open_private(&dir.state_lock(), OpenOptions::new().create(true).truncate(false).write(true))
 }
 
 /// What this process has read of the log.
@@ -339,7 +339,7 @@ struct Inner {
 impl Inner {
     /// Opens the log and reads it whole.
     fn load(dir: &StateDir) -> io::Result<Inner> {
-        let file = OpenOptions::new().create(true).read(true).append(true).mode(0o600).open(dir.state_log())?;
+        let file = state_dir::open_private(&dir.state_log(), OpenOptions::new().create(true).read(true).append(true))?;
         let ino = file.metadata()?.ino();
         let mut bytes = Vec::new();
         io::Read::read_to_end(&mut &file, &mut bytes)?;
