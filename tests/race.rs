@@ -17,8 +17,13 @@
 //! fails on any escape, and fails when no try succeeded (the operation was
 //! never exercised, so the test proved nothing).
 //!
-//! Each loop runs for `WFHOOK_RACE_SECS` seconds (default 0.8, so that the
-//! eleven loops take about 10 s) and for at least [`MIN_TRIES`] tries.
+//! Operations that need nothing new per try run from [`CLIENTS`] clients at
+//! once; rename, delete and archive use an item up per try, made (with
+//! its outside twin) while the swapper is paused, from one client. Each
+//! loop runs for `WFHOOK_RACE_SECS` seconds when it is set; otherwise for
+//! a default of its own (longer for the slow writes, whose every try
+//! syncs the disk), about 10 s for the eleven loops; and in any case for
+//! at least [`MIN_TRIES`] tries.
 
 mod common;
 
@@ -26,8 +31,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -36,8 +41,8 @@ use rustix::fs::{CWD, RenameFlags, renameat_with};
 
 /// Each loop runs at least this many tries, however slow the machine.
 const MIN_TRIES: u64 = 50;
-/// Seconds per loop unless `WFHOOK_RACE_SECS` says otherwise.
-const DEFAULT_SECS: f64 = 0.8;
+/// Clients trying at once, for the operations that need nothing new per try.
+const CLIENTS: usize = 2;
 /// Items made at once for the operations that use one up per try.
 const BATCH: usize = 150;
 
@@ -119,6 +124,12 @@ struct Race {
     end: Option<Instant>,
     made: usize,
     swaps: u64,
+    tally: Mutex<Tally>,
+}
+
+/// What the tries found, shared by the clients of a race.
+#[derive(Default)]
+struct Tally {
     tries: u64,
     statuses: BTreeMap<u16, u64>,
     escapes: Vec<String>,
@@ -151,9 +162,7 @@ impl Race {
             end: None,
             made: 0,
             swaps: 0,
-            tries: 0,
-            statuses: BTreeMap::new(),
-            escapes: Vec::new(),
+            tally: Mutex::default(),
         }
     }
 
@@ -243,7 +252,8 @@ impl Race {
 
     /// A try that reads: its answer must not carry outside bytes.
     fn read(&self, r: Response) -> Try {
-        let leak = self.leaked(&r.body).then(|| format!("the answer carried {} outside bytes", r.body.len()));
+        let what = if self.target == Target::Outside { "the outside file" } else { "the link secret" };
+        let leak = self.leaked(&r.body).then(|| format!("the answer ({} bytes) carried {what}", r.body.len()));
         Try { status: r.status, leak }
     }
 
@@ -262,52 +272,97 @@ impl Race {
         out
     }
 
-    /// Tries `attempt` while the swapper runs, for the configured time and
-    /// at least [`MIN_TRIES`] times; then reports and asserts.
-    fn run(mut self, mut attempt: impl FnMut(&mut Race, u64) -> Try) {
-        let secs: f64 = knob("WFHOOK_RACE_SECS", DEFAULT_SECS);
-        self.paused(|_| ());
-        self.end = Some(Instant::now() + Duration::from_secs_f64(secs));
-        while self.end.is_some_and(|end| Instant::now() < end) || self.tries < MIN_TRIES {
-            let i = self.tries;
-            let t = attempt(&mut self, i);
-            self.tries += 1;
-            *self.statuses.entry(t.status).or_default() += 1;
-            let diff = tree_diff(&self.baseline, &self.watched());
-            // One escape per try, whatever it did.
-            let mut what: Vec<String> = t.leak.into_iter().collect();
-            if !diff.is_empty() {
-                what.push(format!("outside, {}", diff.join("; ")));
-                if self.target == Target::Outside {
-                    restore_tree(&self.outside, &self.baseline);
-                }
-            }
-            if !what.is_empty() {
-                self.escapes.push(format!("try {i} (answered {}): {}", t.status, what.join("; ")));
+    /// This race's loop time: `WFHOOK_RACE_SECS`, or the operation's default.
+    fn seconds(default: f64) -> Duration {
+        Duration::from_secs_f64(knob("WFHOOK_RACE_SECS", default))
+    }
+
+    /// True while the loop should go on: before its end, or short of
+    /// [`MIN_TRIES`].
+    fn going(&self) -> bool {
+        self.end.is_some_and(|end| Instant::now() < end) || self.tally.lock().unwrap().tries < MIN_TRIES
+    }
+
+    /// Counts try `i` and checks the outside after it; an escape is counted
+    /// once per try, whatever it did, and undone. With several clients, a
+    /// change outside is counted by the first check that sees it.
+    fn check(&self, i: u64, t: Try) {
+        let mut tally = self.tally.lock().unwrap();
+        tally.tries += 1;
+        *tally.statuses.entry(t.status).or_default() += 1;
+        let diff = tree_diff(&self.baseline, &self.watched());
+        let mut what: Vec<String> = t.leak.into_iter().collect();
+        if !diff.is_empty() {
+            what.push(format!("outside, {}", diff.join("; ")));
+            if self.target == Target::Outside {
+                restore_tree(&self.outside, &self.baseline);
             }
         }
+        if !what.is_empty() {
+            tally.escapes.push(format!("try {i} (answered {}): {}", t.status, what.join("; ")));
+        }
+    }
+
+    /// Tries `attempt` (which may make items with the swapper paused) from
+    /// one client while the swapper runs, for `secs` and at least
+    /// [`MIN_TRIES`] times; then reports and asserts.
+    fn run(mut self, secs: Duration, mut attempt: impl FnMut(&mut Race, u64) -> Try) {
+        self.paused(|_| ());
+        self.end = Some(Instant::now() + secs);
+        let mut i = 0;
+        while self.going() {
+            let t = attempt(&mut self, i);
+            self.check(i, t);
+            i += 1;
+        }
+        self.finish();
+    }
+
+    /// As [`Race::run`] from [`CLIENTS`] clients at once, for an operation
+    /// that needs nothing new per try: more tries in the same time.
+    fn run_clients(mut self, secs: Duration, attempt: impl Fn(&Race, u64) -> Try + Sync) {
+        self.paused(|_| ());
+        self.end = Some(Instant::now() + secs);
+        let next = AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..CLIENTS {
+                let (race, attempt, next) = (&self, &attempt, &next);
+                scope.spawn(move || {
+                    while race.going() {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        race.check(i, attempt(race, i));
+                    }
+                });
+            }
+        });
+        self.finish();
+    }
+
+    /// Stops the swapper, reports the counts and asserts on them.
+    fn finish(mut self) {
         if let Some(sw) = self.swapper.take() {
             self.swaps += sw.stop();
         }
-        let answers: Vec<String> = self.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        let tally = self.tally.into_inner().unwrap();
+        let answers: Vec<String> = tally.statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
         say(&format!(
             "race {}: {} tries, answers {{{}}}, {} escapes, {} swaps",
             self.op,
-            self.tries,
+            tally.tries,
             answers.join(", "),
-            self.escapes.len(),
+            tally.escapes.len(),
             self.swaps
         ));
         assert!(
-            self.escapes.is_empty(),
+            tally.escapes.is_empty(),
             "{}: {} of {} tries escaped the root, first ones:\n{}",
             self.op,
-            self.escapes.len(),
-            self.tries,
-            self.escapes.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+            tally.escapes.len(),
+            tally.tries,
+            tally.escapes.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
         );
         assert!(
-            self.statuses.contains_key(&200),
+            tally.statuses.contains_key(&200),
             "{}: no try succeeded, so the race proved nothing: {answers:?}",
             self.op
         );
@@ -318,7 +373,7 @@ impl Race {
 fn download_reads_nothing_outside_the_root() {
     let r = Race::new("download", Target::Outside);
     let f = r.file("f.txt", None);
-    r.run(|r, _| r.read(r.s.download(&f)));
+    r.run_clients(Race::seconds(0.6), |r, _| r.read(r.s.download(&f)));
 }
 
 #[test]
@@ -326,33 +381,35 @@ fn view_reads_nothing_outside_the_root() {
     let r = Race::new("view", Target::Outside);
     let f = r.file("f.txt", None);
     let link = r.s.view_link(&f);
-    r.run(|r, _| r.read(r.s.fetch_link(&link)));
+    r.run_clients(Race::seconds(0.6), |r, _| r.read(r.s.fetch_link(&link)));
 }
 
 #[test]
 fn upload_writes_nothing_outside_the_root() {
     let r = Race::new("upload", Target::Outside);
     let f = r.file("f.txt", None);
-    r.run(|r, i| Try::status(r.s.upload(&f, format!("upload {i}\n").as_bytes()).status));
+    r.run_clients(Race::seconds(1.5), |r, i| Try::status(r.s.upload(&f, format!("upload {i}\n").as_bytes()).status));
 }
 
 #[test]
 fn upload_init_creates_nothing_outside_the_root() {
     let r = Race::new("uploadInit", Target::Outside);
-    r.run(|r, i| Try::status(r.s.upload_init_raw(&r.box_id, &format!("new{i}.txt")).status));
+    r.run_clients(Race::seconds(0.6), |r, i| {
+        Try::status(r.s.upload_init_raw(&r.box_id, &format!("new{i}.txt")).status)
+    });
 }
 
 #[test]
 fn create_folder_creates_nothing_outside_the_root() {
     let r = Race::new("createFolder", Target::Outside);
-    r.run(|r, i| Try::status(r.s.create_folder(&r.box_id, &format!("folder{i}")).status));
+    r.run_clients(Race::seconds(0.6), |r, i| Try::status(r.s.create_folder(&r.box_id, &format!("folder{i}")).status));
 }
 
 #[test]
 fn rename_moves_nothing_outside_the_root() {
     let r = Race::new("rename", Target::Outside);
     let mut pool = Vec::new();
-    r.run(|r, _| {
+    r.run(Race::seconds(1.5), |r, _| {
         if pool.is_empty() {
             pool = r.paused(|r| r.by_hand(BATCH, false));
         }
@@ -365,7 +422,7 @@ fn rename_moves_nothing_outside_the_root() {
 fn delete_removes_nothing_outside_the_root() {
     let r = Race::new("delete", Target::Outside);
     let mut pool = Vec::new();
-    r.run(|r, _| {
+    r.run(Race::seconds(2.0), |r, _| {
         if pool.is_empty() {
             pool = r.paused(|r| r.by_hand(BATCH, true));
         }
@@ -378,7 +435,7 @@ fn delete_removes_nothing_outside_the_root() {
 fn archive_takes_nothing_from_outside_the_root() {
     let r = Race::new("archive", Target::Outside);
     let mut pool: Vec<(String, String)> = Vec::new();
-    r.run(|r, _| {
+    r.run(Race::seconds(0.8), |r, _| {
         if pool.is_empty() {
             pool = r.paused(|r| {
                 (0..BATCH)
@@ -409,7 +466,7 @@ fn snapshot_copies_nothing_from_outside_the_root() {
     let r = Race::new("snapshot", Target::Outside);
     let f = r.file("f.txt", Some("wf-f"));
     let shelf = r.s.state_dir().snapshots_of(&f);
-    r.run(|r, i| {
+    r.run_clients(Race::seconds(0.6), |r, i| {
         let version = format!("s{i}");
         let a = r.s.action("snapshot", "wf-f", Some(&version));
         let mut t = Try::status(a.status);
@@ -425,7 +482,7 @@ fn checksum_reads_nothing_outside_the_root() {
     let r = Race::new("checksum", Target::Outside);
     let _f = r.file("f.txt", Some("wf-f"));
     let outside_sum = sha256_hex(OUTSIDE);
-    r.run(|r, _| {
+    r.run_clients(Race::seconds(0.6), |r, _| {
         let a = r.s.action("checksum", "wf-f", None);
         let leak = a.text().contains(&outside_sum).then(|| "the answer holds the outside file's SHA-256".into());
         Try { status: a.status, leak }
@@ -440,7 +497,7 @@ fn the_state_folder_is_never_served() {
     let decoy = r.file("link-secret", None);
     let view = r.s.view_link(&decoy);
     let download = r.s.metadata(&decoy)["downloadLink"].as_str().unwrap().to_string();
-    r.run(|r, i| match i % 3 {
+    r.run_clients(Race::seconds(0.8), |r, i| match i % 3 {
         0 => r.read(r.s.download(&decoy)),
         1 => r.read(r.s.fetch_link(&view)),
         _ => r.read(r.s.fetch_link(&download)),
