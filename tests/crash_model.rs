@@ -17,7 +17,8 @@
 //!   not, but wholly: its id leads to the new state or the old, and an
 //!   uploadInit that created its file also linked it;
 //! - no temp file is left in `.wfhook/tmp` after the restart (no other
-//!   instance runs, so none is anybody's live upload).
+//!   instance runs, so none is anybody's live upload): one there as the
+//!   server starts and still there once the checks are done is debris.
 //!
 //! Answers while the server is up are checked against the model too (a
 //! locked document's upload is 403; a checksum reports the acknowledged
@@ -106,6 +107,20 @@ enum Op {
 }
 
 impl Op {
+    /// The operation in a few words, for a report (bytes by their size).
+    fn describe(&self) -> String {
+        match self {
+            Op::UploadInit { parent, name, doc } => format!("uploadInit {name} in {parent} for {doc}"),
+            Op::Upload { id, bytes } => format!("upload of {} bytes to {id}", bytes.len()),
+            Op::Rename { id, name } => format!("rename {id} to {name}"),
+            Op::CreateFolder { parent, name } => format!("createFolder {name} in {parent}"),
+            Op::Delete { id } | Op::Archive { id } | Op::Checksum { id } | Op::Lock { id, .. } => {
+                format!("{} {id}", self.name())
+            }
+            Op::Snapshot { id, version } => format!("snapshot {version} of {id}"),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Op::UploadInit { .. } => "uploadInit",
@@ -452,10 +467,16 @@ fn metadata(s: &TestServer, id: &str) -> Option<Value> {
 /// each adopted into the model (so that one is reported once).
 fn verify(s: &TestServer, c: &mut Client) -> Vec<String> {
     let mut found = Vec::new();
+    let in_flight = c.pending.as_ref().map_or("nothing".to_string(), Op::describe);
     if let Some(op) = c.pending.take() {
         settle(s, c, op, &mut found);
     }
+    let found = verify_items(s, c, found);
+    // What was in flight helps to tell why.
+    found.into_iter().map(|d| format!("{d} (in flight at the kill: {in_flight})")).collect()
+}
 
+fn verify_items(s: &TestServer, c: &mut Client, mut found: Vec<String>) -> Vec<String> {
     // Every acknowledged id resolves, with its name and read-only flag.
     for (id, it) in c.items.clone() {
         let what = format!("client {}: {:?} {} ({id})", c.n, it.kind, it.name);
@@ -676,10 +697,8 @@ fn acknowledged_writes_survive_kill_9_as_acknowledged() {
 
     for round in 0..=rounds {
         let mut s = TestServer::builder().root(dir.path()).start();
-        // Before any request: what the crash left in the temp folder.
-        for name in temp_files(&s.state_dir().tmp()) {
-            debris.entry(name).or_insert(round);
-        }
+        // What the crash left in the temp folder, as the server starts…
+        let left = temp_files(&s.state_dir().tmp());
         if round == 0 {
             clients = (0..CLIENTS).map(|n| Client::new(n, seed, s.mkdir("/", &format!("client-{n}")))).collect();
         } else {
@@ -696,6 +715,12 @@ fn acknowledged_writes_survive_kill_9_as_acknowledged() {
             for c in &mut clients {
                 divergences.extend(verify(&s, c).into_iter().map(|d| format!("round {round}: {d}")));
             }
+        }
+        // …and still there once the checks are done (no request is in
+        // flight then): a server may clean up while it starts serving, but
+        // not leave debris for good.
+        for name in left.intersection(&temp_files(&s.state_dir().tmp())) {
+            debris.entry(name.clone()).or_insert(round);
         }
         if round == rounds {
             break;
