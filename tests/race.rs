@@ -1,6 +1,6 @@
 //! A symlink swapped in mid-request (issue #10, "Trust"): a folder `box/`
 //! inside the root is exchanged with a symlink to a folder outside it
-//! (`renameat2(RENAME_EXCHANGE)`) in a tight loop, while a client runs one
+//! (`renameat2(RENAME_EXCHANGE)`) in a tight loop, while clients run one
 //! Workfront operation on what lies in `box/`, over and over. A server that
 //! checks a path for symlinks and then uses it by name can be sent outside
 //! the root between the two; whatever the swap does, nothing outside the
