@@ -550,6 +550,7 @@ fn only_canonical_link_signatures_and_expiries_open() {
     let s = TestServer::start(&[]);
     let id = s.put_file("/", "a.txt", b"A", None);
     let signer = s.signer();
+    let mut opened = Vec::new();
     for endpoint in ["view", "download"] {
         let expires = (now_secs() + 600).to_string();
         let link = |expires: &str, sig: &str| format!("/{endpoint}?id={id}&expires={}&sig={}", enc(expires), enc(sig));
@@ -583,9 +584,12 @@ fn only_canonical_link_signatures_and_expiries_open() {
         }
         for (what, target) in forged {
             let r = request(s.addr, "GET", &target, &[], b"");
-            assert_eq!(r.status, 403, "{endpoint}, {what}: {target} answered {}", r.text());
+            if r.status != 403 {
+                opened.push(format!("{endpoint}, {what}: {target} answered {}", r.status));
+            }
         }
     }
+    assert!(opened.is_empty(), "links that are not canonical opened:\n{}", opened.join("\n"));
 }
 
 /// The expiry of every link on a folder's page, which a browser opens from
