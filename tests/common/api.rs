@@ -1,7 +1,8 @@
 //! The Workfront document-webhooks API as Workfront calls it, on a
 //! [`TestServer`]: the credentials it sends, each endpoint as a method
 //! (`metadata`, `files`, `search`, `upload_init`, `put_file`, `action`…),
-//! the journal, and the JSON helpers the tests read answers with.
+//! the journal, signed links, and the JSON helpers the tests read answers
+//! with.
 
 use std::fmt::Write as _;
 
@@ -25,6 +26,19 @@ pub fn enc(s: &str) -> String {
         }
     }
     out
+}
+
+/// The value of query parameter `name` in a link, decoded.
+pub fn link_param(link: &str, name: &str) -> Option<String> {
+    let query = link.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Lowercase hex SHA-256 of `bytes`, as the checksum action reports it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let mut h = wfhook::crypto::Sha256Hasher::default();
+    h.update(bytes);
+    h.finish_hex()
 }
 
 pub fn as_array(v: Value) -> Vec<Value> {
@@ -99,11 +113,17 @@ impl TestServer {
 
     /// `POST /uploadInit`, expecting success; the new item's metadata.
     pub fn upload_init(&self, parent: &str, filename: &str, doc: Option<(&str, &str)>) -> Value {
+        self.upload_init_as(parent, filename, doc).ok_json()
+    }
+
+    /// `POST /uploadInit` linking a Workfront document (and version) when
+    /// given, without expecting success.
+    pub fn upload_init_as(&self, parent: &str, filename: &str, doc: Option<(&str, &str)>) -> Response {
         let mut q = format!("/uploadInit?parentId={}&filename={}", enc(parent), enc(filename));
         if let Some((d, v)) = doc {
             let _ = write!(q, "&documentId={}&documentVersionId={}", enc(d), enc(v));
         }
-        self.call("POST", &q, b"").ok_json()
+        self.call("POST", &q, b"")
     }
 
     /// `POST /uploadInit` without expecting success.
@@ -163,6 +183,18 @@ impl TestServer {
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}")))
             .collect()
+    }
+
+    /// An item's signed `viewLink`, from its metadata.
+    pub fn view_link(&self, id: &str) -> String {
+        self.metadata(id)["viewLink"].as_str().expect("metadata has a viewLink").to_string()
+    }
+
+    /// A signer with the root's link secret: what the server signs links
+    /// with, for tests that forge links only the server could make.
+    pub fn signer(&self) -> wfhook::crypto::Signer {
+        let secret = std::fs::read_to_string(self.state_dir().link_secret()).expect("the link secret");
+        wfhook::crypto::Signer::new(secret.trim().as_bytes())
     }
 
     /// Fetches an absolute link (viewLink/downloadLink) with no credentials.

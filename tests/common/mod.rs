@@ -11,8 +11,10 @@
 //! - [`api`]: the Workfront API on a `TestServer` (`upload_init`, `put_file`,
 //!   `files`, `search`, `action`, `journal`…), [`KEY`], [`USER`], [`enc`].
 //! - [`wait`]: [`wait_for`] and the one deadline, [`WAIT`].
-//! - [`tools`]: free ports, `/proc`, folder listings, and
-//!   [`tools_or_skip`] for tests that need tmux, groff, nginx….
+//! - [`tools`]: free ports, `/proc`, folder listings and whole [`tree`]s,
+//!   the tests' [`knob`]s, [`say`] for lines on the real stderr, and
+//!   [`tools_or_skip`] and [`skip_unless_ci`] for tests that need tmux,
+//!   groff, nginx, a tmpfs….
 //! - [`tmux`]: a tmux session to run the dashboard in.
 //!
 //! Every test file includes this module with `mod common;`, so helpers (and
@@ -28,11 +30,14 @@ pub mod tmux;
 pub mod tools;
 pub mod wait;
 
-pub use api::{KEY, USER, as_array, enc, find, titles};
+pub use api::{KEY, USER, as_array, enc, find, link_param, sha256_hex, titles};
 pub use client::{
     Conn, IO_TIMEOUT, Response, connect, raw, read_response, request, split_raw, try_connect, try_read_response,
 };
 pub use server::{Builder, TestServer, bin, command, help, metric, run};
 pub use tmux::Tmux;
-pub use tools::{free_port, free_ports, on_disk, proc_status, temp_files, tools_or_skip};
+pub use tools::{
+    Node, Tree, free_port, free_ports, knob, on_disk, proc_status, restore_tree, say, skip_unless_ci, temp_files,
+    tools_or_skip, tree, tree_diff,
+};
 pub use wait::{WAIT, poll, poll_within, wait_for, wait_for_listener, wait_until};

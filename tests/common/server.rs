@@ -27,7 +27,12 @@ pub fn bin() -> &'static str {
 /// A `wfhook` command with the caller's `WFHOOK_*` variables removed, so
 /// that nothing from the developer's shell changes what a test sees.
 pub fn command() -> Command {
-    let mut cmd = Command::new(bin());
+    command_of(bin())
+}
+
+/// [`command`]'s cleaned environment for any program.
+fn command_of(program: &str) -> Command {
+    let mut cmd = Command::new(program);
     for (k, _) in std::env::vars_os() {
         if k.to_string_lossy().starts_with("WFHOOK_") {
             cmd.env_remove(&k);
@@ -57,6 +62,7 @@ pub struct Builder {
     key: Option<String>,
     root: Option<PathBuf>,
     base: String,
+    umask: Option<u32>,
 }
 
 impl Builder {
@@ -104,12 +110,28 @@ impl Builder {
         self
     }
 
+    /// Runs the server with process umask `mask` (such as `0o077`) instead
+    /// of the test's own. `Command::pre_exec` would need `unsafe`, so the
+    /// server is started through `sh -c 'umask 077; exec "$0" "$@"'`: the
+    /// shell sets the mask and becomes the server, with the same pid.
+    pub fn umask(mut self, mask: u32) -> Builder {
+        self.umask = Some(mask);
+        self
+    }
+
     /// Spawns the server and waits (at most [`WAIT`]) for its `listening on`
     /// line.
     pub fn start(self) -> TestServer {
         let tmp = tempfile::tempdir().expect("a temporary folder");
         let root = self.root.clone().unwrap_or_else(|| tmp.path().join("root"));
-        let mut cmd = command();
+        let mut cmd = match self.umask {
+            None => command(),
+            Some(mask) => {
+                let mut sh = command_of("sh");
+                sh.arg("-c").arg(format!("umask {mask:03o}; exec \"$0\" \"$@\"")).arg(bin());
+                sh
+            }
+        };
         cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--root").arg(&root);
         cmd.args(&self.args);
         // Parallel tests must not race for the default admin port.
@@ -217,7 +239,14 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn builder() -> Builder {
-        Builder { args: Vec::new(), env: Vec::new(), key: Some(KEY.to_string()), root: None, base: String::new() }
+        Builder {
+            args: Vec::new(),
+            env: Vec::new(),
+            key: Some(KEY.to_string()),
+            root: None,
+            base: String::new(),
+            umask: None,
+        }
     }
 
     /// A server with the default test key and `args` added to `serve`.
