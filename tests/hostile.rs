@@ -96,6 +96,23 @@ fn a_repeated_identical_content_length_frames_one_body() {
     assert_eq!(s.titles("/"), ["twice"]);
 }
 
+/// The answers the HTTP layer writes itself, before any handler, say
+/// `nosniff` like every other answer.
+#[test]
+fn the_servers_own_refusals_say_nosniff() {
+    let s = TestServer::start(&[]);
+    let heads = [
+        format!("GET /serviceInfo HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(9000)),
+        "POST /createFolder HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n".to_string(),
+        "GET /serviceInfo HTTP/2.0\r\nHost: x\r\n\r\n".to_string(),
+    ];
+    for head in heads {
+        let reply = String::from_utf8_lossy(&raw(s.addr, head.as_bytes())).into_owned();
+        assert!(status_of(reply.as_bytes()) >= 400, "{reply}");
+        assert!(reply.contains("X-Content-Type-Options: nosniff\r\n"), "{reply}");
+    }
+}
+
 #[test]
 fn bare_line_feeds_in_headers_cannot_inject() {
     let s = TestServer::start(&[]);

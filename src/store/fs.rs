@@ -68,11 +68,14 @@ impl OwnTmp {
         Ok(tmp)
     }
 
-    /// Makes the folder and takes its lock, unless they are there.
+    /// Makes the folder and takes its lock, unless they are there. The
+    /// look is made before taking the mutex, so that no disk I/O happens
+    /// under it but on the rare path that makes the folder again.
     fn ensure(&self) -> io::Result<()> {
-        let mut owner = self.owner.lock().unwrap_or_else(|p| p.into_inner());
         let lock = self.path.join(OWNER_LOCK);
-        if owner.is_some() && fs::symlink_metadata(&lock).is_ok() {
+        let there = fs::symlink_metadata(&lock).is_ok();
+        let mut owner = self.owner.lock().unwrap_or_else(|p| p.into_inner());
+        if owner.is_some() && there {
             return Ok(());
         }
         state_dir::create_private_dir(&self.path)?;

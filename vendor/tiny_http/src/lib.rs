@@ -478,7 +478,7 @@ fn refuse_busy(sock: Connection) {
     sock.set_timeouts(Duration::from_millis(100));
     let mut sock = sock;
     let _ = sock.write_all(
-        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n",
+        b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\nX-Content-Type-Options: nosniff\r\n\r\n",
     );
     let _ = sock.shutdown(Shutdown::Both);
 }

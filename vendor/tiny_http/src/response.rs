@@ -361,6 +361,12 @@ where
             );
         }
 
+        // wfhook patch: no answer may be sniffed into something a browser
+        // runs, the server's own refusals included.
+        if !self.headers.iter().any(|h| h.field.equiv("X-Content-Type-Options")) {
+            self.headers.push(Header::from_bytes(&b"X-Content-Type-Options"[..], &b"nosniff"[..]).unwrap());
+        }
+
         // handling upgrade
         if let Some(upgrade) = upgrade {
             self.headers.insert(
