@@ -111,8 +111,8 @@ pub static SERVE_FLAGS: &[Flag] = &[
         "Largest upload accepted, in bytes; larger bodies get 413 and change nothing.",
     )
     .details(
-        "A larger declared body gets 413 before any of it is read; a larger chunked body is cut off at the limit \
-         and gets 413. Either way the file keeps its old bytes.",
+        "The default is 2 GiB. A larger declared body gets 413 before any of it is read; a larger chunked body is \
+         cut off at the limit and gets 413. Either way the file keeps its old bytes.",
     ),
     flag("action-timeout", "SECS", Value("30"), "Longest a custom action may run before it fails with 500.").details(
         "In seconds, fractions allowed, at most 86400. The worker answers at the timeout; a stuck action thread is \
@@ -442,9 +442,11 @@ fn flag_help(s: &mut String, table: &[Flag]) {
             None => format!("--{}", f.name),
         };
         s.push_str(&format!("    {head}\n{}        [env: {}]", wrap(&plain(f.help), 8), f.env()));
-        if let Some(d) = f.default_value() {
-            s.push_str(&format!(" [default: {d}]"));
-        }
+        let default = match f.default {
+            Fallback::Value(v) => v.to_string(),
+            Fallback::Unset(what) => plain(what),
+        };
+        s.push_str(&format!(" [default: {default}]"));
         s.push('\n');
     }
 }

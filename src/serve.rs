@@ -166,6 +166,6 @@ fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &StateDir, tui: boo
         }
         KeySource::Stored => log::info!("using the API key kept in {}", state_dir.api_key().display()),
         KeySource::File => log::info!("accepting {} API key(s) from the keys file", keys.len()),
-        KeySource::Env => log::info!("accepting the API key from WFHOOK_API_KEY"),
+        KeySource::Env => log::info!("accepting the API key from {}", crate::cli::API_KEY_VAR),
     }
 }

@@ -56,7 +56,12 @@ fn unknown_or_missing_action_names_fail() {
 fn document_actions_need_a_linked_document() {
     let (s, _) = with_document(b"x");
     for name in document_actions() {
-        s.action(name, "ffffffffffffffffffffffffffffffff", Some(V1)).assert_error(404, "failure");
+        // Unknown is unknown first, with or without a version.
+        for version in [Some(V1), None] {
+            let r = s.action(name, "ffffffffffffffffffffffffffffffff", version);
+            r.assert_error(404, "failure");
+            assert!(r.error().contains("not linked"), "{name}: {}", r.text());
+        }
         s.get(&format!("/customAction?name={name}")).assert_error(400, "failure");
         s.get(&format!("/customAction?name={name}&documentId=&documentVersionId={V1}")).assert_error(400, "failure");
     }

@@ -215,25 +215,53 @@ fn capitalized(text: &str) -> String {
 
 // ------------------------------------------------------------- regions
 
+/// A marker line: a comment (`<!-- ` in Markdown, `.\" ` in roff) that
+/// opens with `BEGIN GENERATED name` or `END GENERATED name`, then ends or
+/// goes on with `:` or ` -->`. Prose that mentions the words is no marker.
+fn marker(line: &str) -> Option<(bool, String)> {
+    let body = line.trim_end().strip_prefix("<!-- ").or_else(|| line.trim_end().strip_prefix(".\\\" "))?;
+    let (begin, rest) = match (body.strip_prefix("BEGIN GENERATED "), body.strip_prefix("END GENERATED ")) {
+        (Some(rest), _) => (true, rest),
+        (_, Some(rest)) => (false, rest),
+        _ => return None,
+    };
+    let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+    let tail = &rest[name.len()..];
+    (!name.is_empty() && (tail.is_empty() || tail == " -->" || tail.starts_with(':'))).then_some((begin, name))
+}
+
 /// `text` with the lines between each `BEGIN GENERATED name` line and its
 /// `END GENERATED name` line replaced by `generate(name)`; also the names
-/// found, in order.
+/// found, in order. A section opened twice, nested, left open or closed
+/// without being opened is an error that names the line.
 fn regenerate(path: &str, text: &str, generate: impl Fn(&str) -> String) -> (String, Vec<String>) {
     let mut out = String::new();
-    let mut names = Vec::new();
-    let mut lines = text.split_inclusive('\n');
-    while let Some(line) = lines.next() {
-        out.push_str(line);
-        let Some(name) = line.split("BEGIN GENERATED ").nth(1) else { continue };
-        let name: String = name.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
-        let end = format!("END GENERATED {name}");
-        let closing = lines
-            .by_ref()
-            .find(|l| l.contains(&end))
-            .unwrap_or_else(|| panic!("{path}: `BEGIN GENERATED {name}` has no `{end}` line"));
-        out.push_str(&generate(&name));
-        out.push_str(closing);
-        names.push(name);
+    let mut names: Vec<String> = Vec::new();
+    let mut open: Option<String> = None;
+    for (n, line) in text.split_inclusive('\n').enumerate() {
+        match (marker(line), &open) {
+            (Some((true, name)), None) => {
+                assert!(!names.contains(&name), "{path}:{}: a second `BEGIN GENERATED {name}`", n + 1);
+                out.push_str(line);
+                out.push_str(&generate(&name));
+                open = Some(name);
+            }
+            (Some((true, name)), Some(inside)) => {
+                panic!("{path}:{}: `BEGIN GENERATED {name}` inside `{inside}`", n + 1)
+            }
+            (Some((false, name)), Some(inside)) if name == *inside => {
+                out.push_str(line);
+                names.push(name);
+                open = None;
+            }
+            (Some((false, name)), _) => panic!("{path}:{}: `END GENERATED {name}` closes nothing open", n + 1),
+            // The old lines of an open section are replaced.
+            (None, Some(_)) => {}
+            (None, None) => out.push_str(line),
+        }
+    }
+    if let Some(name) = open {
+        panic!("{path}: `BEGIN GENERATED {name}` has no `END GENERATED {name}` line");
     }
     (out, names)
 }
@@ -286,6 +314,57 @@ fn regions_are_replaced_between_their_markers_only() {
         new,
         "a\n<!-- BEGIN GENERATED x -->\nnew x\n<!-- END GENERATED x -->\nb\n.\\\" BEGIN GENERATED y\nnew y\n.\\\" END GENERATED y\n"
     );
+}
+
+#[test]
+fn markers_are_whole_comment_lines_and_must_pair() {
+    let generate = |n: &str| format!("new {n}\n");
+    // Prose that mentions the words is no marker; a longer name is another.
+    let prose = "The lists between BEGIN GENERATED markers are written by tests/docs.rs.\n";
+    assert_eq!(regenerate("t", prose, generate).0, prose);
+    let text = "<!-- BEGIN GENERATED keys -->\nold\n<!-- END GENERATED keys -->\n";
+    assert_eq!(regenerate("t", text, generate).1, ["keys"]);
+    for bad in [
+        "<!-- BEGIN GENERATED a -->\n<!-- END GENERATED a-extra -->\n",
+        "<!-- BEGIN GENERATED a -->\n<!-- BEGIN GENERATED b -->\n",
+        "<!-- END GENERATED a -->\n",
+        "<!-- BEGIN GENERATED a -->\nold\n",
+        "<!-- BEGIN GENERATED a -->\n<!-- END GENERATED a -->\n<!-- BEGIN GENERATED a -->\n<!-- END GENERATED a -->\n",
+    ] {
+        let caught = std::panic::catch_unwind(|| regenerate("t", bad, generate));
+        assert!(caught.is_err(), "accepted: {bad:?}");
+    }
+}
+
+/// Every text that the lists are made of renders as its table expects:
+/// plain ASCII on one line, literal text opened and closed by backticks,
+/// no `|` to break a Markdown table, and no abbreviation whose period the
+/// roff writer would take for the end of a sentence.
+#[test]
+fn every_documented_text_renders() {
+    let mut texts: Vec<(String, &str)> = Vec::new();
+    for f in SERVE_FLAGS.iter().chain(TOP_FLAGS) {
+        texts.push((format!("--{}", f.name), f.help));
+        texts.push((format!("--{}", f.name), f.details));
+        if let Fallback::Unset(what) = f.default {
+            texts.push((format!("--{} default", f.name), what));
+        }
+    }
+    texts.extend(ENVIRONMENT.iter().map(|v| (v.name.to_string(), v.help)));
+    texts.extend(
+        ACTIONS
+            .iter()
+            .flat_map(|a| [(a.name().to_string(), a.display_name()), (a.name().to_string(), a.description())]),
+    );
+    texts.extend(KEYMAP.iter().flat_map(|k| [(k.keys.to_string(), k.keys), (k.keys.to_string(), k.does)]));
+    texts.extend(LAYOUT.iter().map(|e| (e.name.to_string(), e.what)));
+    for (whose, text) in texts {
+        assert!(text.is_ascii() && !text.contains(['\n', '|']), "{whose}: {text:?}");
+        assert_eq!(text.matches('`').count() % 2, 0, "{whose}: a backtick left open in {text:?}");
+        for abbreviation in ["e.g.", "i.e.", "etc.", "vs."] {
+            assert!(!text.contains(abbreviation), "{whose}: {abbreviation} in {text:?}");
+        }
+    }
 }
 
 #[test]

@@ -87,7 +87,8 @@ pub struct Context {
     pub store: Arc<dyn Store>,
     /// The Workfront document, as sent.
     pub document: DocumentRef,
-    /// Our id for it, resolved through the link index when the action needs one.
+    /// Our id for it, resolved through the link index by the dispatcher
+    /// when the action needs a document.
     pub id: Option<String>,
     pub username: CompactString,
     pub request_id: CompactString,

@@ -63,12 +63,9 @@ impl Runner {
         Runner { tx, shared, timeout, max_extra: 4 * threads.max(1) }
     }
 
-    /// Resolves the document if the action needs it, then runs the action
-    /// on the pool, waiting at most the timeout.
-    pub fn run(&self, action: &'static dyn Action, mut ctx: Context) -> Result<Success, ActionError> {
-        if action.needs_document() {
-            ctx.id = Some(ctx.store.resolve_document(&ctx.document)?);
-        }
+    /// Runs the action on the pool, waiting at most the timeout; an inline
+    /// action runs on the caller's thread.
+    pub fn run(&self, action: &'static dyn Action, ctx: Context) -> Result<Success, ActionError> {
         if action.inline() {
             return run_caught(action, &ctx);
         }
@@ -145,7 +142,7 @@ mod tests {
     use super::*;
     use crate::actions::find;
     use crate::store::fs::FsStore;
-    use crate::store::{DocumentRef, Store, StoreError};
+    use crate::store::{DocumentRef, Store};
     use std::sync::{Condvar, MutexGuard};
     use std::time::Instant;
 
@@ -190,6 +187,8 @@ mod tests {
     /// panics last, when told to.
     struct Counted {
         runs: AtomicUsize,
+        /// Calls that started, before their gate.
+        entered: AtomicUsize,
         gate: Option<&'static Gate>,
         panics: bool,
         inline: bool,
@@ -197,7 +196,7 @@ mod tests {
 
     impl Counted {
         const fn new(gate: Option<&'static Gate>) -> Counted {
-            Counted { runs: AtomicUsize::new(0), gate, panics: false, inline: false }
+            Counted { runs: AtomicUsize::new(0), entered: AtomicUsize::new(0), gate, panics: false, inline: false }
         }
 
         const fn panicking() -> Counted {
@@ -226,6 +225,7 @@ mod tests {
             self.inline
         }
         fn run(&self, _: &Context) -> Result<Success, ActionError> {
+            self.entered.fetch_add(1, Ordering::SeqCst);
             if let Some(gate) = self.gate {
                 gate.wait();
             }
@@ -361,14 +361,16 @@ mod tests {
     #[test]
     fn inline_actions_answer_while_every_action_thread_is_stuck() {
         let (_dir, store) = store();
-        let runner = Arc::new(Runner::new(1, Duration::from_secs(600)));
+        // A ping that waited for the pool would time out, and fail, here.
+        let runner = Arc::new(Runner::new(1, Duration::from_secs(30)));
         static GATE: Gate = Gate::new();
         static STUCK: Counted = Counted::new(Some(&GATE));
         let r = Arc::clone(&runner);
         let s = Arc::clone(&store);
         let stuck = std::thread::spawn(move || r.run(&STUCK, ctx(&s)));
-        // The only action thread is held until the gate opens; ping answers
-        // before that, so it did not wait for the pool.
+        wait_until("the only action thread is held", || STUCK.entered.load(Ordering::SeqCst) == 1);
+        // It is held until the gate opens; ping answers before that, so it
+        // did not wait for the pool.
         assert!(runner.run(find("ping").unwrap(), ctx(&store)).is_ok());
         assert!(!GATE.is_open() && STUCK.runs() == 0);
         GATE.open();
@@ -377,14 +379,5 @@ mod tests {
         static INLINE_BOOM: Counted = Counted { inline: true, ..Counted::panicking() };
         assert!(matches!(runner.run(&INLINE_BOOM, ctx(&store)), Err(ActionError::Panicked)));
         assert_eq!(INLINE_BOOM.runs(), 1);
-    }
-
-    #[test]
-    fn document_actions_need_a_linked_document() {
-        let (_dir, store) = store();
-        let runner = Runner::new(1, TIMEOUT);
-        let err = runner.run(find("lock").unwrap(), ctx(&store)).unwrap_err();
-        assert!(matches!(err, ActionError::Store(StoreError::NotFound(_))));
-        assert!(runner.run(find("ping").unwrap(), ctx(&store)).is_ok());
     }
 }

@@ -102,13 +102,16 @@ fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     if action.needs_document() && document_id.is_empty() {
         return Err(HttpError::MissingParameter("documentId".into()));
     }
-    if action.needs_version() && version_id.is_none() {
+    let document = DocumentRef { document_id, version_id };
+    // An unknown document is a 404 before anything else is asked of it.
+    let id = if action.needs_document() { Some(app.store.resolve_document(&document)?) } else { None };
+    if action.needs_version() && document.version_id.is_none() {
         return Err(HttpError::MissingParameter("documentVersionId".into()));
     }
     let ctx = actions::Context {
         store: Arc::clone(&app.store),
-        document: DocumentRef { document_id, version_id },
-        id: None,
+        document,
+        id,
         username: call.event.username.clone().unwrap_or_default(),
         request_id: call.event.request_id.clone(),
     };

@@ -713,7 +713,11 @@ mod tests {
         assert!(size > 100_000, "the log was compacted outside the temp folder: {size} bytes");
         let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         names.sort();
-        assert_eq!(names, ["state.jsonl", "state.lock", "tmp"]);
+        let state = StateDir::at(dir.path());
+        let mut expected =
+            [state.state_log(), state.state_lock(), state.tmp()].map(|p| p.file_name().unwrap().to_owned());
+        expected.sort();
+        assert_eq!(names, expected);
         open(&dir).read(|s| {
             assert_eq!(s.path_of("1"), Some("x"));
             assert!(!s.is_locked("1"));
