@@ -764,7 +764,8 @@ mod tests {
     #[test]
     fn enter_on_an_action_filters_the_live_list() {
         let mut m = model(Mode::Serve, 9);
-        // The table is in name order: checksum's row is where the registry puts it.
+        // The table starts in name order: checksum's row comes after those of
+        // the registered actions whose names sort before it.
         let below = ACTIONS.iter().filter(|a| a.name() < "checksum").count();
         press(&mut m, &[KeyCode::BackTab, KeyCode::BackTab]);
         press(&mut m, &vec![KeyCode::Down; below]);
