@@ -33,10 +33,16 @@
 //! Tables never squeeze a column into a few meaningless letters: each
 //! column has the width it needs and a rank, and [`fit`] drops whole
 //! columns, lowest priority first, until the rest fit.
+//!
+//! The help overlay's text is laid out here too ([`help`]), since the model
+//! scrolls it by lines: each row of the [`KEYMAP`] on a line, its
+//! description wrapped under itself where the terminal is narrow, then the
+//! notes where they do not make it scroll.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::Mode;
+use super::keys::{HELP_NOTES, KEYMAP};
 use super::model::Panel;
 use crate::actions::ACTIONS;
 
@@ -322,6 +328,100 @@ pub fn fit(columns: &[Column], width: u16) -> Fit {
     Fit(widths)
 }
 
+/// The help overlay at a size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Help {
+    /// Its box, in the middle of the screen.
+    pub rect: Rect,
+    /// Its text, top to bottom.
+    pub lines: Vec<HelpLine>,
+    /// The width of the keys' column, the space after it included.
+    pub keys_width: usize,
+    /// Lines the box shows at once: fewer than `lines` where it scrolls.
+    pub rows: usize,
+}
+
+/// A line of the help.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HelpLine {
+    /// A row of the keymap, or the rest of its description (without keys).
+    Key {
+        keys: &'static str,
+        does: String,
+    },
+    Blank,
+    Note(String),
+}
+
+impl Help {
+    /// Whether the text is longer than the box.
+    pub fn scrolls(&self) -> bool {
+        self.lines.len() > self.rows
+    }
+
+    /// The first line shown when scrolled down by `scrolled` lines: never
+    /// past the last page.
+    pub fn first(&self, scrolled: usize) -> usize {
+        scrolled.min(self.lines.len().saturating_sub(self.rows))
+    }
+}
+
+/// The help overlay in `area`: as wide as its longest line where the
+/// terminal has the room, each description wrapped into what is left
+/// beside the keys where it has not; the notes under a blank line where
+/// they fit, or where the keys scroll anyway.
+pub fn help(area: Rect) -> Help {
+    let keys_width = KEYMAP.iter().map(|r| r.keys.chars().count()).max().unwrap_or(0) + 2;
+    let longest = KEYMAP.iter().map(|r| r.does.chars().count()).max().unwrap_or(0);
+    // Borders, a space before the keys, and one after the longest line
+    // where there is the room for it.
+    let width = (longest + keys_width + 4).min(area.width as usize);
+    let inner = width.saturating_sub(2);
+    let mut lines = vec![];
+    for row in KEYMAP {
+        for (i, does) in wrap(row.does, inner.saturating_sub(keys_width + 1)).into_iter().enumerate() {
+            lines.push(HelpLine::Key { keys: if i == 0 { row.keys } else { "" }, does });
+        }
+    }
+    let notes = wrap(HELP_NOTES, inner.saturating_sub(1));
+    let room = area.height.saturating_sub(2) as usize;
+    if lines.len() + 1 + notes.len() <= room || lines.len() > room {
+        lines.push(HelpLine::Blank);
+        lines.extend(notes.into_iter().map(HelpLine::Note));
+    }
+    let height = (lines.len() + 2).min(area.height as usize) as u16;
+    let rect = area.centered(Constraint::Length(width as u16), Constraint::Length(height));
+    Help { rect, lines, keys_width, rows: height.saturating_sub(2) as usize }
+}
+
+/// `text` in lines of at most `width` characters, broken between words; a
+/// word longer than that is broken where the line ends.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        let taken = line.chars().count();
+        if taken > 0 && taken + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(&word);
+            continue;
+        }
+        if taken > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line.extend(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,6 +534,14 @@ mod tests {
         // Columns that never go are cut at the edge rather than dropped.
         assert_eq!(fit(&columns, 4).0, [Some(5), None, None, Some(3)]);
         assert_eq!(fit(&columns, u16::MAX).width(), 21);
+    }
+
+    #[test]
+    fn wrap_breaks_between_words_and_long_words_at_the_edge() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap("a bb ccc", 8), ["a bb ccc"]);
+        assert_eq!(wrap("ab  cdefgh i", 3), ["ab", "cde", "fgh", "i"]);
+        assert_eq!(wrap("", 5), [""]);
     }
 
     #[test]
