@@ -2,10 +2,11 @@
 //! the table of the context it arrives in.
 //!
 //! [`KEYMAP`] is the dashboard's command list (gitui's idea): [`Model::on_key`]
-//! runs the command a key is bound to there, the help overlay prints one line
-//! per row, the footer shows the rows that have a [`Hint`], in table order,
-//! and `--help`, the man page and the README are written from it. So a key
-//! is added, changed or described in one place only.
+//! runs the command a key is bound to there, the help overlay prints each
+//! row (its description wrapped where the terminal is narrow), the footer
+//! shows the rows that have a [`Hint`], in table order, and `--help`, the man
+//! page and the README are written from it. So a key is added, changed or
+//! described in one place only.
 //!
 //! The contexts, the first that applies wins:
 //!
@@ -21,8 +22,10 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::Mode;
+use ratatui::layout::Rect;
+
 use super::model::{Cursor, MAX_FILTER, Model, Outcome, Overlay, Panel};
+use super::{Mode, layout};
 
 /// One row of a key table: what documentation writes, and what the keys do.
 #[derive(Debug)]
@@ -149,6 +152,10 @@ pub enum Command {
     Stay,
     /// Closes the help or the detail overlay.
     Close,
+    /// The help, where it does not fit: one line up.
+    HelpUp,
+    /// The help, where it does not fit: one line down.
+    HelpDown,
 }
 
 use Command::*;
@@ -281,13 +288,31 @@ pub static CONFIRM_KEYS: &[KeyRow] = &[
     },
 ];
 
-/// The help overlay's own keys; the quit keys work under it too.
-pub static HELP_KEYS: &[KeyRow] = &[KeyRow {
-    keys: "Esc, ?, Enter",
-    does: "close the help",
-    bindings: &[(Key::plain(Esc), Close), (Key::char('?'), Close), (Key::plain(Enter), Close)],
-    hint: Hint::new("Esc or ?", "closes"),
-}];
+/// The help overlay's own keys; the quit keys work under it too. Its hint
+/// line shows the scrolling row only where the help scrolls.
+pub static HELP_KEYS: &[KeyRow] = &[
+    KeyRow {
+        keys: "Esc, ?, Enter",
+        does: "close the help",
+        bindings: &[(Key::plain(Esc), Close), (Key::char('?'), Close), (Key::plain(Enter), Close)],
+        hint: Hint::new("Esc or ?", "closes"),
+    },
+    KeyRow {
+        keys: "Up, Down, j, k",
+        does: "scroll the help where the terminal is too small for all of it",
+        bindings: &[
+            (Key::plain(KeyCode::Up), HelpUp),
+            (Key::plain(DownKey), HelpDown),
+            (Key::char('j'), HelpDown),
+            (Key::char('k'), HelpUp),
+        ],
+        hint: Hint::new("↑↓", "scroll"),
+    },
+];
+
+/// What the help says under the keys, where it has the room; one paragraph.
+pub static HELP_NOTES: &str =
+    "Times are UTC. Dropped: requests counted in the totals whose events did not reach this dashboard.";
 
 /// The detail overlay's own keys; the quit keys work under it too.
 pub static DETAIL_KEYS: &[KeyRow] = &[KeyRow {
@@ -302,10 +327,19 @@ pub fn lookup(table: &[KeyRow], key: Key) -> Option<Command> {
     table.iter().flat_map(|row| row.bindings).find(|(k, _)| *k == key).map(|(_, command)| *command)
 }
 
-/// The hints of a table as one line, e.g. " Enter keep · Esc clear ".
-pub fn hints(table: &[KeyRow]) -> String {
-    let parts: Vec<String> = table.iter().filter_map(|r| r.hint).map(|h| format!("{} {}", h.key, h.label)).collect();
+/// The hints of a table's rows as one line, e.g. " Enter keep · Esc clear ".
+pub fn hints<'a>(rows: impl IntoIterator<Item = &'a KeyRow>) -> String {
+    let parts: Vec<String> =
+        rows.into_iter().filter_map(|r| r.hint).map(|h| format!("{} {}", h.key, h.label)).collect();
     format!(" {} ", parts.join(" · "))
+}
+
+impl KeyRow {
+    /// Whether the row scrolls the help: its hint shows only where the help
+    /// scrolls.
+    pub fn scrolls_help(&self) -> bool {
+        self.bindings.iter().any(|(_, c)| matches!(c, HelpUp | HelpDown))
+    }
 }
 
 impl Model {
@@ -337,8 +371,13 @@ impl Model {
         match command {
             Quit => return self.quit(),
             Stop => return Outcome::Quit,
-            Help => self.overlay = Some(Overlay::Help),
+            Help => {
+                self.overlay = Some(Overlay::Help);
+                self.help = 0;
+            }
             Close | Stay => self.overlay = None,
+            HelpUp => self.scroll_help(-1),
+            HelpDown => self.scroll_help(1),
             FocusNext => self.cycle_focus(1),
             FocusPrevious => self.cycle_focus(-1),
             Up => self.scroll(-1),
@@ -404,6 +443,12 @@ impl Model {
         }
     }
 
+    /// Scrolls the help by lines, no further than its last page.
+    fn scroll_help(&mut self, by: isize) {
+        let help = layout::help(Rect::new(0, 0, self.size.0, self.size.1));
+        self.help = help.first(help.first(self.help).saturating_add_signed(by));
+    }
+
     fn scroll(&mut self, by: isize) {
         let panel = self.focus;
         let len = self.len(panel);
@@ -447,6 +492,7 @@ mod tests {
     use super::*;
     use crate::actions::ACTIONS;
     use crate::dashboard::Feed;
+    use crate::dashboard::layout::MIN;
     use crate::dashboard::model::SortKey;
     use crate::dashboard::testing::*;
 
@@ -471,7 +517,8 @@ mod tests {
 
     /// A model in the context `table` is for, where every command of it has
     /// something to change: a kept filter that every row matches, the
-    /// selection on the fourth row of the live list, text in the prompt.
+    /// selection on the fourth row of the live list, text in the prompt, the
+    /// help scrolled a line down.
     fn in_context(table: &str, mode: Mode) -> Model {
         let mut m = busy(mode);
         m.resize(100, 28);
@@ -484,7 +531,11 @@ mod tests {
                 typed(&mut m, "1");
             }
             "CONFIRM_KEYS" => m.overlay = Some(Overlay::ConfirmQuit),
-            "HELP_KEYS" => m.overlay = Some(Overlay::Help),
+            "HELP_KEYS" => {
+                // The smallest terminal, where the help scrolls, a line down.
+                m.resize(MIN.0, MIN.1);
+                press(&mut m, &[KeyCode::Char('?'), KeyCode::Down]);
+            }
             "DETAIL_KEYS" => {
                 press(&mut m, &[KeyCode::Enter]);
             }
@@ -504,6 +555,7 @@ mod tests {
         failures_only: bool,
         paused: bool,
         sort: SortKey,
+        help: usize,
     }
 
     fn seen(m: &Model) -> Seen {
@@ -516,6 +568,7 @@ mod tests {
             failures_only: m.failures_only,
             paused: m.is_paused(),
             sort: m.sort,
+            help: m.help,
         }
     }
 
@@ -533,8 +586,10 @@ mod tests {
                 after.editing = false;
             }
             Stop => outcome = Outcome::Quit,
-            Help => after.overlay = Some(Overlay::Help),
+            Help => (after.overlay, after.help) = (Some(Overlay::Help), 0),
             Close | Stay => after.overlay = None,
+            HelpUp => after.help -= 1,
+            HelpDown => after.help += 1,
             FocusNext => after.focus = Panel::Failures,
             FocusPrevious => after.focus = *m.panels().last().unwrap(),
             Up => after.selected -= 1,
@@ -764,7 +819,8 @@ mod tests {
     #[test]
     fn enter_on_an_action_filters_the_live_list() {
         let mut m = model(Mode::Serve, 9);
-        // The table is in name order: checksum's row is where the registry puts it.
+        // The table starts in name order: checksum's row comes after those of
+        // the registered actions whose names sort before it.
         let below = ACTIONS.iter().filter(|a| a.name() < "checksum").count();
         press(&mut m, &[KeyCode::BackTab, KeyCode::BackTab]);
         press(&mut m, &vec![KeyCode::Down; below]);

@@ -10,11 +10,13 @@
 //! - [`Shape::Wide`] (from [`WIDE`] columns): the live list and the failures
 //!   side by side, the actions table under them at the width it needs, and
 //!   the log beside it with the rest.
-//! - [`Shape::Stacked`] (narrower, but tall enough, from 100×28 and less):
-//!   the live list, the failures and the actions table, one above the other,
-//!   each at the full width so that no column is squeezed. The live list
-//!   gets no more height than the failures: a few newest rows say what is
-//!   going on, and what went wrong matters as much.
+//! - [`Shape::Stacked`] (narrower, but tall enough: with the six shipped
+//!   actions from 28 rows, one row more for each action added): the live
+//!   list, the failures and the actions table, one above the other, each at
+//!   the full width so that no column is squeezed. The live list gets no
+//!   more height than the failures: a few newest rows say what is going on,
+//!   and what went wrong matters as much. So the failures get at least the
+//!   live list's minimum too.
 //!   In `serve --tui` the log shares the actions table's pane (Tab brings it
 //!   up): an operator watching the log is usually chasing a failure, so the
 //!   failures stay on screen beside it, while the actions table's counts are
@@ -24,15 +26,23 @@
 //!   showing whichever was focused last.
 //!
 //! The actions table's height follows the registry ([`ACTIONS`]), never a
-//! fixed count: every action has its row in the wide and stacked shapes.
+//! fixed count: every action has its row in the wide and stacked shapes,
+//! and [`smallest_height`] says from how many rows each shape applies. In
+//! the shared pane a long table scrolls with its selection.
 //!
 //! Tables never squeeze a column into a few meaningless letters: each
 //! column has the width it needs and a rank, and [`fit`] drops whole
 //! columns, lowest priority first, until the rest fit.
+//!
+//! The help overlay's text is laid out here too ([`help`]), since the model
+//! scrolls it by lines: each row of the [`KEYMAP`] on a line, its
+//! description wrapped under itself where the terminal is narrow, then the
+//! notes where they do not make it scroll.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::Mode;
+use super::keys::{HELP_NOTES, KEYMAP};
 use super::model::Panel;
 use crate::actions::ACTIONS;
 
@@ -42,9 +52,13 @@ pub const MIN: (u16, u16) = (60, 15);
 /// list and the failures sit side by side and the log has a pane of its own.
 pub const WIDE: u16 = 140;
 /// Rows of content the live list and the failures show at least, for the
-/// three of them to be stacked rather than share a pane.
-const LIVE_ROWS: u16 = 5;
-const FAILURES_ROWS: u16 = 3;
+/// three of them to be stacked (or wide) rather than share a pane.
+pub const LIVE_ROWS: u16 = 5;
+pub const FAILURES_ROWS: u16 = 3;
+/// The header's rows (2) and the footer's (1).
+const CHROME: u16 = 3;
+/// A table's borders and header.
+const TABLE_CHROME: u16 = 3;
 /// Columns between two table columns (ratatui's default spacing).
 const SPACING: u16 = 1;
 
@@ -73,16 +87,33 @@ pub struct Areas {
 
 /// The actions table's height: borders, its header, one row per action.
 pub fn actions_height() -> u16 {
-    ACTIONS.len() as u16 + 3
+    ACTIONS.len() as u16 + TABLE_CHROME
 }
 
+/// The fewest terminal rows with which `shape` applies (at a width that
+/// allows it): the header and the footer, the whole actions table, and the
+/// live list and the failures with their minimums. It follows the registry.
+pub fn smallest_height(shape: Shape) -> u16 {
+    let live = LIVE_ROWS + TABLE_CHROME;
+    match shape {
+        // Both minimums added up, though side by side the taller would do:
+        // with the six shipped actions from 26 rows.
+        Shape::Wide => CHROME + actions_height() + live + FAILURES_ROWS + TABLE_CHROME,
+        // The live list no taller than the failures, and at least its
+        // minimum: the failures get that minimum too.
+        Shape::Stacked => CHROME + actions_height() + live + LIVE_ROWS.max(FAILURES_ROWS) + TABLE_CHROME,
+        Shape::Shared => MIN.1,
+    }
+}
+
+/// How the panels are arranged at `area`'s size.
 pub fn shape(area: Rect) -> Shape {
-    let body = area.height.saturating_sub(3);
-    let three = actions_height() + (LIVE_ROWS + 3) + (FAILURES_ROWS + 3);
-    match (area.width, body) {
-        (w, b) if w >= WIDE && b >= three => Shape::Wide,
-        (_, b) if b >= three => Shape::Stacked,
-        _ => Shape::Shared,
+    if area.width >= WIDE && area.height >= smallest_height(Shape::Wide) {
+        Shape::Wide
+    } else if area.height >= smallest_height(Shape::Stacked) {
+        Shape::Stacked
+    } else {
+        Shape::Shared
     }
 }
 
@@ -115,8 +146,11 @@ pub fn layout(area: Rect, mode: Mode, lower: Panel) -> Areas {
             }
         }
         Shape::Stacked => {
+            // The live list gets half the rest, rounded down: never more
+            // than the failures.
+            let rest = body.height.saturating_sub(actions_height());
             let [live, failures, bottom] = body.layout(&Layout::vertical([
-                Constraint::Fill(1),
+                Constraint::Length(rest / 2),
                 Constraint::Fill(1),
                 Constraint::Length(actions_height()),
             ]));
@@ -294,17 +328,122 @@ pub fn fit(columns: &[Column], width: u16) -> Fit {
     Fit(widths)
 }
 
+/// The help overlay at a size.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Help {
+    /// Its box, in the middle of the screen.
+    pub rect: Rect,
+    /// Its text, top to bottom.
+    pub lines: Vec<HelpLine>,
+    /// The width of the keys' column, the space after it included.
+    pub keys_width: usize,
+    /// Lines the box shows at once: fewer than `lines` where it scrolls.
+    pub rows: usize,
+}
+
+/// A line of the help.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HelpLine {
+    /// A row of the keymap, or the rest of its description (without keys).
+    Key {
+        keys: &'static str,
+        does: String,
+    },
+    Blank,
+    Note(String),
+}
+
+impl Help {
+    /// Whether the text is longer than the box.
+    pub fn scrolls(&self) -> bool {
+        self.lines.len() > self.rows
+    }
+
+    /// The first line shown when scrolled down by `scrolled` lines: never
+    /// past the last page.
+    pub fn first(&self, scrolled: usize) -> usize {
+        scrolled.min(self.lines.len().saturating_sub(self.rows))
+    }
+}
+
+/// The help overlay in `area`: as wide as its longest line where the
+/// terminal has the room, each description wrapped into what is left
+/// beside the keys where it has not; the notes under a blank line where
+/// they fit, or where the keys scroll anyway.
+pub fn help(area: Rect) -> Help {
+    let keys_width = KEYMAP.iter().map(|r| r.keys.chars().count()).max().unwrap_or(0) + 2;
+    let longest = KEYMAP.iter().map(|r| r.does.chars().count()).max().unwrap_or(0);
+    // Borders, a space before the keys, and one after the longest line
+    // where there is the room for it.
+    let width = (longest + keys_width + 4).min(area.width as usize);
+    let inner = width.saturating_sub(2);
+    let mut lines = vec![];
+    for row in KEYMAP {
+        for (i, does) in wrap(row.does, inner.saturating_sub(keys_width + 1)).into_iter().enumerate() {
+            lines.push(HelpLine::Key { keys: if i == 0 { row.keys } else { "" }, does });
+        }
+    }
+    let notes = wrap(HELP_NOTES, inner.saturating_sub(1));
+    let room = area.height.saturating_sub(2) as usize;
+    if lines.len() + 1 + notes.len() <= room || lines.len() > room {
+        lines.push(HelpLine::Blank);
+        lines.extend(notes.into_iter().map(HelpLine::Note));
+    }
+    let height = (lines.len() + 2).min(area.height as usize) as u16;
+    let rect = area.centered(Constraint::Length(width as u16), Constraint::Length(height));
+    Help { rect, lines, keys_width, rows: height.saturating_sub(2) as usize }
+}
+
+/// `text` in lines of at most `width` characters, broken between words; a
+/// word longer than that is broken where the line ends.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = vec![];
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let mut word: Vec<char> = word.chars().collect();
+        let taken = line.chars().count();
+        if taken > 0 && taken + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(&word);
+            continue;
+        }
+        if taken > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line.extend(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dashboard::testing::*;
     use crossterm::event::KeyCode;
 
-    /// From 100×28 up, the live list, the failures and the whole actions
-    /// table are on screen at once, without Tab, in both modes.
+    /// The sizes, among those the tests draw at and the smallest of each
+    /// shape, where the three panels are all on screen.
+    fn all_at_once() -> Vec<(u16, u16)> {
+        let (stacked, wide) = (smallest_height(Shape::Stacked), smallest_height(Shape::Wide));
+        let mut sizes = Vec::from(SIZES);
+        sizes.extend([(MIN.0, stacked), (100, stacked), (WIDE - 1, stacked), (WIDE, wide), (160, wide)]);
+        sizes.retain(|(w, h)| shape(Rect::new(0, 0, *w, *h)) != Shape::Shared);
+        sizes
+    }
+
+    /// Wherever the shape allows it (from 100×28 with the shipped actions),
+    /// the live list, the failures and the whole actions table are on screen
+    /// at once, without Tab, in both modes.
     #[test]
-    fn every_panel_at_once_from_100_by_28() {
-        for size in SIZES.into_iter().filter(|(w, h)| *w >= 100 && *h >= 28) {
+    fn every_panel_at_once_where_the_shape_allows() {
+        for size in all_at_once() {
             for mode in [Mode::Serve, Mode::Top] {
                 let s = draw(&mut busy(mode), size);
                 for needle in ["Live invocations", "Failures", "Actions", "abc123-29", "failure number 27"] {
@@ -317,6 +456,42 @@ mod tests {
                 }
                 // The newest row is the first under the live list's header.
                 assert_eq!(row_of(&s, "abc123-29"), row_of(&s, "Live invocations") + 2, "{s}");
+            }
+        }
+    }
+
+    /// The README's promise: with the six shipped actions every panel is on
+    /// screen from 100×28; each action added takes one row more.
+    #[test]
+    fn with_the_shipped_actions_every_panel_shows_from_100_by_28() {
+        let height = 28 + ACTIONS.len().saturating_sub(6) as u16;
+        assert!(smallest_height(Shape::Stacked) <= height, "{}", smallest_height(Shape::Stacked));
+        assert_eq!(shape(Rect::new(0, 0, 100, height)), Shape::Stacked);
+    }
+
+    /// Wherever the three are on screen, each shows at least its documented
+    /// rows, the actions table every action, and stacked, the live list is
+    /// no taller than the failures; the panes fill the body, one after the
+    /// other.
+    #[test]
+    fn every_panel_gets_its_minimum_rows() {
+        let shapes = [(100, Shape::Stacked), (120, Shape::Stacked), (WIDE, Shape::Wide), (160, Shape::Wide)];
+        for (w, want) in shapes {
+            for h in smallest_height(want)..=60 {
+                for mode in [Mode::Serve, Mode::Top] {
+                    let areas = layout(Rect::new(0, 0, w, h), mode, Panel::Failures);
+                    let at = format!("{w}×{h} {mode:?}: {areas:?}");
+                    assert_eq!(areas.shape, want, "{at}");
+                    let (live, failures, actions) = (areas.live, areas.failures.unwrap(), areas.actions.unwrap());
+                    assert!(content_rows(live, Panel::Live) >= LIVE_ROWS as usize, "{at}");
+                    assert!(content_rows(failures, Panel::Failures) >= FAILURES_ROWS as usize, "{at}");
+                    assert!(content_rows(actions, Panel::Actions) >= ACTIONS.len(), "{at}");
+                    assert!(live.height <= failures.height, "{at}");
+                    if want == Shape::Stacked {
+                        assert_eq!((live.y, failures.y, actions.y), (2, live.bottom(), failures.bottom()), "{at}");
+                        assert_eq!(actions.bottom(), h - 1, "{at}");
+                    }
+                }
             }
         }
     }
@@ -341,7 +516,7 @@ mod tests {
     fn the_stacked_log_shares_the_actions_pane() {
         let mut m = busy(Mode::Serve);
         press(&mut m, &[KeyCode::BackTab]);
-        let s = draw(&mut m, (100, 28));
+        let s = draw(&mut m, (100, smallest_height(Shape::Stacked)));
         assert!(s.contains("Actions │ Log") && s.contains("INFO log line 39"), "{s}");
         assert!(s.contains("failure number 27") && s.contains("abc123-29") && !s.contains("Verify checksum"), "{s}");
     }
@@ -362,6 +537,14 @@ mod tests {
     }
 
     #[test]
+    fn wrap_breaks_between_words_and_long_words_at_the_edge() {
+        assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+        assert_eq!(wrap("a bb ccc", 8), ["a bb ccc"]);
+        assert_eq!(wrap("ab  cdefgh i", 3), ["ab", "cde", "fgh", "i"]);
+        assert_eq!(wrap("", 5), [""]);
+    }
+
+    #[test]
     fn the_actions_table_keeps_every_name_whole() {
         for width in MIN.0 - 2..200 {
             let fit = fit(&actions_columns(), width);
@@ -372,20 +555,29 @@ mod tests {
         }
     }
 
+    /// Each shape from its smallest height on, which follows the registry;
+    /// shared below.
     #[test]
     fn shapes_by_size() {
         let at = |w, h| shape(Rect::new(0, 0, w, h));
-        assert_eq!(at(80, 24), Shape::Shared);
-        for (w, h) in [(100, 28), (100, 30), (120, 36), (80, 40)] {
-            assert_eq!(at(w, h), Shape::Stacked, "{w}×{h}");
+        let (stacked, wide) = (smallest_height(Shape::Stacked), smallest_height(Shape::Wide));
+        assert!(wide <= stacked, "a wide terminal never shares a pane where a narrower one would not");
+        for h in MIN.1..=80 {
+            for w in [MIN.0, 80, 100, 120, WIDE - 1] {
+                let want = if h >= stacked { Shape::Stacked } else { Shape::Shared };
+                assert_eq!(at(w, h), want, "{w}×{h}");
+            }
+            for w in [WIDE, 160, 200] {
+                assert_eq!(at(w, h), if h >= wide { Shape::Wide } else { Shape::Shared }, "{w}×{h}");
+            }
         }
-        assert_eq!(at(160, 48), Shape::Wide);
-        assert_eq!(at(160, 20), Shape::Shared);
+        // The smallest terminal the tests draw at shares its lower pane.
+        assert_eq!(at(80, 24), Shape::Shared);
     }
 
     #[test]
     fn the_actions_pane_follows_the_registry() {
-        for (w, h) in [(100, 28), (160, 48)] {
+        for (w, h) in all_at_once() {
             for mode in [Mode::Serve, Mode::Top] {
                 let areas = layout(Rect::new(0, 0, w, h), mode, Panel::Failures);
                 let rows = content_rows(areas.actions.unwrap(), Panel::Actions);

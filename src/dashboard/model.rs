@@ -173,6 +173,8 @@ pub struct Model {
     pub(super) paused: Option<u64>,
     pub(super) sort: SortKey,
     pub(super) overlay: Option<Overlay>,
+    /// Lines the help is scrolled down by, where it does not fit.
+    pub(super) help: usize,
 }
 
 impl Model {
@@ -217,6 +219,7 @@ impl Model {
             paused: None,
             sort: SortKey::Name,
             overlay: None,
+            help: 0,
         };
         for event in opts.history {
             model.push_event(Arc::new(event));
@@ -247,6 +250,7 @@ impl Model {
             let cursor = self.cursor_mut(panel);
             keep_visible(cursor, rows);
         }
+        self.help = layout::help(Rect::new(0, 0, width, height)).first(self.help);
     }
 
     pub fn focus(&self) -> Panel {

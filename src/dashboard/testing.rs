@@ -117,6 +117,9 @@ pub(crate) fn row_of(screen: &str, needle: &str) -> usize {
     screen.lines().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle:?} not in\n{screen}"))
 }
 
-/// The sizes every state is drawn at: the smallest supported, the smallest
-/// with every panel at once, and larger ones up to the wide layout.
+/// The sizes every state is drawn at: 80×24, where the lower pane is shared;
+/// 100×28, with the shipped actions the smallest with every panel at once
+/// (shared too with more actions); and larger ones up to the wide layout.
+/// The layout's tests add the smallest size of each shape, which follows
+/// the registry.
 pub(crate) const SIZES: [(u16, u16); 5] = [(80, 24), (100, 28), (100, 30), (120, 36), (160, 48)];

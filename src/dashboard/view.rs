@@ -55,7 +55,7 @@ pub fn render(model: &Model, frame: &mut Frame) {
     }
     footer(model, &theme, frame, areas.footer);
     match &model.overlay {
-        Some(Overlay::Help) => overlays::help::draw(&theme, frame, area),
+        Some(Overlay::Help) => overlays::help::draw(model, &theme, frame, area),
         Some(Overlay::Detail(event)) => overlays::detail::draw(event, &theme, frame, area),
         Some(Overlay::ConfirmQuit) => overlays::confirm::draw(&theme, frame, area),
         None => {}

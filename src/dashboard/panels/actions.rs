@@ -68,25 +68,58 @@ pub(in crate::dashboard) fn draw(model: &Model, theme: &Theme, frame: &mut Frame
 mod tests {
     use crate::actions::ACTIONS;
     use crate::dashboard::Mode;
+    use crate::dashboard::model::Model;
     use crate::dashboard::testing::*;
     use crossterm::event::KeyCode;
 
+    /// Selects the table's row of the action `name`, from the first row down.
+    fn select(m: &mut Model, name: &str) {
+        let at = m.action_rows().iter().position(|r| r.stats.name == name).unwrap();
+        press(m, &[KeyCode::Home]);
+        press(m, &vec![KeyCode::Down; at]);
+    }
+
+    /// The screen line of the action `name`'s row, which shows its name and
+    /// its display name.
+    fn line_of<'a>(s: &'a str, name: &str) -> &'a str {
+        let a = ACTIONS.iter().find(|a| a.name() == name).unwrap();
+        let line = s.lines().nth(row_of(s, a.display_name())).unwrap();
+        let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == '│' || c == '┃').collect();
+        assert!(words.contains(&name), "{name}: {line}\n{s}");
+        line
+    }
+
+    /// Every registered action has its row, on screen at once where the
+    /// pane has the height, else reached by moving the selection down the
+    /// focused table, which scrolls with it.
     #[test]
     fn actions_table_lists_the_registry() {
         for size in SIZES {
             let mut m = busy(Mode::Serve);
             press(&mut m, &[KeyCode::Tab, KeyCode::Tab]);
-            let s = draw(&mut m, size);
-            for a in ACTIONS {
-                let line = s.lines().nth(row_of(&s, a.display_name())).unwrap();
-                assert!(line.contains(a.name()), "{line}");
+            let names: Vec<&str> = m.action_rows().iter().map(|r| r.stats.name).collect();
+            assert_eq!(names.len(), ACTIONS.len());
+            for name in &names {
+                // The selected row is on screen.
+                line_of(&draw(&mut m, size), name);
+                press(&mut m, &[KeyCode::Down]);
             }
-            let ping = s.lines().nth(row_of(&s, "Test connection")).unwrap();
+            assert_eq!(m.action_rows()[m.table.selected].stats.name, *names.last().unwrap(), "at {size:?}");
+
+            select(&mut m, "ping");
+            let s = draw(&mut m, size);
+            let ping = line_of(&s, "ping");
             // 10 calls, 3 failures, last at 12:00:27; unused actions show dashes.
             for needle in [" 10 ", " 3 ", "12:00:27", "ms"] {
                 assert!(ping.contains(needle), "{needle:?}: {ping}");
             }
-            assert!(s.lines().nth(row_of(&s, "Archive")).unwrap().contains('–'));
+            let unused = m.action_rows().iter().find(|r| r.stats.calls == 0).map(|r| r.stats.name).unwrap();
+            select(&mut m, unused);
+            let s = draw(&mut m, size);
+            assert!(line_of(&s, unused).contains('–'), "{s}");
+
+            press(&mut m, &[KeyCode::Home]);
+            let s = draw(&mut m, size);
             assert!(s.contains("sort: name · s") && s.contains("Name▲"), "{s}");
             press(&mut m, &[KeyCode::Char('s')]);
             let s = draw(&mut m, size);
