@@ -25,7 +25,6 @@ use crate::crypto;
 use crate::events::Event;
 use crate::http::response::safe_header;
 use crate::http::{App, Snapshot, request};
-use crate::journal;
 
 /// Events of history a new stream starts with.
 pub const HISTORY: usize = 500;
@@ -137,7 +136,7 @@ fn handle(rq: Request, app: &Arc<App>, token: &str, streams: &Arc<AtomicUsize>) 
 fn stream(rq: Request, app: &App) -> io::Result<()> {
     let rx = app.bus.subscribe(STREAM_QUEUE);
     let seq = app.bus.published();
-    let history = journal::tail(app.journal.path(), HISTORY).unwrap_or_default();
+    let history = app.journal.tail(HISTORY).unwrap_or_default();
     // An event is journaled before it is published: one published between
     // reading `seq` and reading the journal is in both, and its request id
     // keeps it out of the stream.

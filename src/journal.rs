@@ -9,13 +9,14 @@
 //! The journal is private to the state folder's owner (mode 0600).
 
 use std::cell::RefCell;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::events::Event;
-use crate::state_dir;
+use crate::state_dir::{Access, StateDir, StateFile};
 
 /// Room for a typical line; every field of an event is clipped, so lines
 /// are short.
@@ -44,11 +45,12 @@ pub struct Journal<S: Sink = File> {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal at `path`. A torn last line
-    /// left by a crash is terminated first, so that the next line starts
-    /// whole instead of being glued onto the torn one.
-    pub fn open(path: &Path) -> io::Result<Journal> {
-        let mut file = state_dir::open_private(path, OpenOptions::new().create(true).read(true).append(true))?;
+    /// Opens (creating if needed) the journal of the state folder, through
+    /// its handle. A torn last line left by a crash is terminated first, so
+    /// that the next line starts whole instead of being glued onto the torn
+    /// one.
+    pub fn open(state: &StateDir) -> io::Result<Journal> {
+        let mut file = state.open_file(StateFile::Journal, Access::Append)?;
         let len = file.metadata()?.len();
         if len > 0 {
             use std::io::{Read, Seek, SeekFrom};
@@ -59,7 +61,14 @@ impl Journal {
                 file.write_all(b"\n")?;
             }
         }
-        Ok(Journal::over(path, file))
+        Ok(Journal::over(&state.journal(), file))
+    }
+
+    /// The newest `n` events, read through the journal's own descriptor
+    /// and only from the end of the file (a dashboard's history must not
+    /// cost a read of a journal that grew for months).
+    pub fn tail(&self, n: usize) -> io::Result<Vec<Event>> {
+        tail_of(&self.file, n)
     }
 }
 
@@ -134,36 +143,55 @@ pub fn read(path: &Path, last: Option<usize>) -> io::Result<ReadBack> {
     read_from(path, last, 0)
 }
 
-/// The newest `n` events, reading only the end of the file (a dashboard's
-/// history must not cost a read of a journal that grew for months).
+/// The newest `n` events of the journal at `path` (for tools and tests,
+/// which trust the path).
 pub fn tail(path: &Path, n: usize) -> io::Result<Vec<Event>> {
+    match File::open(path) {
+        Ok(file) => tail_of(&file, n),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+fn tail_of(file: &File, n: usize) -> io::Result<Vec<Event>> {
     const BYTES_PER_LINE: u64 = 2048;
-    let len = match std::fs::metadata(path) {
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let start = len.saturating_sub(BYTES_PER_LINE * n as u64);
-    Ok(read_from(path, Some(n), start)?.events)
+    let start = file.metadata()?.len().saturating_sub(BYTES_PER_LINE * n as u64);
+    Ok(read_from_file(file, Some(n), start)?.events)
+}
+
+/// Reads a file from a position without moving its offset: the journal's
+/// own descriptor is shared with the appending workers.
+struct At<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl io::Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 fn read_from(path: &Path, last: Option<usize>, start: u64) -> io::Result<ReadBack> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReadBack::default()),
-        Err(e) => return Err(e),
-    };
+    match File::open(path) {
+        Ok(file) => read_from_file(&file, last, start),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(ReadBack::default()),
+        Err(e) => Err(e),
+    }
+}
+
+fn read_from_file(file: &File, last: Option<usize>, start: u64) -> io::Result<ReadBack> {
     let mut reader = if start > 0 {
         // Starting mid-file, the first line is likely partial: skip through
         // the first newline at or after `start - 1`, so that a line which
         // begins exactly at `start` is whole and kept.
-        file.seek(SeekFrom::Start(start - 1))?;
-        let mut r = BufReader::new(file);
+        let mut r = BufReader::new(At { file, pos: start - 1 });
         r.read_until(b'\n', &mut Vec::new())?;
         r
     } else {
-        BufReader::new(file)
+        BufReader::new(At { file, pos: 0 })
     };
     let file = &mut reader;
     let mut out = ReadBack::default();
@@ -190,6 +218,12 @@ fn read_from(path: &Path, last: Option<usize>, start: u64) -> io::Result<ReadBac
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::OpenOptions;
+
+    /// The state folder holding the journal at `path`, opened.
+    fn state_of(path: &Path) -> StateDir {
+        StateDir::at(path.parent().unwrap()).open().unwrap()
+    }
     use crate::events::rfc3339;
     use std::time::SystemTime;
 
@@ -206,7 +240,7 @@ mod tests {
     fn torn_last_line_is_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&state_of(&path)).unwrap();
         j.append(&event(0)).unwrap();
         j.append(&event(1)).unwrap();
         OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"time\":\"20").unwrap();
@@ -215,7 +249,7 @@ mod tests {
         assert_eq!(back.skipped, 1);
         assert_eq!(back.events[1].request_id, "r1");
         // A restart terminates the torn line, so what follows reads back.
-        Journal::open(&path).unwrap().append(&event(2)).unwrap();
+        Journal::open(&state_of(&path)).unwrap().append(&event(2)).unwrap();
         let back = read(&path, None).unwrap();
         assert_eq!(back.events.len(), 3);
         assert_eq!(back.skipped, 1);
@@ -225,7 +259,7 @@ mod tests {
     fn appended_lines_read_back_whole_after_a_huge_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&state_of(&path)).unwrap();
         let mut huge = event(1);
         huge.error = Some("x".repeat(100 * LINE_CAPACITY).into());
         let events = [event(0), huge, event(2)];
@@ -241,7 +275,7 @@ mod tests {
     fn keeps_only_the_newest_when_asked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&state_of(&path)).unwrap();
         for n in 0..10 {
             j.append(&event(n)).unwrap();
         }
@@ -254,7 +288,7 @@ mod tests {
     fn tail_reads_the_newest_from_the_end() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&state_of(&path)).unwrap();
         for n in 0..5000 {
             j.append(&event(n % 100)).unwrap();
         }
@@ -268,7 +302,7 @@ mod tests {
     fn tail_keeps_a_line_that_starts_exactly_where_it_reads_from() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        let j = Journal::open(&path).unwrap();
+        let j = Journal::open(&state_of(&path)).unwrap();
         j.append(&event(0)).unwrap();
         // One line of exactly 2048 bytes: `tail(1)` reads just that line.
         let mut e = event(1);
@@ -385,11 +419,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
-        Journal::open(&path).unwrap().append(&event(0)).unwrap();
+        Journal::open(&state_of(&path)).unwrap().append(&event(0)).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         // A journal an older version left readable by all is made private.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        Journal::open(&path).unwrap();
+        Journal::open(&state_of(&path)).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(read(&path, None).unwrap().events.len(), 1);
     }

@@ -15,7 +15,7 @@ use crate::events::Bus;
 use crate::http::auth::{self, KeySource, Keys};
 use crate::http::{ACCESS_LOG, Parts, Server};
 use crate::journal::Journal;
-use crate::state_dir::StateDir;
+use crate::state_dir::{StateDir, StateFile};
 use crate::store::fs::FsStore;
 
 #[derive(Debug)]
@@ -119,8 +119,8 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let (keys, source) =
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
     announce_keys(&keys, &source, &state_dir, tui);
-    let link_secret = auth::load_or_create_secret(&state_dir.link_secret()).map_err(root_err)?;
-    let journal = Journal::open(&state_dir.journal()).map_err(root_err)?;
+    let link_secret = auth::load_or_create_secret(&state_dir, StateFile::LinkSecret).map_err(root_err)?;
+    let journal = Journal::open(&state_dir).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
@@ -134,7 +134,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let app = server.app();
     log::info!("Workfront Base API URL: {}{}", app.cfg.public_url.as_deref().unwrap_or_default(), app.cfg.base_path);
     if let Some(addr) = &args.admin_listen {
-        let token = auth::load_or_create_secret(&state_dir.admin_token()).map_err(root_err)?;
+        let token = auth::load_or_create_secret(&state_dir, StateFile::AdminToken).map_err(root_err)?;
         let started = admin::check_address(addr, args.admin_allow_remote)
             .and_then(|()| admin::start(addr, Arc::clone(app), token));
         match started {

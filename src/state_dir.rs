@@ -3,14 +3,22 @@
 //! through a [`StateDir`], and [`LAYOUT`] describes each for the manual and
 //! the README, so that a new file is one entry here.
 //!
-//! It also owns who may read the state: its folders are its owner's alone
-//! (0700, [`create_private_dir`]) and so are its files (0600, opened with
-//! [`open_private`]), whatever the umask.
+//! It also owns how the state is reached. The root is shared with people
+//! who may be unfriendly, and one of them could rename `.wfhook` and plant
+//! a link or a folder of their own in its place. So the folder is opened
+//! once, at start, beneath the root's handle and never through a link, and
+//! checked to be the service's own; every state file is then opened through
+//! that handle ([`StateDir::open_file`]), never by path. Its folders are its
+//! owner's alone (0700) and so are its files (0600), whatever the umask.
 
-use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 
 /// The state folder's name at the top of the root; never listed or served.
 pub const NAME: &str = ".wfhook";
@@ -25,10 +33,8 @@ const ADMIN_TOKEN: &str = "admin-token";
 pub const ARCHIVE: &str = "archive";
 /// The sub-folder of snapshots.
 pub const SNAPSHOTS: &str = "snapshots";
-const TMP: &str = "tmp";
-/// The file in each process's temp folder that the process keeps locked
-/// while it lives.
-pub const OWNER_LOCK: &str = "owner.lock";
+/// The sub-folder of writes in progress.
+pub const TMP: &str = "tmp";
 
 /// One file or folder of the state folder, as the documentation lists it.
 pub struct Entry {
@@ -70,43 +76,169 @@ pub static LAYOUT: &[Entry] = &[
     Entry {
         name: TMP,
         below: "/PID-ID/",
-        what: "Writes in progress, in one folder per running process (which holds the folder's owner.lock \
-               locked): uploads and snapshots before they are renamed into place, deleted items before they are \
-               removed. A start removes the folders whose process is gone, and leaves those of a live instance \
-               sharing the root.",
+        what: "Writes in progress, in one folder per running process, beside the PID-ID.lock file that the \
+               process holds locked: new items, uploads and snapshots before they are renamed into place, \
+               deleted items before they are removed. A start removes the folders whose process is gone, and \
+               leaves those of a live instance sharing the root.",
     },
 ];
 
-/// The state folder of one root.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The state folder of one root: where it is, and once opened
+/// ([`StateDir::open_beneath`], [`StateDir::open`]) a handle on it.
+#[derive(Clone, Debug)]
 pub struct StateDir {
     path: PathBuf,
+    handle: Option<Arc<Handle>>,
+}
+
+/// The open state folder, and what it is (device and inode), so that it
+/// is recognised under any other name someone gives it.
+#[derive(Debug)]
+struct Handle {
+    fd: OwnedFd,
+    identity: (u64, u64),
+}
+
+/// A file of the state folder, opened through its handle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StateFile {
+    StateLog,
+    StateLock,
+    Journal,
+    ApiKey,
+    LinkSecret,
+    AdminToken,
+}
+
+impl StateFile {
+    fn name(self) -> &'static str {
+        match self {
+            StateFile::StateLog => STATE_LOG,
+            StateFile::StateLock => STATE_LOCK,
+            StateFile::Journal => JOURNAL,
+            StateFile::ApiKey => API_KEY,
+            StateFile::LinkSecret => LINK_SECRET,
+            StateFile::AdminToken => ADMIN_TOKEN,
+        }
+    }
+}
+
+/// How a state file is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Read an existing file.
+    Read,
+    /// Read, and append whole lines; made when missing.
+    Append,
+    /// Write (to lock it); made when missing, never truncated.
+    Lock,
+    /// Made here and now, failing if it exists (secrets that two instances
+    /// might make at once).
+    CreateNew,
+}
+
+impl Access {
+    fn flags(self) -> OFlags {
+        match self {
+            Access::Read => OFlags::RDONLY,
+            Access::Append => OFlags::RDWR | OFlags::APPEND | OFlags::CREATE,
+            Access::Lock => OFlags::WRONLY | OFlags::CREATE,
+            Access::CreateNew => OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL,
+        }
+    }
+}
+
+impl PartialEq for StateDir {
+    fn eq(&self, other: &StateDir) -> bool {
+        self.path == other.path
+    }
 }
 
 impl StateDir {
     /// The state folder of `root`; nothing is touched on disk.
     pub fn of_root(root: &Path) -> StateDir {
-        StateDir { path: root.join(NAME) }
+        StateDir { path: root.join(NAME), handle: None }
     }
 
     /// The state folder at `path` itself (unit tests keep one in a temp folder).
     pub fn at(path: &Path) -> StateDir {
-        StateDir { path: path.to_path_buf() }
+        StateDir { path: path.to_path_buf(), handle: None }
     }
 
-    /// Creates the folder and its sub-folders where they are missing, each
-    /// private to its owner (0700); ones an older version left open are
-    /// closed.
-    pub fn create(&self) -> io::Result<()> {
-        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent)?;
+    /// Opens the state folder beneath the handle `parent` of the folder
+    /// that holds it (the root), making it and its sub-folders when
+    /// missing. Refused: a link, anything but a folder, and a folder that
+    /// another user owns (someone else's, planted where ours was). One an
+    /// older version left open (0755) is closed.
+    pub fn open_beneath(&self, parent: BorrowedFd<'_>) -> io::Result<StateDir> {
+        let name = self.path.file_name().ok_or_else(|| io::Error::other("a state folder needs a name"))?;
+        let fd = private_folder(parent, name)?;
+        let st = rustix::fs::fstat(&fd)?;
+        if st.st_uid != rustix::process::geteuid().as_raw() {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} belongs to another user: refusing to keep state in it", self.path.display()),
+            ));
         }
-        // The folder first: it is what keeps others out of everything below.
-        create_private_dir(&self.path)?;
-        for d in [TMP, ARCHIVE, SNAPSHOTS] {
-            create_private_dir(&self.path.join(d))?;
+        for sub in [TMP, ARCHIVE, SNAPSHOTS] {
+            private_folder(fd.as_fd(), OsStr::new(sub))?;
         }
-        Ok(())
+        let handle = Handle { fd, identity: (st.st_dev, st.st_ino) };
+        Ok(StateDir { path: self.path.clone(), handle: Some(Arc::new(handle)) })
+    }
+
+    /// [`StateDir::open_beneath`] the folder that holds this one, itself
+    /// opened by path: for tests and tools, which trust that path.
+    pub fn open(&self) -> io::Result<StateDir> {
+        let parent = self.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent)?;
+        let parent = rustix::fs::open(parent, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+        self.open_beneath(parent.as_fd())
+    }
+
+    fn handle(&self) -> io::Result<&Handle> {
+        self.handle.as_deref().ok_or_else(|| io::Error::other("the state folder is not open"))
+    }
+
+    /// The open folder's handle.
+    pub fn fd(&self) -> io::Result<BorrowedFd<'_>> {
+        Ok(self.handle()?.fd.as_fd())
+    }
+
+    /// The open folder's device and inode: what it is, under any name.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        self.handle.as_ref().map(|h| h.identity)
+    }
+
+    /// Opens a state file through the folder's handle, never through a
+    /// link. A file it makes is its owner's alone (0600) whatever the
+    /// umask, and one an older version left readable by others is made so.
+    pub fn open_file(&self, file: StateFile, access: Access) -> io::Result<File> {
+        let flags = access.flags() | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(self.fd()?, file.name(), flags, Mode::from_raw_mode(FILE_MODE))?;
+        // Fixed through the open descriptor: the very file opened.
+        if rustix::fs::fstat(&fd)?.st_mode & 0o777 != FILE_MODE {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(FILE_MODE))?;
+        }
+        Ok(File::from(fd))
+    }
+
+    /// What a state file is now; `NotFound` when missing.
+    pub fn stat_file(&self, file: StateFile) -> io::Result<Stat> {
+        Ok(rustix::fs::statat(self.fd()?, file.name(), AtFlags::SYMLINK_NOFOLLOW)?)
+    }
+
+    /// Renames `from` in the folder `dir` over the state file `to`, and
+    /// syncs the state folder: a rewritten file replaces the old one whole.
+    pub fn replace_file(&self, dir: BorrowedFd<'_>, from: &OsStr, to: StateFile) -> io::Result<()> {
+        rustix::fs::renameat(dir, from, self.fd()?, to.name())?;
+        Ok(rustix::fs::fsync(self.fd()?)?)
+    }
+
+    /// One of the state folder's sub-folders ([`TMP`], [`ARCHIVE`],
+    /// [`SNAPSHOTS`]), opened through the folder's handle.
+    pub fn subfolder(&self, sub: &str) -> io::Result<OwnedFd> {
+        private_folder(self.fd()?, OsStr::new(sub))
     }
 
     pub fn path(&self) -> &Path {
@@ -164,37 +296,25 @@ pub const DIR_MODE: u32 = 0o700;
 /// Mode of every file wfhook creates in the state folder.
 pub const FILE_MODE: u32 = 0o600;
 
-/// Creates the folder `path` (its parent must exist) private to its owner
-/// (0700), or makes an existing one so.
-pub fn create_private_dir(path: &Path) -> io::Result<()> {
-    match DirBuilder::new().mode(DIR_MODE).create(path) {
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-        other => other?,
+/// The folder `name` in `dir`, made when missing and opened without
+/// following a link, private to its owner (0700) whatever the umask; one an
+/// older version left open (0755) is closed.
+pub fn private_folder(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<OwnedFd> {
+    match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(DIR_MODE)) {
+        Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+        Err(e) => return Err(e.into()),
     }
-    let meta = fs::metadata(path)?;
-    if !meta.is_dir() {
-        return Err(io::Error::new(io::ErrorKind::AlreadyExists, "a file stands where a state folder belongs"));
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| match e {
+        rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP => {
+            io::Error::new(io::ErrorKind::AlreadyExists, "a file or a link stands where a state folder belongs")
+        }
+        e => e.into(),
+    })?;
+    if rustix::fs::fstat(&fd)?.st_mode & 0o777 != DIR_MODE {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(DIR_MODE))?;
     }
-    // The umask may have taken bits off a new folder, and older versions
-    // left theirs readable by all (0755).
-    if meta.permissions().mode() & 0o777 != DIR_MODE {
-        fs::set_permissions(path, Permissions::from_mode(DIR_MODE))?;
-    }
-    Ok(())
-}
-
-/// Opens the state file at `path` as `opts` says; a file it creates is
-/// readable and writable by its owner alone (0600) whatever the umask, and
-/// an existing file an older version left readable by others (0644) is made
-/// so too. Every file wfhook keeps in the state folder is opened here.
-pub fn open_private(path: &Path, opts: &mut OpenOptions) -> io::Result<File> {
-    let file = opts.mode(FILE_MODE).open(path)?;
-    // Fixed through the open descriptor (fchmod): the very file opened,
-    // whatever its name points at by now.
-    if file.metadata()?.permissions().mode() & 0o777 != FILE_MODE {
-        file.set_permissions(Permissions::from_mode(FILE_MODE))?;
-    }
-    Ok(file)
+    Ok(fd)
 }
 
 /// Where archived item `id` named `name` lives, relative to the root, as
@@ -214,7 +334,9 @@ pub fn in_archive(rel: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs::{self, Permissions};
     use std::io::{Read, Write};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     use std::sync::Mutex;
 
     fn mode(path: &Path) -> u32 {
@@ -243,8 +365,7 @@ mod tests {
         for mask in [0o000, 0o022, 0o077] {
             with_umask(mask, || {
                 let root = tempfile::tempdir().unwrap();
-                let dir = StateDir::of_root(root.path());
-                dir.create().unwrap();
+                let dir = StateDir::of_root(root.path()).open().unwrap();
                 for p in [dir.path().to_path_buf(), dir.tmp(), dir.path().join(ARCHIVE), dir.path().join(SNAPSHOTS)] {
                     assert_eq!(mode(&p), DIR_MODE, "{p:?} under umask {mask:03o}");
                 }
@@ -261,14 +382,17 @@ mod tests {
             fs::set_permissions(&d, Permissions::from_mode(0o755)).unwrap();
         }
         fs::write(dir.tmp().join("upload"), b"kept").unwrap();
-        dir.create().unwrap();
+        dir.open().unwrap();
         assert_eq!(mode(dir.path()), DIR_MODE);
         assert_eq!(mode(&dir.tmp()), DIR_MODE);
         assert_eq!(fs::read(dir.tmp().join("upload")).unwrap(), b"kept");
-        // A file where a folder belongs is an error, not a chmod.
+        // A file, or a link, where the folder belongs is an error, not a chmod.
         let other = tempfile::tempdir().unwrap();
         fs::write(other.path().join(NAME), b"").unwrap();
-        assert!(StateDir::of_root(other.path()).create().is_err());
+        assert!(StateDir::of_root(other.path()).open().is_err());
+        let linked = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(root.path().join(NAME), linked.path().join(NAME)).unwrap();
+        assert!(StateDir::of_root(linked.path()).open().is_err(), "a state folder reached through a link");
     }
 
     #[test]
@@ -276,12 +400,12 @@ mod tests {
         for mask in [0o000, 0o022] {
             with_umask(mask, || {
                 let dir = tempfile::tempdir().unwrap();
-                let path = dir.path().join("state.lock");
-                open_private(&path, OpenOptions::new().create(true).truncate(false).write(true)).unwrap();
-                assert_eq!(mode(&path), FILE_MODE, "umask {mask:03o}");
-                let path = dir.path().join("api-key");
-                open_private(&path, OpenOptions::new().write(true).create_new(true)).unwrap();
-                assert_eq!(mode(&path), FILE_MODE, "umask {mask:03o}");
+                let state = StateDir::at(&dir.path().join("s")).open().unwrap();
+                state.open_file(StateFile::StateLock, Access::Lock).unwrap();
+                assert_eq!(mode(&state.state_lock()), FILE_MODE, "umask {mask:03o}");
+                state.open_file(StateFile::ApiKey, Access::CreateNew).unwrap();
+                assert_eq!(mode(&state.api_key()), FILE_MODE, "umask {mask:03o}");
+                assert!(state.open_file(StateFile::ApiKey, Access::CreateNew).is_err(), "made twice");
             });
         }
     }
@@ -289,21 +413,39 @@ mod tests {
     #[test]
     fn files_an_older_version_left_readable_are_made_private() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.jsonl");
+        let state = StateDir::at(&dir.path().join("s")).open().unwrap();
+        let path = state.state_log();
         fs::write(&path, b"{}\n").unwrap();
         fs::set_permissions(&path, Permissions::from_mode(0o644)).unwrap();
         // Opened for reading only, it is still fixed, and its bytes kept.
         let mut text = String::new();
-        open_private(&path, OpenOptions::new().read(true)).unwrap().read_to_string(&mut text).unwrap();
+        state.open_file(StateFile::StateLog, Access::Read).unwrap().read_to_string(&mut text).unwrap();
         assert_eq!(text, "{}\n");
         assert_eq!(mode(&path), FILE_MODE);
         fs::set_permissions(&path, Permissions::from_mode(0o666)).unwrap();
-        open_private(&path, OpenOptions::new().append(true)).unwrap().write_all(b"[]\n").unwrap();
+        state.open_file(StateFile::StateLog, Access::Append).unwrap().write_all(b"[]\n").unwrap();
         assert_eq!(mode(&path), FILE_MODE);
         assert_eq!(fs::read(&path).unwrap(), b"{}\n[]\n");
-        // Opening what is missing without creating it fails as before.
-        let missing = dir.path().join("missing");
-        assert_eq!(open_private(&missing, OpenOptions::new().read(true)).unwrap_err().kind(), io::ErrorKind::NotFound);
+        // Opening what is missing without making it fails as before, and a
+        // link planted in the folder is never followed.
+        assert_eq!(state.open_file(StateFile::Journal, Access::Read).unwrap_err().kind(), io::ErrorKind::NotFound);
+        std::os::unix::fs::symlink("/etc/passwd", state.admin_token()).unwrap();
+        assert!(state.open_file(StateFile::AdminToken, Access::Read).is_err());
+    }
+
+    #[test]
+    fn the_folder_is_known_under_any_name() {
+        let root = tempfile::tempdir().unwrap();
+        let state = StateDir::of_root(root.path()).open().unwrap();
+        // Someone renames it and plants a folder of their own in its place:
+        // the handle still reaches the real one.
+        fs::rename(state.path(), root.path().join("moved")).unwrap();
+        fs::create_dir(state.path()).unwrap();
+        state.open_file(StateFile::Journal, Access::Append).unwrap().write_all(b"x\n").unwrap();
+        assert_eq!(fs::read(root.path().join("moved").join(JOURNAL)).unwrap(), b"x\n");
+        assert!(!state.journal().exists());
+        let moved = fs::metadata(root.path().join("moved")).unwrap();
+        assert_eq!(state.identity(), Some((moved.dev(), moved.ino())));
     }
 
     #[test]

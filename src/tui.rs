@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use crate::dashboard::{self, ConnState, Feed, Mode, Options, Stats};
 use crate::events::Numbered;
 use crate::http::{App, Server};
-use crate::journal;
 
 /// Events of history the dashboard starts with.
 pub const HISTORY: usize = 1000;
@@ -57,7 +56,7 @@ impl Default for LogPane {
 /// Serves with the dashboard on this terminal until the operator quits (or
 /// a signal stops the server).
 pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane) -> io::Result<()> {
-    let history = journal::tail(server.app().journal.path(), HISTORY).unwrap_or_default();
+    let history = server.app().journal.tail(HISTORY).unwrap_or_default();
     let events = server.app().bus.subscribe(FEED_QUEUE);
     let (feed_tx, feed_rx) = mpsc::sync_channel(FEED_QUEUE);
     let LogPane { rx: logs, .. } = pane;

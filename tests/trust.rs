@@ -681,3 +681,56 @@ fn names_with_bidi_or_control_characters_are_400() {
     assert!(accepted.is_empty(), "{} names were not refused with 400:\n{}", accepted.len(), accepted.join("\n"));
     assert_eq!(on_disk(&s.root), [wfhook::state_dir::NAME, "ok.txt"], "nothing was created");
 }
+
+/// Anyone who may write into the root may rename `.wfhook` (a rename needs
+/// write access to the folder that holds the name, not to the folder
+/// renamed) and plant a link, or a folder of their own, in its place.
+/// Neither the real state folder under its new name nor the plant is ever
+/// served, listed or written to, and the state keeps going through the
+/// handle taken at start.
+#[test]
+fn a_state_folder_renamed_by_someone_else_is_never_served() {
+    let s = TestServer::start(&[]);
+    let doc = s.put_file("/", "doc.txt", b"document", None);
+    let secret = fs::read_to_string(s.state_dir().link_secret()).unwrap();
+    let state = s.state_dir().path().to_path_buf();
+    fs::create_dir(s.root.join("deep")).unwrap();
+    let mut bytes = b"document".to_vec();
+    for (moved, plant_link) in [(s.root.join("visible"), true), (s.root.join("deep/visible"), false)] {
+        fs::rename(&state, &moved).unwrap();
+        if plant_link {
+            std::os::unix::fs::symlink(&moved, &state).unwrap();
+        } else {
+            fs::create_dir(&state).unwrap();
+            fs::write(state.join("link-secret"), "planted").unwrap();
+        }
+        // Listed nowhere, found by no search, served by no id.
+        let mut seen = Vec::new();
+        let mut todo = vec!["/".to_string()];
+        while let Some(folder) = todo.pop() {
+            for item in s.files(&folder) {
+                seen.push(item["title"].as_str().unwrap().to_string());
+                if item["kind"] == "folder" {
+                    todo.push(item["id"].as_str().unwrap().to_string());
+                }
+                let r = s.download(item["id"].as_str().unwrap());
+                assert!(!String::from_utf8_lossy(&r.body).contains(secret.trim()), "a secret was served");
+            }
+        }
+        assert!(!seen.iter().any(|t| t == "visible" || t == "link-secret" || t == "state.jsonl"), "{seen:?}");
+        assert!(s.search("link-secret").is_empty() && s.search("journal").is_empty());
+        // The server goes on, through the folder it opened at start.
+        assert_eq!(s.download(&doc).body, bytes);
+        bytes.extend_from_slice(b" and more");
+        s.upload(&doc, &bytes).ok_json();
+        assert_eq!(fs::read_to_string(moved.join("link-secret")).unwrap(), secret, "the real secret stays");
+        if !plant_link {
+            assert_eq!(fs::read_to_string(state.join("link-secret")).unwrap(), "planted", "the plant is not used");
+            fs::remove_dir_all(&state).unwrap();
+        } else {
+            fs::remove_file(&state).unwrap();
+        }
+        fs::rename(&moved, &state).unwrap();
+    }
+}
+

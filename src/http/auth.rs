@@ -2,12 +2,12 @@
 //! `apiKey` and `username` headers. Keys never appear in a log line, an
 //! error message or the journal.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
 use crate::crypto;
-use crate::state_dir::{self, StateDir};
+use crate::state_dir::{Access, StateDir, StateFile};
 
 /// The keys this server accepts.
 pub struct Keys {
@@ -44,7 +44,7 @@ impl Keys {
         if let Some(key) = env_key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) {
             return Ok((Keys::new(vec![key]), KeySource::Env));
         }
-        let (text, created) = read_or_create(&state_dir.api_key(), 24)?;
+        let (text, created) = read_or_create(state_dir, StateFile::ApiKey, 24)?;
         if created {
             return Ok((Keys::new(vec![text.clone()]), KeySource::Generated(text)));
         }
@@ -83,16 +83,16 @@ pub fn parse_keys_file(text: &str) -> Vec<String> {
 
 /// Creates a file only its owner can read, failing if it exists, so that two
 /// instances starting together cannot overwrite each other's secret.
-pub fn write_secret(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut f = state_dir::open_private(path, OpenOptions::new().write(true).create_new(true))?;
+pub fn write_secret(state: &StateDir, file: StateFile, bytes: &[u8]) -> io::Result<()> {
+    let mut f = state.open_file(file, Access::CreateNew)?;
     f.write_all(bytes)?;
     f.write_all(b"\n")?;
     f.sync_all()
 }
 
 /// Reads a secret kept in the state folder, creating a random one first.
-pub fn load_or_create_secret(path: &Path) -> io::Result<String> {
-    let (text, _) = read_or_create(path, 32)?;
+pub fn load_or_create_secret(state: &StateDir, file: StateFile) -> io::Result<String> {
+    let (text, _) = read_or_create(state, file, 32)?;
     match text.trim() {
         "" => Err(io::Error::new(io::ErrorKind::InvalidData, "a secret file in the state folder is empty")),
         s => Ok(s.to_string()),
@@ -102,8 +102,8 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<String> {
 /// The text of a file in the state folder, first created holding `bytes`
 /// random bytes in hex when missing; true when this call created it. One
 /// an older version left readable by others is made private.
-fn read_or_create(path: &Path, bytes: usize) -> io::Result<(String, bool)> {
-    let read = state_dir::open_private(path, OpenOptions::new().read(true)).and_then(|mut f| {
+fn read_or_create(state: &StateDir, file: StateFile, bytes: usize) -> io::Result<(String, bool)> {
+    let read = state.open_file(file, Access::Read).and_then(|mut f| {
         let mut text = String::new();
         f.read_to_string(&mut text).map(|_| text)
     });
@@ -111,10 +111,10 @@ fn read_or_create(path: &Path, bytes: usize) -> io::Result<(String, bool)> {
         Ok(text) => Ok((text, false)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let s = crypto::random_hex(bytes);
-            match write_secret(path, s.as_bytes()) {
+            match write_secret(state, file, s.as_bytes()) {
                 Ok(()) => Ok((s, true)),
                 // Another instance won the race: use what it wrote.
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_or_create(path, bytes),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => read_or_create(state, file, bytes),
                 Err(e) => Err(e),
             }
         }
@@ -127,6 +127,10 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    fn state(dir: &tempfile::TempDir) -> StateDir {
+        StateDir::at(&dir.path().join("state")).open().unwrap()
+    }
+
     #[test]
     fn keys_file_skips_comments_and_blanks() {
         assert_eq!(parse_keys_file("# ops\n\n  k1  \n#k2\nk3\n"), ["k1", "k3"]);
@@ -135,13 +139,13 @@ mod tests {
     #[test]
     fn first_start_generates_a_private_key_and_later_starts_reuse_it() {
         let dir = tempfile::tempdir().unwrap();
-        let (keys, src) = Keys::load(None, None, &StateDir::at(dir.path())).unwrap();
+        let (keys, src) = Keys::load(None, None, &state(&dir)).unwrap();
         let KeySource::Generated(key) = src else { panic!("{src:?}") };
         assert!(keys.accepts(&key));
         assert!(!keys.accepts("nope"));
-        let mode = fs::metadata(StateDir::at(dir.path()).api_key()).unwrap().permissions().mode();
+        let mode = fs::metadata(state(&dir).api_key()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        let (again, src) = Keys::load(None, None, &StateDir::at(dir.path())).unwrap();
+        let (again, src) = Keys::load(None, None, &state(&dir)).unwrap();
         assert_eq!(src, KeySource::Stored);
         assert!(again.accepts(&key));
     }
@@ -151,14 +155,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keys");
         fs::write(&file, "a\nb\n").unwrap();
-        let (k, src) = Keys::load(Some(&file), Some("e".into()), &StateDir::at(dir.path())).unwrap();
+        let (k, src) = Keys::load(Some(&file), Some("e".into()), &state(&dir)).unwrap();
         assert_eq!((src, k.len()), (KeySource::File, 2));
         assert!(k.accepts("b") && !k.accepts("e"));
-        let (k, src) = Keys::load(None, Some("e".into()), &StateDir::at(dir.path())).unwrap();
+        let (k, src) = Keys::load(None, Some("e".into()), &state(&dir)).unwrap();
         assert_eq!(src, KeySource::Env);
         assert!(k.accepts("e"));
         fs::write(&file, "# nothing\n").unwrap();
-        assert!(Keys::load(Some(&file), None, &StateDir::at(dir.path())).is_err());
+        assert!(Keys::load(Some(&file), None, &state(&dir)).is_err());
     }
 
     #[test]
@@ -186,7 +190,7 @@ mod tests {
     #[test]
     fn secrets_an_older_version_left_readable_are_made_private() {
         let dir = tempfile::tempdir().unwrap();
-        let state = StateDir::at(dir.path());
+        let state = state(&dir);
         for path in [state.api_key(), state.link_secret(), state.admin_token()] {
             fs::write(&path, "kept\n").unwrap();
             fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
@@ -194,8 +198,8 @@ mod tests {
         let (keys, src) = Keys::load(None, None, &state).unwrap();
         assert_eq!(src, KeySource::Stored);
         assert!(keys.accepts("kept"));
-        assert_eq!(load_or_create_secret(&state.link_secret()).unwrap(), "kept");
-        assert_eq!(load_or_create_secret(&state.admin_token()).unwrap(), "kept");
+        assert_eq!(load_or_create_secret(&state, StateFile::LinkSecret).unwrap(), "kept");
+        assert_eq!(load_or_create_secret(&state, StateFile::AdminToken).unwrap(), "kept");
         for path in [state.api_key(), state.link_secret(), state.admin_token()] {
             assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{path:?}");
         }
@@ -204,16 +208,16 @@ mod tests {
     #[test]
     fn created_secrets_are_private() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("link-secret");
-        load_or_create_secret(&p).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        let state = state(&dir);
+        load_or_create_secret(&state, StateFile::LinkSecret).unwrap();
+        assert_eq!(fs::metadata(state.link_secret()).unwrap().permissions().mode() & 0o777, 0o600);
     }
 
     #[test]
     fn secrets_are_stable() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("s");
-        let a = load_or_create_secret(&p).unwrap();
-        assert_eq!(load_or_create_secret(&p).unwrap(), a);
+        let state = state(&dir);
+        let a = load_or_create_secret(&state, StateFile::AdminToken).unwrap();
+        assert_eq!(load_or_create_secret(&state, StateFile::AdminToken).unwrap(), a);
     }
 }

@@ -2,17 +2,19 @@
 //! from the state log becomes an open handle.
 //!
 //! The root is shared with people and tools, and some may be unfriendly: a
-//! local user can swap a folder for a symbolic link while a request runs.
-//! So a path is never checked and then used again. It is resolved once,
-//! atomically, by the kernel, beneath a handle on the root that was opened
-//! at start, with no symbolic link followed at any component: `openat2`
-//! with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS`.
-//! Where the kernel lacks `openat2` (before Linux 5.6, or a seccomp filter
-//! that refuses it), the same rule is kept by a walk that opens one
-//! component at a time with `O_NOFOLLOW`, each beneath the handle of the
-//! one before. Everything after that works through the handles it returns
-//! (`*at` calls relative to an open folder), so a rename or a swap after
-//! the resolution changes nothing about what is touched.
+//! local user can swap a folder for a symbolic link while a request runs,
+//! or move the state folder `.wfhook` somewhere below the root. So a path
+//! is never checked and then used again. A document's path is walked one
+//! component at a time beneath a handle on the root opened at start, each
+//! component opened with `O_NOFOLLOW` beneath the handle of the one before,
+//! and each folder on the way checked (by device and inode) not to be the
+//! state folder, whatever it is called now. A path into the state folder is
+//! resolved beneath the state folder's own handle, where nobody else may
+//! write, in one step: `openat2` with `RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS` (or the same walk where the
+//! kernel lacks `openat2`). Everything after that works through the handles
+//! returned (`*at` calls relative to an open folder), so a rename or a swap
+//! after the resolution changes nothing about what is touched.
 
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -21,15 +23,21 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{Mode, OFlags, ResolveFlags, Stat};
 
 use super::paths;
+use crate::state_dir::{self, StateDir};
 
 /// A handle on the root folder, and how to resolve beneath it.
 pub struct Beneath {
     root: OwnedFd,
     /// False once the kernel refused `openat2`: the walk is used from then on.
     openat2: AtomicBool,
+    /// The state folder, once open: paths into it go through its own
+    /// handle, and beneath the root it is refused under any name, so that
+    /// renaming it (anyone who may write into the root can) never makes it
+    /// reachable as a document.
+    state: Option<StateDir>,
 }
 
 /// What every resolution refuses: a symbolic link at any component, an
@@ -39,12 +47,40 @@ const RESOLVE: ResolveFlags = ResolveFlags::BENEATH.union(ResolveFlags::NO_SYMLI
 /// A folder, opened to list it or to work in it with `*at` calls.
 pub const DIR: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::CLOEXEC);
 
+/// The payload of a `NotFound` that a link (or a file, or the state folder)
+/// standing in the way caused, as opposed to nothing being there.
+#[derive(Debug)]
+struct InTheWay;
+
+impl std::fmt::Display for InTheWay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("something other than a folder stands in the way")
+    }
+}
+
+impl std::error::Error for InTheWay {}
+
+/// True for an error that a link, a file or the state folder standing in
+/// the way caused, where nothing being there would be plain `NotFound`:
+/// the client sees both alike, but an intent's check must not take the one
+/// for the other.
+pub fn in_the_way(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<InTheWay>())
+}
+
 impl Beneath {
     /// Opens the root folder at `path` (the operator's own setting: it may
     /// itself be reached through links).
     pub fn open(path: &Path) -> io::Result<Beneath> {
         let root = rustix::fs::open(path, DIR, Mode::empty())?;
-        Ok(Beneath { root, openat2: AtomicBool::new(true) })
+        Ok(Beneath { root, openat2: AtomicBool::new(true), state: None })
+    }
+
+    /// From now on, paths into the state folder go through `state`'s
+    /// handle, and the folder is refused beneath the root under any name.
+    pub fn with_state(mut self, state: StateDir) -> Beneath {
+        self.state = Some(state);
+        self
     }
 
     /// The root's handle.
@@ -52,20 +88,54 @@ impl Beneath {
         self.root.as_fd()
     }
 
+    /// True when `st` is the state folder.
+    pub fn is_state(&self, st: &Stat) -> bool {
+        self.state.as_ref().and_then(StateDir::identity) == Some((st.st_dev, st.st_ino))
+    }
+
     /// Opens `rel` (a checked relative path, `""` for the root) with
     /// `flags`, never following a symbolic link. A link, an escape or a
     /// missing component is `NotFound`.
+    ///
+    /// Documents are walked one component at a time (`O_NOFOLLOW` beneath
+    /// the handle of the folder before), each folder checked not to be the
+    /// state folder: a folder has one name at a time, but anyone who may
+    /// write into the root may move `.wfhook` anywhere below it, and a
+    /// resolution in one step could not tell. Paths into the state folder
+    /// go through its own handle, where nobody else may write, in one step
+    /// (`openat2`).
     pub fn open_at(&self, rel: &str, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let disk = to_disk(rel)?;
         if disk.is_empty() {
             return Ok(rustix::fs::openat(self.root(), ".", flags, mode)?);
         }
+        let bytes = disk.as_bytes();
+        if let Some(state) = &self.state
+            && let Some(rest) = bytes.strip_prefix(state_dir::NAME.as_bytes())
+            && (rest.is_empty() || rest.starts_with(b"/"))
+        {
+            let base = state.fd()?;
+            return match rest.strip_prefix(b"/") {
+                Some(rest) => self.resolve(base, OsStr::from_bytes(rest), flags, mode),
+                None => Ok(rustix::fs::openat(base, ".", flags, mode)?),
+            };
+        }
+        if self.state.is_none() {
+            // Nothing to tell apart: the kernel resolves it in one step.
+            return self.resolve(self.root(), disk.as_os_str(), flags, mode);
+        }
+        self.walk(self.root(), disk.as_os_str(), flags, mode)
+    }
+
+    /// Opens `rest` beneath the folder `base` in one step, `openat2`, where
+    /// the kernel has it; else by the walk.
+    fn resolve(&self, base: BorrowedFd<'_>, rest: &OsStr, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
         if self.openat2.load(Ordering::Relaxed) {
             // A rename elsewhere in the tree may make the kernel ask for a
             // retry (EAGAIN); a few are plenty.
             for _ in 0..8 {
-                match rustix::fs::openat2(self.root(), disk.as_os_str(), flags, mode, RESOLVE) {
+                match rustix::fs::openat2(base, rest, flags, mode, RESOLVE) {
                     Ok(fd) => return Ok(fd),
                     Err(rustix::io::Errno::AGAIN | rustix::io::Errno::INTR) => continue,
                     Err(rustix::io::Errno::NOSYS | rustix::io::Errno::PERM) => {
@@ -77,23 +147,35 @@ impl Beneath {
                 }
             }
         }
-        self.walk(&disk, flags, mode)
+        self.walk(base, rest, flags, mode)
     }
 
-    /// The fallback: one component at a time, each opened with `O_NOFOLLOW`
-    /// beneath the handle of the folder before it.
-    fn walk(&self, disk: &OsStr, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
-        let parts: Vec<&[u8]> = disk.as_bytes().split(|&b| b == b'/').collect();
+    /// One component at a time, each opened with `O_NOFOLLOW` beneath the
+    /// handle of the folder before it, and each folder on the way (and the
+    /// end, when it is one) checked not to be the state folder.
+    fn walk(&self, base: BorrowedFd<'_>, rest: &OsStr, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let parts: Vec<&[u8]> = rest.as_bytes().split(|&b| b == b'/').collect();
         let (last, folders) = parts.split_last().expect("a non-empty path has a last component");
         let mut dir: Option<OwnedFd> = None;
         for part in folders {
-            let at = dir.as_ref().map_or(self.root(), |d| d.as_fd());
+            let at = dir.as_ref().map_or(base, |d| d.as_fd());
             let next = rustix::fs::openat(at, OsStr::from_bytes(part), DIR | OFlags::NOFOLLOW, Mode::empty())
                 .map_err(refused)?;
+            self.refuse_state(&next)?;
             dir = Some(next);
         }
-        let at = dir.as_ref().map_or(self.root(), |d| d.as_fd());
-        rustix::fs::openat(at, OsStr::from_bytes(last), flags, mode).map_err(refused)
+        let at = dir.as_ref().map_or(base, |d| d.as_fd());
+        let end = rustix::fs::openat(at, OsStr::from_bytes(last), flags, mode).map_err(refused)?;
+        self.refuse_state(&end)?;
+        Ok(end)
+    }
+
+    /// `NotFound` when `fd` is the state folder.
+    fn refuse_state(&self, fd: &OwnedFd) -> io::Result<()> {
+        if self.state.is_some() && self.is_state(&rustix::fs::fstat(fd)?) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, InTheWay));
+        }
+        Ok(())
     }
 
     /// Opens the folder `rel`.
@@ -123,9 +205,8 @@ impl Beneath {
 fn refused(e: rustix::io::Errno) -> io::Error {
     use rustix::io::Errno;
     match e {
-        Errno::LOOP | Errno::XDEV | Errno::NOTDIR | Errno::NOENT => {
-            io::Error::new(io::ErrorKind::NotFound, "no such item beneath the root")
-        }
+        Errno::NOENT => io::Error::new(io::ErrorKind::NotFound, "no such item beneath the root"),
+        Errno::LOOP | Errno::XDEV | Errno::NOTDIR => io::Error::new(io::ErrorKind::NotFound, InTheWay),
         e => e.into(),
     }
 }
@@ -157,6 +238,9 @@ mod tests {
         symlink("a", root.join("in")).unwrap();
         symlink("b/f.txt", root.join("a/f-link")).unwrap();
         let both = vec![Beneath::open(&root).unwrap(), Beneath::open(&root).unwrap().without_openat2()];
+        for b in &both {
+            assert!(read(b, "a/b/f.txt").is_ok());
+        }
         (dir, both)
     }
 
@@ -202,5 +286,33 @@ mod tests {
             fs::remove_file(root.join("a/b")).unwrap();
             fs::rename(root.join("a/real"), root.join("a/b")).unwrap();
         }
+    }
+
+    #[test]
+    fn the_state_folder_is_reached_only_through_its_handle_whatever_its_name() {
+        let (dir, _) = roots();
+        let root = dir.path().join("root");
+        let state = StateDir::of_root(&root).open().unwrap();
+        fs::write(state.link_secret(), "secret").unwrap();
+        for b in [Beneath::open(&root).unwrap(), Beneath::open(&root).unwrap().without_openat2()] {
+            let b = b.with_state(state.clone());
+            assert_eq!(read(&b, ".wfhook/link-secret").unwrap(), "secret", "through its own handle");
+            // Renamed by someone who may write into the root, with a folder
+            // of theirs planted under the old name: the real one is refused
+            // under its new name, and the plant is never taken for it.
+            fs::rename(state.path(), root.join("visible")).unwrap();
+            fs::create_dir(state.path()).unwrap();
+            fs::write(state.link_secret(), "planted").unwrap();
+            let e = read(&b, "visible/link-secret").unwrap_err();
+            assert!(e.kind() == io::ErrorKind::NotFound && in_the_way(&e), "{e}");
+            assert!(b.open_dir("visible").is_err());
+            assert_eq!(read(&b, ".wfhook/link-secret").unwrap(), "secret");
+            fs::remove_dir_all(state.path()).unwrap();
+            fs::rename(root.join("visible"), state.path()).unwrap();
+        }
+        // Nothing there is plain NotFound; a link in the way is told apart.
+        let b = Beneath::open(&root).unwrap();
+        assert!(!in_the_way(&read(&b, "a/nope").unwrap_err()));
+        assert!(in_the_way(&read(&b, "in/b/f.txt").unwrap_err()));
     }
 }

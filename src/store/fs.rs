@@ -2,27 +2,29 @@
 //! their names on disk, so people and other tools can share the folder.
 //!
 //! Safety rules: an id resolves only through the state log; the resulting
-//! path is resolved by [`Beneath`] into a handle, atomically and without
-//! following a symbolic link anywhere; everything after that works through
-//! handles (`*at` calls on the folder that holds the item), so a folder
-//! swapped for a link mid-request changes nothing about what is touched.
-//! The state folder is reachable only for archived items.
+//! path is resolved by [`Beneath`] into a handle, without following a
+//! symbolic link anywhere and never into the state folder under whatever
+//! name; everything after that works through handles (`*at` calls on the
+//! folder that holds the item), so a folder swapped for a link mid-request
+//! changes nothing about what is touched. The state folder is reached only
+//! through its own handle, and by id only for archived items.
 //!
 //! Every change on disk is bracketed by the state log (an intent before, a
 //! commit after, see [`super::state`]), made under the writers' lock, and
 //! synced through the handles before the lock is released: the answer a
 //! client gets is the truth, and a crash at any instant leaves ids, links,
-//! locks and checksums that agree with the disk. New bytes go to a temp
-//! file in this process's own temp folder, are synced, and are renamed into
-//! place.
+//! locks and checksums that agree with the disk. New items and new bytes
+//! are made in this process's own temp folder and renamed into place (a new
+//! item never over an existing one); deleted items are renamed aside first.
 
+use std::cell::Cell;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags, Stat};
@@ -33,14 +35,16 @@ use super::paths;
 use super::state::{Check, Record, State, StateLog, WriterLock};
 use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
 use crate::crypto::Sha256Hasher;
-use crate::state_dir::{self, OWNER_LOCK, StateDir};
+use crate::state_dir::{self, StateDir};
 
 /// Search answers stop here; Workfront shows no more than this anyway.
 pub const SEARCH_LIMIT: usize = 1000;
-/// Temp files of an older version's crashed writes, left loose in the temp
-/// folder: a live upload keeps writing its own, so start-up removes those
-/// older than this.
+/// Loose temp files of an older version's crashed writes: a live upload of
+/// such a version keeps writing its own, so start-up removes those older
+/// than this.
 const STALE_TMP: Duration = Duration::from_secs(3600);
+/// How long a reader that missed an item waits for a writer in flight.
+const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 
 pub struct FsStore {
     root: PathBuf,
@@ -50,86 +54,186 @@ pub struct FsStore {
     tmp: OwnTmp,
 }
 
-/// This process's own temp folder in the state folder. The lock held on a
-/// file inside it for as long as the process lives tells the next start,
-/// of this instance or of another sharing the root, whether the folder's
-/// writer is gone (and its leftovers can go) or still at work. Someone who
-/// removes it by hand gets it made again at the next write.
+/// This process's own temp folder, `tmp/PID-ID/`, beside the lock file
+/// `tmp/PID-ID.lock` that the process holds locked for as long as it
+/// lives: the next start, of this instance or of another sharing the root,
+/// removes the folders whose lock nobody holds, and only those. The lock
+/// file is made (and locked) before the folder, so that no start ever
+/// sees a live process's folder without its lock. Someone who removes the
+/// folder by hand gets it made again at the next write.
 struct OwnTmp {
-    path: PathBuf,
-    owner: Mutex<Option<File>>,
+    state: StateDir,
+    name: String,
+    own: Mutex<Own>,
+}
+
+struct Own {
+    dir: Arc<OwnedFd>,
+    identity: (u64, u64),
+    _lock: File,
 }
 
 impl OwnTmp {
-    fn new(state_dir: &StateDir) -> io::Result<OwnTmp> {
-        let path = state_dir.tmp().join(format!("{}-{}", std::process::id(), crate::crypto::random_hex(4)));
-        let tmp = OwnTmp { path, owner: Mutex::new(None) };
-        tmp.ensure()?;
-        Ok(tmp)
+    fn new(state: &StateDir) -> io::Result<OwnTmp> {
+        let name = format!("{}-{}", std::process::id(), crate::crypto::random_hex(4));
+        let own = Own::make(state, &name)?;
+        Ok(OwnTmp { state: state.clone(), name, own: Mutex::new(own) })
     }
 
-    /// Makes the folder and takes its lock, unless they are there. The
+    /// The folder's handle, made again if someone removed or moved it. The
     /// look is made before taking the mutex, so that no disk I/O happens
-    /// under it but on the rare path that makes the folder again.
-    fn ensure(&self) -> io::Result<()> {
-        let lock = self.path.join(OWNER_LOCK);
-        let there = fs::symlink_metadata(&lock).is_ok();
-        let mut owner = self.owner.lock().unwrap_or_else(|p| p.into_inner());
-        if owner.is_some() && there {
-            return Ok(());
+    /// under it but on that rare path.
+    fn dir(&self) -> io::Result<Arc<OwnedFd>> {
+        let (dir, identity) = {
+            let own = self.own.lock().unwrap_or_else(|p| p.into_inner());
+            (Arc::clone(&own.dir), own.identity)
+        };
+        let there = format!("{}/{}", state_dir::TMP, self.name);
+        let now = rustix::fs::statat(self.state.fd()?, there.as_str(), AtFlags::SYMLINK_NOFOLLOW).ok();
+        if now.is_some_and(|st| (st.st_dev, st.st_ino) == identity) {
+            return Ok(dir);
         }
-        state_dir::create_private_dir(&self.path)?;
-        let file = state_dir::open_private(&lock, File::options().create(true).truncate(false).write(true))?;
-        file.try_lock().map_err(|e| io::Error::other(e.to_string()))?;
-        *owner = Some(file);
+        let mut own = self.own.lock().unwrap_or_else(|p| p.into_inner());
+        *own = Own::make(&self.state, &self.name)?;
+        Ok(Arc::clone(&own.dir))
+    }
+}
+
+impl Own {
+    fn make(state: &StateDir, name: &str) -> io::Result<Own> {
+        let tmp = state.subfolder(state_dir::TMP)?;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let lock = File::from(rustix::fs::openat(
+            &tmp,
+            format!("{name}.lock").as_str(),
+            flags,
+            Mode::from_raw_mode(state_dir::FILE_MODE),
+        )?);
+        lock.try_lock().map_err(|e| io::Error::other(e.to_string()))?;
+        let dir = state_dir::private_folder(tmp.as_fd(), OsStr::new(name))?;
+        let st = rustix::fs::fstat(&dir)?;
+        Ok(Own { dir: Arc::new(dir), identity: (st.st_dev, st.st_ino), _lock: lock })
+    }
+}
+
+/// A file or folder made in this process's temp folder, removed there
+/// unless it was placed elsewhere.
+struct Staged {
+    dir: Arc<OwnedFd>,
+    name: String,
+    kind: Kind,
+    placed: Cell<bool>,
+}
+
+impl Staged {
+    /// A new file with `mode` (less the umask), open for writing.
+    fn file(tmp: &OwnTmp, prefix: &str, mode: u32) -> io::Result<(Staged, File)> {
+        let dir = tmp.dir()?;
+        let name = format!("{prefix}{}", paths::new_id());
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&*dir, name.as_str(), flags, Mode::from_raw_mode(mode))?;
+        Ok((Staged { dir, name, kind: Kind::File, placed: Cell::new(false) }, File::from(fd)))
+    }
+
+    /// A new, empty folder (0777 less the umask).
+    fn folder(tmp: &OwnTmp) -> io::Result<Staged> {
+        let dir = tmp.dir()?;
+        let name = format!("folder-{}", paths::new_id());
+        rustix::fs::mkdirat(&*dir, name.as_str(), Mode::from_raw_mode(0o777))?;
+        Ok(Staged { dir, name, kind: Kind::Folder, placed: Cell::new(false) })
+    }
+
+    fn stat(&self) -> io::Result<Stat> {
+        Ok(rustix::fs::statat(&*self.dir, self.name.as_str(), AtFlags::SYMLINK_NOFOLLOW)?)
+    }
+
+    /// Renames it to `name` in `dir`: over what is there with `flags`
+    /// empty, or only where nothing is with `NOREPLACE`.
+    fn place(&self, dir: BorrowedFd<'_>, name: &OsStr, flags: RenameFlags) -> io::Result<()> {
+        rename(self.dir.as_fd(), OsStr::new(&self.name), dir, name, flags)?;
+        self.placed.set(true);
         Ok(())
     }
 
-    /// A new temp file to stage bytes in.
-    fn file(&self, prefix: &str) -> io::Result<tempfile::NamedTempFile> {
-        self.ensure()?;
-        tempfile::Builder::new().prefix(prefix).tempfile_in(&self.path)
-    }
-
-    /// A handle on the folder, to move items into it.
-    fn dir(&self) -> io::Result<OwnedFd> {
-        self.ensure()?;
-        Ok(rustix::fs::open(&self.path, DIR | OFlags::NOFOLLOW, Mode::empty())?)
-    }
-
-    /// Moves a staged temp file to `name` in `dir`.
-    fn place(&self, tmp: tempfile::NamedTempFile, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
-        let staged = tmp.into_temp_path();
-        rustix::fs::renameat(rustix::fs::CWD, &*staged, dir, name)?;
-        // Renamed away: nothing is left for the guard to remove.
-        staged.keep().map_err(|e| e.error)?;
+    /// Takes it back from `name` in `dir`, where [`Staged::place`] put it.
+    fn take_back(&self, dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
+        rename(dir, name, self.dir.as_fd(), OsStr::new(&self.name), RenameFlags::NOREPLACE)?;
+        self.placed.set(false);
         Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.placed.get() {
+            let flags = if self.kind == Kind::Folder { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+            let _ = rustix::fs::unlinkat(&*self.dir, self.name.as_str(), flags);
+        }
+    }
+}
+
+/// `renameat2` with `flags`. Where the filesystem cannot keep a rename
+/// from replacing (some network mounts answer `EINVAL` to `NOREPLACE`), a
+/// look first does, under the writers' lock that every wfhook writer takes.
+fn rename(
+    from_dir: BorrowedFd<'_>,
+    from: &OsStr,
+    to_dir: BorrowedFd<'_>,
+    to: &OsStr,
+    flags: RenameFlags,
+) -> io::Result<()> {
+    match rustix::fs::renameat_with(from_dir, from, to_dir, to, flags) {
+        Err(Errno::INVAL) if flags.contains(RenameFlags::NOREPLACE) => {
+            if rustix::fs::statat(to_dir, to, AtFlags::SYMLINK_NOFOLLOW).is_ok() {
+                return Err(io::Error::from(Errno::EXIST));
+            }
+            Ok(rustix::fs::renameat(from_dir, from, to_dir, to)?)
+        }
+        other => Ok(other?),
     }
 }
 
 /// Removes what crashed writers left in the temp folder: the folders whose
-/// owner no longer holds its lock, and loose files (from older versions)
-/// older than an hour. Best effort: a start must not fail over leftovers.
-fn remove_dead_temps(tmp: &Path) {
-    let Ok(entries) = fs::read_dir(tmp) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let Ok(kind) = e.file_type() else { continue };
-        if kind.is_dir() {
-            let Ok(owner) = File::options().write(true).open(e.path().join(OWNER_LOCK)) else {
-                // Not a writer's folder (or one that died while making it).
-                let _ = remove_tree_at(rustix::fs::CWD, e.path().as_os_str());
-                continue;
+/// lock file nobody holds (or that have none), and loose files of older
+/// versions older than an hour. Through handles, never following a link;
+/// best effort: a start must not fail over leftovers.
+fn remove_dead_temps(state: &StateDir) {
+    let Ok(tmp) = state.subfolder(state_dir::TMP) else { return };
+    let Ok(entries) = rustix::fs::Dir::read_from(&tmp) else { return };
+    let names: Vec<OsString> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| OsStr::from_bytes(e.file_name().to_bytes()).to_os_string())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    for name in names {
+        let Ok(st) = rustix::fs::statat(&tmp, &name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+        let lock_name = {
+            let mut l = name.clone();
+            l.push(".lock");
+            l
+        };
+        if is_dir(&st) {
+            // Its writer is gone when nobody holds its lock, or it has none.
+            let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let dead = match rustix::fs::openat(&tmp, &lock_name, flags, Mode::empty()) {
+                Ok(fd) => File::from(fd).try_lock().is_ok(),
+                Err(_) => true,
             };
-            if owner.try_lock().is_ok() {
-                let _ = remove_tree_at(rustix::fs::CWD, e.path().as_os_str());
+            if dead {
+                let _ = remove_tree_at(tmp.as_fd(), &name);
+                let _ = rustix::fs::unlinkat(&tmp, &lock_name, AtFlags::empty());
             }
-        } else {
-            let old =
-                e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default() > STALE_TMP);
-            if old {
-                let _ = fs::remove_file(e.path());
+        } else if !name.as_bytes().ends_with(b".lock") && modified(&st).elapsed().unwrap_or_default() > STALE_TMP {
+            let _ = rustix::fs::unlinkat(&tmp, &name, AtFlags::empty());
+        } else if name.as_bytes().ends_with(b".lock") {
+            // A lock whose folder is gone: removed once nobody holds it.
+            let folder = OsStr::from_bytes(&name.as_bytes()[..name.len() - ".lock".len()]);
+            let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            if rustix::fs::statat(&tmp, folder, AtFlags::SYMLINK_NOFOLLOW).is_err()
+                && let Ok(fd) = rustix::fs::openat(&tmp, &name, flags, Mode::empty())
+                && File::from(fd).try_lock().is_ok()
+            {
+                let _ = rustix::fs::unlinkat(&tmp, &name, AtFlags::empty());
             }
         }
     }
@@ -164,6 +268,10 @@ fn is_file(st: &Stat) -> bool {
     FileType::from_raw_mode(st.st_mode) == FileType::RegularFile
 }
 
+fn identity(st: &Stat) -> (u64, u64) {
+    (st.st_dev, st.st_ino)
+}
+
 fn modified(st: &Stat) -> SystemTime {
     let (secs, nanos) = (st.st_mtime, st.st_mtime_nsec as u32);
     match u64::try_from(secs) {
@@ -177,27 +285,25 @@ fn not_found(e: io::Error) -> StoreError {
     if e.kind() == io::ErrorKind::NotFound { StoreError::NotFound("no item has this id") } else { e.into() }
 }
 
+fn errno(e: &StoreError) -> Option<i32> {
+    match e {
+        StoreError::Io(e) => e.raw_os_error(),
+        _ => None,
+    }
+}
+
 impl FsStore {
     /// Opens the store on `root`, creating the folder and its state folder,
     /// and removes what crashed writers left in the temp folder.
     pub fn open(root: &Path) -> io::Result<FsStore> {
-        fs::create_dir_all(root)?;
+        std::fs::create_dir_all(root)?;
         let root = root.canonicalize()?;
         let beneath = Beneath::open(&root)?;
-        // The state folder itself must not be a link: everything in it is
-        // reached by path from here on.
-        match rustix::fs::statat(beneath.root(), state_dir::NAME, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if !is_dir(&st) => {
-                return Err(io::Error::other(format!("{} is not a folder", state_dir::NAME)));
-            }
-            Ok(_) | Err(Errno::NOENT) => {}
-            Err(e) => return Err(e.into()),
-        }
-        let state_dir = StateDir::of_root(&root);
-        state_dir.create()?;
-        remove_dead_temps(&state_dir.tmp());
+        let state_dir = StateDir::of_root(&root).open_beneath(beneath.root())?;
+        let beneath = beneath.with_state(state_dir.clone());
+        remove_dead_temps(&state_dir);
         let tmp = OwnTmp::new(&state_dir)?;
-        let log = StateLog::open_with_tmp(&state_dir, tmp.path.clone())?;
+        let log = StateLog::open_staging_in(&state_dir, tmp.dir()?)?;
         let store = FsStore { root, beneath, state_dir, log, tmp };
         // Settle what a writer that died left unfinished, now rather than
         // at the first write.
@@ -209,7 +315,8 @@ impl FsStore {
         &self.root
     }
 
-    /// The hidden folder holding the store's state, the journal and secrets.
+    /// The hidden folder holding the store's state, the journal and
+    /// secrets, opened: every file in it is reached through its handle.
     pub fn state_dir(&self) -> &StateDir {
         &self.state_dir
     }
@@ -220,23 +327,25 @@ impl FsStore {
         Ok(self.log.lock_for_writing(&|check| self.happened(check))?)
     }
 
-    /// Whether the change an intent describes is on disk.
+    /// Whether the change an intent describes is on disk. Something in the
+    /// way of the path (a link, a file where a folder was) says neither
+    /// yes nor no: the intent waits for a later writer.
     fn happened(&self, check: &Check) -> io::Result<bool> {
+        let holds = |path: &str, id: (u64, u64)| -> io::Result<bool> {
+            Ok(self.look(path)?.is_some_and(|st| identity(&st) == id))
+        };
         match check {
-            Check::Exists { path } => Ok(self.lstat(path)?.is_some()),
-            Check::Absent { path } => Ok(self.lstat(path)?.is_none()),
-            Check::Holds { path, dev, ino } => {
-                Ok(self.lstat(path)?.is_some_and(|st| st.st_dev == *dev && st.st_ino == *ino))
-            }
+            Check::Holds { path, dev, ino } => holds(path, (*dev, *ino)),
+            Check::Left { path, dev, ino } => Ok(!holds(path, (*dev, *ino))?),
         }
     }
 
-    /// The item at `rel` as it is on disk, without following a link;
-    /// `None` when it is not there (or is a link).
-    fn lstat(&self, rel: &str) -> io::Result<Option<Stat>> {
-        match self.stat(rel) {
-            Ok(st) => Ok(Some(st)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+    /// What is at `rel`, without following a link: `None` when nothing is
+    /// (or a link is); an error when something stands in the way.
+    fn look(&self, rel: &str) -> io::Result<Option<Stat>> {
+        match self.entry(rel) {
+            Ok((_, _, st)) => Ok(Some(st)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !beneath::in_the_way(&e) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -251,12 +360,13 @@ impl FsStore {
 
     /// The folder holding the item at `rel`, the item's name on disk, and
     /// what it is: the handles a change works through. A link (which is
-    /// never an item) or a missing item is `NotFound`.
+    /// never an item), the state folder under any name, or a missing item
+    /// is `NotFound`.
     fn entry(&self, rel: &str) -> io::Result<(OwnedFd, OsString, Stat)> {
         let (dir, name) = self.beneath.parent(rel)?;
         let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
-        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            return Err(io::Error::new(io::ErrorKind::NotFound, "a link"));
+        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink || self.beneath.is_state(&st) {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "not an item"));
         }
         Ok((dir, name, st))
     }
@@ -289,14 +399,14 @@ impl FsStore {
 
     /// Runs `f` on the path of item `id`. When the item is not where the
     /// state says, a change may be in flight (wfhook renaming its folder,
-    /// here or in another instance sharing the root): wait it out and look
-    /// once more, so that a valid id never misses for that. Not for
-    /// writers, who hold the lock that this waits for.
+    /// here or in another instance sharing the root): wait it out (for a
+    /// while) and look once more, so that a valid id never misses for
+    /// that. Not for writers, who hold the lock that this waits for.
     fn with_item<T>(&self, id: &str, f: impl Fn(&str) -> io::Result<T>) -> Result<T> {
         let rel = self.current_path(id)?;
         match f(&rel) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                WriterLock::wait_for_writers(&self.state_dir)?;
+                WriterLock::wait_for_writers(&self.state_dir, WRITER_PATIENCE)?;
                 let again = self.current_path(id)?;
                 f(&again).map_err(not_found)
             }
@@ -346,9 +456,36 @@ impl FsStore {
         self.log.read(|state| item(state, id.to_string(), rel, st))
     }
 
+    /// The children of the folder `dir` (at `rel`) worth showing: no
+    /// links, never the state folder (under any name), no names with a
+    /// backslash (a Windows share's separator). Names that are not UTF-8
+    /// are kept, in the state log's escaped form.
+    fn children(&self, rel: &str, dir: &OwnedFd) -> io::Result<Vec<(String, Stat)>> {
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(dir)? {
+            let entry = entry?;
+            let bytes = entry.file_name().to_bytes();
+            if bytes == b"." || bytes == b".." || bytes.contains(&b'\\') {
+                continue;
+            }
+            let name = paths::encode(bytes);
+            if rel.is_empty() && name == state_dir::NAME {
+                continue;
+            }
+            let Ok(st) = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+                continue;
+            };
+            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink || self.beneath.is_state(&st) {
+                continue;
+            }
+            out.push((paths::join(rel, &name), st));
+        }
+        Ok(out)
+    }
+
     /// Writes `body` to a synced temp file in this process's temp folder.
-    fn spool(&self, body: &mut dyn Read) -> Result<(tempfile::NamedTempFile, UploadReceipt)> {
-        let mut tmp = self.tmp.file("upload-")?;
+    fn spool(&self, body: &mut dyn Read) -> Result<(Staged, File, UploadReceipt)> {
+        let (staged, mut file) = Staged::file(&self.tmp, "upload-", state_dir::FILE_MODE)?;
         let mut hasher = Sha256Hasher::default();
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
@@ -361,24 +498,26 @@ impl FsStore {
             };
             size += n as u64;
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n])?;
+            file.write_all(&buf[..n])?;
         }
-        tmp.as_file().sync_all()?;
-        Ok((tmp, UploadReceipt { size, sha256: hasher.finish_hex() }))
+        file.sync_all()?;
+        Ok((staged, file, UploadReceipt { size, sha256: hasher.finish_hex() }))
     }
 
     /// Makes one change on disk bracketed by the state log: the intent
     /// (with `records` and the `check` that tells whether the change
-    /// happened) is written first, then `change` runs, then the commit.
-    /// A change that fails is aborted; a commit that cannot be written
-    /// (a full disk) has the change undone, so that an error means nothing
-    /// happened. Must hold the writers' lock.
+    /// happened) is written first, then `change` runs and `sync` makes it
+    /// durable, then the commit is written. When `change` fails the intent
+    /// is aborted; when `sync` or the commit fails, `undo` puts the disk
+    /// back first, so that an error means nothing happened. Must hold the
+    /// writers' lock.
     fn change<T>(
         &self,
         lock: &WriterLock,
         records: Vec<Record>,
         check: Check,
         change: impl FnOnce() -> io::Result<T>,
+        sync: impl FnOnce(&T) -> io::Result<()>,
         undo: impl FnOnce(&T) -> io::Result<()>,
     ) -> Result<T> {
         let n = paths::new_id();
@@ -390,11 +529,12 @@ impl FsStore {
                 return Err(e.into());
             }
         };
-        if let Err(e) = self.log.append(lock, &[Record::Commit { n: n.clone() }], true) {
+        let committed = sync(&done).and_then(|()| self.log.append(lock, &[Record::Commit { n: n.clone() }], true));
+        if let Err(e) = committed {
             match undo(&done) {
                 Ok(()) => self.abort(lock, n),
                 // Left to the next writer, who settles it from the disk.
-                Err(u) => log::error!("a change whose commit could not be written could not be undone: {u}"),
+                Err(u) => log::error!("a change that could not be made durable could not be undone: {u}"),
             }
             return Err(e.into());
         }
@@ -409,8 +549,8 @@ impl FsStore {
         }
     }
 
-    /// The folder of `id` for a write, under the lock: its path, handle and
-    /// identity. Not a folder is a 400.
+    /// The folder of `id` for a write, under the lock: its path and handle.
+    /// Not a folder is a 400.
     fn folder_for_write(&self, id: &str) -> Result<(String, OwnedFd)> {
         let rel = self.log.read(|s| self.path_of(s, id))?;
         let st = self.stat(&rel).map_err(not_found)?;
@@ -421,26 +561,82 @@ impl FsStore {
     }
 
     /// The folder `name` under the state folder's `sub`-folder, made when
-    /// missing, opened through the root's handle.
+    /// missing, private whatever the umask, opened through the state
+    /// folder's handle.
     fn state_subfolder(&self, sub: &str, name: &str) -> Result<OwnedFd> {
-        let parent = self.beneath.open_dir(&paths::join(state_dir::NAME, sub))?;
-        let mode = Mode::from_raw_mode(state_dir::DIR_MODE);
-        match rustix::fs::mkdirat(&parent, name, mode) {
-            Ok(()) | Err(Errno::EXIST) => {}
-            Err(e) => return Err(io::Error::from(e).into()),
-        }
-        let folder =
-            rustix::fs::openat(&parent, name, DIR | OFlags::NOFOLLOW, Mode::empty()).map_err(io::Error::from)?;
-        // Private whatever the umask, like the rest of the state folder.
-        rustix::fs::fchmod(&folder, mode).map_err(io::Error::from)?;
-        Ok(folder)
+        let parent = self.state_dir.subfolder(sub)?;
+        Ok(state_dir::private_folder(parent.as_fd(), OsStr::new(name))?)
     }
 
-    /// The name under which a deleted item waits in this process's temp
-    /// folder until it is removed, after the commit (a crash leaves it for
-    /// the next start to remove).
-    fn trash_name(n: &str) -> OsString {
-        OsString::from(format!("trash-{n}"))
+    /// Makes a new file or folder `name` in `dir` (at `rel`), with
+    /// `records`: made in this process's temp folder and renamed into place
+    /// without replacing anything, so that the intent names the very item
+    /// (a file someone else makes at that name meanwhile is theirs, and
+    /// the name is taken). A folder on another filesystem (a mount point
+    /// inside the root) cannot take a rename: the item is then made in
+    /// place, and a crash just before its intent leaves an item without an
+    /// id, which the next listing gives one.
+    fn make_item(
+        &self,
+        lock: &WriterLock,
+        dir: &OwnedFd,
+        name: &str,
+        rel: &str,
+        records: Vec<Record>,
+        kind: Kind,
+    ) -> Result<Stat> {
+        let staged = match kind {
+            Kind::File => Staged::file(&self.tmp, "new-", 0o666)?.0,
+            Kind::Folder => Staged::folder(&self.tmp)?,
+        };
+        let st = staged.stat()?;
+        let check = Check::Holds { path: rel.to_string(), dev: st.st_dev, ino: st.st_ino };
+        let placed = self.change(
+            lock,
+            records.clone(),
+            check,
+            || staged.place(dir.as_fd(), OsStr::new(name), RenameFlags::NOREPLACE),
+            |()| Ok(rustix::fs::fsync(dir)?),
+            |()| staged.take_back(dir.as_fd(), OsStr::new(name)),
+        );
+        match placed {
+            Ok(()) => Ok(st),
+            Err(e) if errno(&e) == Some(Errno::XDEV.raw_os_error()) => {
+                drop(staged);
+                self.make_item_in_place(lock, dir, name, rel, records, kind)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn make_item_in_place(
+        &self,
+        lock: &WriterLock,
+        dir: &OwnedFd,
+        name: &str,
+        rel: &str,
+        records: Vec<Record>,
+        kind: Kind,
+    ) -> Result<Stat> {
+        match kind {
+            Kind::File => {
+                let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+                rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(0o666)).map_err(io::Error::from)?;
+            }
+            Kind::Folder => rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)).map_err(io::Error::from)?,
+        }
+        let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
+        let check = Check::Holds { path: rel.to_string(), dev: st.st_dev, ino: st.st_ino };
+        let remove = if kind == Kind::Folder { AtFlags::REMOVEDIR } else { AtFlags::empty() };
+        self.change(
+            lock,
+            records,
+            check,
+            || Ok(()),
+            |()| Ok(rustix::fs::fsync(dir)?),
+            |()| Ok(rustix::fs::unlinkat(dir, name, remove)?),
+        )?;
+        Ok(st)
     }
 }
 
@@ -461,33 +657,6 @@ fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
         size: (kind == Kind::File).then_some(st.st_size.max(0) as u64),
         modified: modified(st),
     }
-}
-
-/// The children of the folder `dir` (at `rel`) worth showing: no links,
-/// never the state folder, no names with a backslash (a Windows share's
-/// separator). Names that are not UTF-8 are kept, in the state log's
-/// escaped form.
-fn children(rel: &str, dir: &OwnedFd) -> io::Result<Vec<(String, Stat)>> {
-    let mut out = Vec::new();
-    for entry in rustix::fs::Dir::read_from(dir)? {
-        let entry = entry?;
-        let bytes = entry.file_name().to_bytes();
-        if bytes == b"." || bytes == b".." || bytes.contains(&b'\\') {
-            continue;
-        }
-        let name = paths::encode(bytes);
-        if rel.is_empty() && name == state_dir::NAME {
-            continue;
-        }
-        let Ok(st) = rustix::fs::statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
-            continue;
-        };
-        if FileType::from_raw_mode(st.st_mode) == FileType::Symlink {
-            continue;
-        }
-        out.push((paths::join(rel, &name), st));
-    }
-    Ok(out)
 }
 
 /// Folders first, then by title ignoring case, then by title. Each title is
@@ -512,7 +681,7 @@ impl Store for FsStore {
     fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
         let kids = self.with_item(parent_id, |rel| {
             let st = self.stat(rel)?;
-            is_dir(&st).then(|| children(rel, &self.beneath.open_dir(rel)?)).transpose()
+            is_dir(&st).then(|| self.children(rel, &self.beneath.open_dir(rel)?)).transpose()
         })?;
         let Some(kids) = kids else { return Err(StoreError::Invalid("not a folder")) };
         let mut items = self.items(kids)?;
@@ -528,23 +697,26 @@ impl Store for FsStore {
         let Some(dir) = dir else { return Err(StoreError::Invalid("not a folder")) };
         let needle = query.to_lowercase();
         let mut found = Vec::new();
-        let mut todo = vec![(rel, dir)];
-        while let Some((rel, dir)) = todo.pop() {
-            // A folder that vanished or cannot be read mid-walk is skipped.
-            let Ok(kids) = children(&rel, &dir) else {
+        // Folders to read, each with the handle of the folder that holds
+        // it, shared: a folder's own handle is opened only when its turn
+        // comes, so that open files follow the depth, not the breadth.
+        let mut todo: Vec<(String, Arc<OwnedFd>, Option<OsString>)> = vec![(rel, Arc::new(dir), None)];
+        while let Some((rel, parent, name)) = todo.pop() {
+            let dir = match name {
+                None => parent,
+                // A folder that vanished or cannot be read mid-walk is skipped.
+                Some(name) => match rustix::fs::openat(&*parent, &name, DIR | OFlags::NOFOLLOW, Mode::empty()) {
+                    Ok(fd) => Arc::new(fd),
+                    Err(_) => continue,
+                },
+            };
+            let Ok(kids) = self.children(&rel, &dir) else {
                 continue;
             };
             for (child, st) in kids {
                 let name = paths::file_name(&child);
-                if is_dir(&st)
-                    && let Ok(sub) = rustix::fs::openat(
-                        &dir,
-                        beneath::to_disk(name)?.as_os_str(),
-                        DIR | OFlags::NOFOLLOW,
-                        Mode::empty(),
-                    )
-                {
-                    todo.push((child.clone(), sub));
+                if is_dir(&st) {
+                    todo.push((child.clone(), Arc::clone(&dir), Some(beneath::to_disk(name)?)));
                 }
                 let title = paths::decode(name).map(|b| String::from_utf8_lossy(&b).to_lowercase());
                 if found.len() < SEARCH_LIMIT && title.is_some_and(|t| t.contains(&needle)) {
@@ -560,8 +732,10 @@ impl Store for FsStore {
     fn open(&self, id: &str) -> Result<(Item, File)> {
         let (rel, file) = self.with_item(id, |rel| {
             // Non-blocking, so that a FIFO planted in the folder cannot hang
-            // the worker; it is refused below.
-            let fd = self.beneath.open_at(rel, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+            // the worker, and never a controlling terminal; anything but a
+            // plain file is refused below.
+            let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY;
+            let fd = self.beneath.open_at(rel, flags, Mode::empty())?;
             Ok((rel.to_string(), File::from(fd)))
         })?;
         // Describe what was opened, not what the path held a moment before.
@@ -594,22 +768,10 @@ impl Store for FsStore {
                     id: id.clone(),
                 });
             }
-            let created = self.change(
-                &lock,
-                records,
-                Check::Exists { path: rel.clone() },
-                || {
-                    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                    let fd = rustix::fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o666))?;
-                    rustix::fs::fsync(&dir)?;
-                    Ok(rustix::fs::fstat(&fd)?)
-                },
-                |_| Ok(rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())?),
-            );
-            match created {
+            match self.make_item(&lock, &dir, &name, &rel, records, Kind::File) {
                 Ok(st) => return Ok(self.item_of(&id, &rel, &st)),
                 // Someone took the name since the look: the next one.
-                Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => continue,
                 Err(e) => return Err(e),
             }
         }
@@ -623,7 +785,7 @@ impl Store for FsStore {
             return Err(StoreError::Invalid("not a file"));
         }
         self.log.read(|s| Self::check_writable(s, id))?;
-        let (tmp, receipt) = self.spool(body)?;
+        let (staged, file, receipt) = self.spool(body)?;
         // The only writer from here to the end, across instances.
         let lock = self.lock()?;
         // Resolved again under the lock: the file may have been renamed,
@@ -633,18 +795,22 @@ impl Store for FsStore {
         if !is_file(&st) {
             return Err(StoreError::Invalid("not a file"));
         }
-        rustix::fs::fchmod(tmp.as_file(), inherited_mode(&st)).map_err(io::Error::from)?;
+        rustix::fs::fchmod(&file, inherited_mode(&st)).map_err(io::Error::from)?;
+        drop(file);
         // Said before the rename, so that a crash right after it leaves a
         // state that accepts the new bytes' sum as well as the old.
         let replacing = Record::Replacing { id: id.to_string(), sha256: receipt.sha256.clone() };
         self.log.append(&lock, &[replacing], true)?;
         // A rename over the name: another hard link to the old bytes keeps
         // them, whatever the new ones are.
-        self.tmp.place(tmp, dir.as_fd(), &name)?;
-        rustix::fs::fsync(&dir).map_err(io::Error::from)?;
-        // The bytes are in place: this upload happened. A checksum record
-        // that cannot be written is settled by the next checksum, which
-        // accepts the new sum until then.
+        staged.place(dir.as_fd(), &name, RenameFlags::empty())?;
+        // The bytes are in place: this upload happened, and a failure to
+        // sync the folder or to write the checksum record does not undo
+        // that (a rename over a name cannot be taken back whole). The next
+        // checksum accepts the new sum meanwhile.
+        if let Err(e) = rustix::fs::fsync(&dir) {
+            log::warn!("upload of {id}: the bytes are in place, their folder could not be synced: {e}");
+        }
         let settled = Record::Checksum { id: id.to_string(), sha256: Some(receipt.sha256.clone()) };
         if let Err(e) = self.log.append(&lock, &[settled], true) {
             log::warn!("upload of {id}: the bytes are in place, their checksum record is not: {e}");
@@ -661,20 +827,10 @@ impl Store for FsStore {
             return Err(StoreError::Exists);
         }
         let id = self.log.read(|s| s.id_of(&rel).map_or_else(paths::new_id, str::to_string));
-        let made = self.change(
-            &lock,
-            vec![Record::Id { id: id.clone(), path: rel.clone() }],
-            Check::Exists { path: rel.clone() },
-            || {
-                rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(0o777))?;
-                rustix::fs::fsync(&dir)?;
-                Ok(rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?)
-            },
-            |_| Ok(rustix::fs::unlinkat(&dir, name, AtFlags::REMOVEDIR)?),
-        );
-        match made {
+        let records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
+        match self.make_item(&lock, &dir, name, &rel, records, Kind::Folder) {
             Ok(st) => Ok(self.item_of(&id, &rel, &st)),
-            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+            Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => Err(StoreError::Exists),
             Err(e) => Err(e),
         }
     }
@@ -696,24 +852,37 @@ impl Store for FsStore {
             }
             Ok(rel)
         })?;
-        let (dir, name, _) = self.entry(&rel).map_err(not_found)?;
+        let (dir, name, st) = self.entry(&rel).map_err(not_found)?;
         // Moved aside in one rename, so that the delete is all or nothing;
-        // the removal of what was moved aside can come after the commit.
-        let trash = Self::trash_name(&paths::new_id());
+        // the removal of what was moved aside can come after the commit. An
+        // item on another filesystem (a mount point inside the root) is
+        // removed in place instead, which a crash can leave half done.
         let bin = self.tmp.dir()?;
+        let trash = OsString::from(format!("trash-{}", paths::new_id()));
+        let aside = Cell::new(true);
         self.change(
             &lock,
             vec![Record::Gone { path: rel.clone() }],
-            Check::Absent { path: rel },
-            || {
-                rustix::fs::renameat(&dir, &name, &bin, &trash)?;
-                rustix::fs::fsync(&dir)?;
-                Ok(())
+            Check::Left { path: rel, dev: st.st_dev, ino: st.st_ino },
+            || match rustix::fs::renameat(&dir, &name, &*bin, &trash) {
+                Err(Errno::XDEV) => {
+                    aside.set(false);
+                    remove_tree_at(dir.as_fd(), &name)
+                }
+                other => Ok(other?),
             },
-            |()| Ok(rustix::fs::renameat(&bin, &trash, &dir, &name)?),
+            |()| Ok(rustix::fs::fsync(&dir)?),
+            |()| {
+                if !aside.get() {
+                    return Err(io::Error::other("removed in place: nothing to put back"));
+                }
+                rename(bin.as_fd(), &trash, dir.as_fd(), &name, RenameFlags::NOREPLACE)
+            },
         )?;
         drop(lock);
-        if let Err(e) = remove_tree_at(bin.as_fd(), &trash) {
+        if aside.get()
+            && let Err(e) = remove_tree_at(bin.as_fd(), &trash)
+        {
             log::warn!("a deleted item could not be removed from the temp folder (the next start will): {e}");
         }
         Ok(())
@@ -740,16 +909,13 @@ impl Store for FsStore {
             &lock,
             vec![Record::Move { from: rel, to: to.clone() }],
             Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
-            || {
-                // Never over an item that is there (someone else's file).
-                rustix::fs::renameat_with(&dir, &old, &dir, name, RenameFlags::NOREPLACE)?;
-                rustix::fs::fsync(&dir)?;
-                Ok(())
-            },
-            |()| Ok(rustix::fs::renameat(&dir, name, &dir, &old)?),
+            // Never over an item that is there (someone else's file).
+            || rename(dir.as_fd(), &old, dir.as_fd(), OsStr::new(name), RenameFlags::NOREPLACE),
+            |()| Ok(rustix::fs::fsync(&dir)?),
+            |()| rename(dir.as_fd(), OsStr::new(name), dir.as_fd(), &old, RenameFlags::NOREPLACE),
         );
         match moved {
-            Err(StoreError::Io(e)) if e.kind() == io::ErrorKind::AlreadyExists => Err(StoreError::Exists),
+            Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => Err(StoreError::Exists),
             other => other,
         }
     }
@@ -824,13 +990,12 @@ impl Store for FsStore {
             &lock,
             vec![Record::Move { from: rel, to: to.clone() }, Record::Archive { id: id.to_string() }],
             Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
-            || {
-                rustix::fs::renameat(&dir, &name, &shelf, &name)?;
+            || rename(dir.as_fd(), &name, shelf.as_fd(), &name, RenameFlags::NOREPLACE),
+            |()| {
                 rustix::fs::fsync(&dir)?;
-                rustix::fs::fsync(&shelf)?;
-                Ok(())
+                Ok(rustix::fs::fsync(&shelf)?)
             },
-            |()| Ok(rustix::fs::renameat(&shelf, &name, &dir, &name)?),
+            |()| rename(shelf.as_fd(), &name, dir.as_fd(), &name, RenameFlags::NOREPLACE),
         )?;
         Ok(true)
     }
@@ -844,10 +1009,10 @@ impl Store for FsStore {
         let shelf = self.state_subfolder(state_dir::SNAPSHOTS, id)?;
         // A plain copy: no checksum to compute, and a failing read of our
         // own file is an I/O error, not a bad request body.
-        let mut tmp = self.tmp.file("snapshot-")?;
-        io::copy(&mut file, tmp.as_file_mut())?;
-        tmp.as_file().sync_all()?;
-        self.tmp.place(tmp, shelf.as_fd(), OsStr::new(version))?;
+        let (staged, mut copy) = Staged::file(&self.tmp, "snapshot-", state_dir::FILE_MODE)?;
+        io::copy(&mut file, &mut copy)?;
+        copy.sync_all()?;
+        staged.place(shelf.as_fd(), OsStr::new(version), RenameFlags::empty())?;
         rustix::fs::fsync(&shelf).map_err(io::Error::from)?;
         Ok(())
     }
@@ -856,6 +1021,7 @@ impl Store for FsStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 
     fn store() -> (tempfile::TempDir, FsStore) {
@@ -869,9 +1035,14 @@ mod tests {
         s.log.write(&|c| s.happened(c), |_| Ok::<_, StoreError>(((), records))).unwrap();
     }
 
-    /// Files in this store's own temp folder, besides its owner lock.
+    /// This store's own temp folder, by path.
+    fn own_tmp(s: &FsStore) -> std::path::PathBuf {
+        s.state_dir().tmp().join(&s.tmp.name)
+    }
+
+    /// Files in this store's own temp folder.
     fn own_temps(s: &FsStore) -> usize {
-        fs::read_dir(&s.tmp.path).unwrap().filter(|e| e.as_ref().unwrap().file_name() != OWNER_LOCK).count()
+        fs::read_dir(own_tmp(s)).unwrap().count()
     }
 
     fn ids(items: &[Item]) -> Vec<&str> {
@@ -1136,14 +1307,39 @@ mod tests {
         let tmp = s.state_dir().tmp();
         // A dead writer's folder: nobody holds its lock.
         fs::create_dir(tmp.join("1-dead")).unwrap();
-        fs::write(tmp.join("1-dead").join(OWNER_LOCK), "").unwrap();
+        fs::write(tmp.join("1-dead.lock"), "").unwrap();
         fs::write(tmp.join("1-dead/upload-x"), "half").unwrap();
+        // A folder without its lock, and a loose temp of an older version.
+        fs::create_dir(tmp.join("2-lockless")).unwrap();
         // This store is alive: its folder stays, whatever it holds.
-        fs::write(s.tmp.path.join("upload-y"), "in flight").unwrap();
+        fs::write(own_tmp(&s).join("upload-y"), "in flight").unwrap();
         let other = FsStore::open(s.root()).unwrap();
-        assert!(!tmp.join("1-dead").exists());
-        assert!(s.tmp.path.join("upload-y").exists());
+        assert!(!tmp.join("1-dead").exists() && !tmp.join("1-dead.lock").exists());
+        assert!(!tmp.join("2-lockless").exists());
+        assert!(own_tmp(&s).join("upload-y").exists());
         drop(other);
+    }
+
+    #[test]
+    fn the_state_folder_is_never_an_item_under_any_name() {
+        let (_d, s) = store();
+        let docs = s.create_folder("/", "docs").unwrap();
+        fs::write(s.state_dir().link_secret(), "secret").unwrap();
+        // Someone who may write into the root moves the state folder below
+        // a folder of documents: it is neither listed nor reached there.
+        fs::rename(s.state_dir().path(), s.root().join("docs/visible")).unwrap();
+        assert!(s.list(&docs.id).unwrap().is_empty());
+        assert!(s.search("visible", None).unwrap().is_empty() && s.search("secret", None).unwrap().is_empty());
+        let id = paths::new_id();
+        write(&s, vec![Record::Id { id: id.clone(), path: "docs/visible/link-secret".into() }]);
+        assert!(matches!(s.open(&id), Err(StoreError::NotFound(_))));
+        let folder = paths::new_id();
+        write(&s, vec![Record::Id { id: folder.clone(), path: "docs/visible".into() }]);
+        assert!(matches!(s.delete(&folder), Err(StoreError::NotFound(_))));
+        assert!(matches!(s.rename(&folder, "x"), Err(StoreError::NotFound(_))));
+        // The store keeps working through its handle meanwhile.
+        assert!(s.upload_init(&docs.id, "a.txt", None).is_ok());
+        assert_eq!(fs::read(s.root().join("docs/visible/link-secret")).unwrap(), b"secret");
     }
 
     #[test]

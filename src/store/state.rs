@@ -25,16 +25,20 @@
 //! reload.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::ffi::OsStr;
+use std::fs::{File, TryLockError};
 use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{Mode, OFlags};
 
 use serde::{Deserialize, Serialize};
 
 use super::paths;
-use crate::state_dir::{self, StateDir};
+use crate::state_dir::{self, Access, StateDir, StateFile};
 
 /// One change to the state.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,16 +99,16 @@ pub enum Record {
     },
 }
 
-/// How the disk tells whether an intent's change happened.
+/// How the disk tells whether an intent's change happened: by the identity
+/// (device and inode) of the very item it made, moved or removed, so that
+/// somebody else's item at the same name is never taken for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "is", rename_all = "camelCase")]
 pub enum Check {
-    /// A file or folder was created at `path`.
-    Exists { path: String },
-    /// The item with this identity was moved to `path`.
+    /// The item is at `path` (made there, or moved there).
     Holds { path: String, dev: u64, ino: u64 },
-    /// The item at `path` was deleted.
-    Absent { path: String },
+    /// The item is no longer at `path` (deleted, or moved aside to be).
+    Left { path: String, dev: u64, ino: u64 },
 }
 
 /// An intent's records and its check, until it is settled.
@@ -305,23 +309,29 @@ pub struct WriterLock {
 impl WriterLock {
     /// Waits for the lock of the log in `dir`.
     pub fn take(dir: &StateDir) -> io::Result<WriterLock> {
-        let file = open_lock(dir)?;
+        let file = dir.open_file(StateFile::StateLock, Access::Lock)?;
         file.lock()?;
         Ok(WriterLock { _file: file })
     }
 
-    /// Waits until no writer holds the lock, and returns at once: a reader
-    /// that missed an item waits out a change in flight (a rename) before
-    /// it looks again.
-    pub fn wait_for_writers(dir: &StateDir) -> io::Result<()> {
-        let file = open_lock(dir)?;
-        file.lock_shared()?;
-        Ok(())
+    /// Waits until no writer holds the lock, for at most `patience`: a
+    /// reader that missed an item waits out a change in flight (a rename)
+    /// before it looks again, but never longer than that, so that a writer
+    /// stuck on a slow share does not hold readers of missing items.
+    pub fn wait_for_writers(dir: &StateDir, patience: Duration) -> io::Result<()> {
+        let file = dir.open_file(StateFile::StateLock, Access::Lock)?;
+        let deadline = Instant::now() + patience;
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => return Ok(()),
+                Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(TryLockError::WouldBlock) => return Ok(()),
+                Err(TryLockError::Error(e)) => return Err(e),
+            }
+        }
     }
-}
-
-fn open_lock(dir: &StateDir) -> io::Result<File> {
-    state_dir::open_private(&dir.state_lock(), OpenOptions::new().create(true).truncate(false).write(true))
 }
 
 /// What this process has read of the log.
@@ -339,7 +349,7 @@ struct Inner {
 impl Inner {
     /// Opens the log and reads it whole.
     fn load(dir: &StateDir) -> io::Result<Inner> {
-        let file = state_dir::open_private(&dir.state_log(), OpenOptions::new().create(true).read(true).append(true))?;
+        let file = dir.open_file(StateFile::StateLog, Access::Append)?;
         let ino = file.metadata()?.ino();
         let mut bytes = Vec::new();
         io::Read::read_to_end(&mut &file, &mut bytes)?;
@@ -377,19 +387,20 @@ pub struct StateLog {
     dir: StateDir,
     /// Where compaction stages its snapshot: the process's own temp
     /// folder, which the next start removes if this process dies.
-    tmp: PathBuf,
+    stage: Arc<OwnedFd>,
     inner: Mutex<Inner>,
 }
 
 impl StateLog {
-    /// Opens the log in `dir` (the root's state folder), reading it whole.
+    /// Opens the log in `dir` (the root's state folder, opened), reading it
+    /// whole; compactions are staged in its temp folder.
     pub fn open(dir: &StateDir) -> io::Result<StateLog> {
-        StateLog::open_with_tmp(dir, dir.tmp())
+        StateLog::open_staging_in(dir, Arc::new(dir.subfolder(state_dir::TMP)?))
     }
 
-    /// [`StateLog::open`], staging compactions in `tmp`.
-    pub fn open_with_tmp(dir: &StateDir, tmp: PathBuf) -> io::Result<StateLog> {
-        Ok(StateLog { dir: dir.clone(), tmp, inner: Mutex::new(Inner::load(dir)?) })
+    /// [`StateLog::open`], staging compactions in the folder `stage`.
+    pub fn open_staging_in(dir: &StateDir, stage: Arc<OwnedFd>) -> io::Result<StateLog> {
+        Ok(StateLog { dir: dir.clone(), stage, inner: Mutex::new(Inner::load(dir)?) })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -404,27 +415,29 @@ impl StateLog {
         f(&self.lock().state)
     }
 
-    /// Reads what writers appended since (or reloads after a compaction).
-    /// The reading happens outside the mutex; a thread that finds the view
-    /// moved on meanwhile leaves it to the one that moved it.
-    pub fn refresh(&self) -> io::Result<()> {
+    /// Reads what writers appended since (or reloads after a compaction, or
+    /// a log cut back by a failed append). The reading happens outside the
+    /// mutex; a thread that finds the view moved on meanwhile leaves it to
+    /// the one that moved it. Returns the log's length as seen.
+    pub fn refresh(&self) -> io::Result<u64> {
         let (file, ino, end) = {
             let g = self.lock();
             (Arc::clone(&g.file), g.ino, g.end())
         };
-        let on_disk = fs::metadata(self.dir.state_log())?;
-        if on_disk.ino() != ino {
+        let on_disk = self.dir.stat_file(StateFile::StateLog)?;
+        let len = on_disk.st_size.max(0) as u64;
+        if on_disk.st_ino != ino || len < end {
             let fresh = Inner::load(&self.dir)?;
             let mut g = self.lock();
-            if g.ino == ino {
+            if g.ino == ino && g.end() == end {
                 *g = fresh;
             }
-            return Ok(());
+            return Ok(len);
         }
-        if on_disk.len() <= end {
-            return Ok(());
+        if len == end {
+            return Ok(len);
         }
-        let mut more = vec![0u8; (on_disk.len() - end) as usize];
+        let mut more = vec![0u8; (len - end) as usize];
         let mut got = 0;
         while got < more.len() {
             match file.read_at(&mut more[got..], end + got as u64)? {
@@ -437,18 +450,33 @@ impl StateLog {
         if g.ino == ino && g.end() == end {
             g.ingest(more);
         }
-        Ok(())
+        Ok(len)
+    }
+
+    /// Brings the view to the very end of the log. For the holder of the
+    /// writers' lock, under which the log does not grow: a plain refresh
+    /// may leave the view where a reader's shorter read put it.
+    fn refresh_to_end(&self) -> io::Result<u64> {
+        for _ in 0..1000 {
+            let len = self.refresh()?;
+            if self.lock().end() == len {
+                return Ok(len);
+            }
+        }
+        Err(io::Error::other("the state log kept changing under the writers' lock"))
     }
 
     /// Appends `records` as whole lines, in one write, and reads them back.
-    /// The caller holds the writers' lock, and refreshed since taking it:
-    /// nobody else appends meanwhile. A torn line before them (a crash, or a
-    /// failed append) is ended first, so that theirs parse. With `durable`,
-    /// the log is synced before this returns.
+    /// The caller holds the writers' lock, under which nobody else appends.
+    /// A torn line before them (a crash, or a failed append) is ended
+    /// first, so that theirs parse. With `durable`, the log is synced before
+    /// this returns. An append that fails is cut back off the log, so that
+    /// an error means the records are not there.
     pub fn append(&self, _lock: &WriterLock, records: &[Record], durable: bool) -> io::Result<()> {
         if records.is_empty() {
             return Ok(());
         }
+        let before = self.refresh_to_end()?;
         let (file, torn) = {
             let g = self.lock();
             (Arc::clone(&g.file), !g.partial.is_empty())
@@ -461,11 +489,15 @@ impl StateLog {
             serde_json::to_writer(&mut out, r).map_err(io::Error::other)?;
             out.push(b'\n');
         }
-        (&*file).write_all(&out)?;
-        if durable {
-            file.sync_data()?;
+        let written = (&*file).write_all(&out).and_then(|()| if durable { file.sync_data() } else { Ok(()) });
+        if let Err(e) = written {
+            if let Err(cut) = file.set_len(before).and_then(|()| file.sync_data()) {
+                log::error!("a failed append to the state log could not be cut back: {cut}");
+            }
+            self.refresh()?;
+            return Err(e);
         }
-        self.refresh()
+        self.refresh_to_end().map(|_| ())
     }
 
     /// Runs `f` as the only writer of the log, in this process and every
@@ -485,19 +517,20 @@ impl StateLog {
         Ok(value)
     }
 
-    /// Takes the writers' lock, brings the view up to date and settles the
-    /// intents that a dead writer left (whoever holds the lock has no
-    /// intent of its own in flight yet).
+    /// Takes the writers' lock, brings the view to the end of the log and
+    /// settles the intents that a dead writer left (whoever holds the lock
+    /// has no intent of its own in flight yet).
     pub fn lock_for_writing(&self, settle: &dyn Fn(&Check) -> io::Result<bool>) -> io::Result<WriterLock> {
         let lock = WriterLock::take(&self.dir)?;
-        self.refresh()?;
+        self.refresh_to_end()?;
         self.reconcile(&lock, settle)?;
         Ok(lock)
     }
 
     /// Settles every intent left unsettled, by what `happened` finds on
     /// disk: commit it when its change is there, abort it when not. An
-    /// intent whose check fails (an I/O error) stays for the next writer.
+    /// intent whose check cannot tell (an error, such as a link in the way)
+    /// stays for a later writer.
     pub fn reconcile(&self, lock: &WriterLock, happened: &dyn Fn(&Check) -> io::Result<bool>) -> io::Result<()> {
         let pending: Vec<(String, Check)> =
             self.read(|s| s.pending().map(|(n, p)| (n.to_string(), p.check.clone())).collect());
@@ -519,7 +552,10 @@ impl StateLog {
     /// describes. The records are written: a failed compaction only means
     /// the log stays longer than it needs to be.
     pub fn compact_if_long(&self, lock: &WriterLock) {
-        let (records, len) = self.read_inner(|g| (g.records, g.state.len()));
+        let (records, len) = {
+            let g = self.lock();
+            (g.records, g.state.len())
+        };
         if records > 1024
             && records > 4 * (len + 16)
             && let Err(e) = self.compact(lock)
@@ -528,26 +564,29 @@ impl StateLog {
         }
     }
 
-    fn read_inner<T>(&self, f: impl FnOnce(&Inner) -> T) -> T {
-        f(&self.lock())
-    }
-
     /// Rewrites the log as a snapshot; must hold the lock. The snapshot is
     /// staged in the temp folder, where a crash leaves it for start-up to
     /// remove, never beside the log.
     fn compact(&self, _lock: &WriterLock) -> io::Result<()> {
         let snapshot = self.read(State::snapshot);
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.tmp)?;
         let mut out = Vec::new();
         for r in &snapshot {
             serde_json::to_writer(&mut out, r).map_err(io::Error::other)?;
             out.push(b'\n');
         }
-        tmp.write_all(&out)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(self.dir.state_log()).map_err(|e| e.error)?;
-        File::open(self.dir.path())?.sync_all()?;
-        self.refresh()
+        let name = format!("compact-{}", paths::new_id());
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = rustix::fs::openat(&*self.stage, name.as_str(), flags, Mode::from_raw_mode(state_dir::FILE_MODE))?;
+        let staged = File::from(fd);
+        let placed = (&staged)
+            .write_all(&out)
+            .and_then(|()| staged.sync_all())
+            .and_then(|()| self.dir.replace_file(self.stage.as_fd(), OsStr::new(&name), StateFile::StateLog));
+        if let Err(e) = placed {
+            let _ = rustix::fs::unlinkat(&*self.stage, name.as_str(), rustix::fs::AtFlags::empty());
+            return Err(e);
+        }
+        self.refresh().map(|_| ())
     }
 }
 
@@ -568,8 +607,13 @@ mod tests {
         log.write(&nothing_happened, |_| Ok::<_, io::Error>(((), records))).unwrap();
     }
 
+    /// The state folder kept in `dir`, opened.
+    fn state(dir: &tempfile::TempDir) -> StateDir {
+        StateDir::at(&dir.path().join("state")).open().unwrap()
+    }
+
     fn open(dir: &tempfile::TempDir) -> StateLog {
-        StateLog::open(&StateDir::at(dir.path())).unwrap()
+        StateLog::open(&state(dir)).unwrap()
     }
 
     #[test]
@@ -609,7 +653,7 @@ mod tests {
         let intent = |n: &str| Record::Intent {
             n: n.into(),
             records: vec![Record::Move { from: "x".into(), to: "y".into() }],
-            check: Check::Exists { path: "y".into() },
+            check: Check::Holds { path: "y".into(), dev: 1, ino: 2 },
         };
         s.apply(intent("1"));
         assert_eq!(s.path_of("a"), Some("x"), "not before its commit");
@@ -630,8 +674,8 @@ mod tests {
         let a = open(&dir);
         write(&a, vec![id("a", "x"), id("b", "z")]);
         // Two intents whose writer died: one change happened, one did not.
-        let moved = Check::Exists { path: "y".into() };
-        let gone = Check::Absent { path: "z".into() };
+        let moved = Check::Holds { path: "y".into(), dev: 1, ino: 2 };
+        let gone = Check::Left { path: "z".into(), dev: 1, ino: 3 };
         write(
             &a,
             vec![
@@ -681,9 +725,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = open(&dir);
         write(&a, vec![id("1", "x")]);
-        OpenOptions::new()
+        std::fs::OpenOptions::new()
             .append(true)
-            .open(StateDir::at(dir.path()).state_log())
+            .open(state(&dir).state_log())
             .unwrap()
             .write_all(b"{\"op\":\"id\",\"id\":\"2\"")
             .unwrap();
@@ -700,23 +744,28 @@ mod tests {
     #[test]
     fn compaction_is_staged_in_the_temp_folder_and_a_failed_one_loses_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        // A temp folder that cannot be used: compaction must fail (it never
-        // stages its snapshot beside the log, where a crash would leave it),
-        // while every write still succeeds.
-        fs::write(StateDir::at(dir.path()).tmp(), b"not a folder").unwrap();
-        let a = open(&dir);
+        let state = state(&dir);
+        // A temp folder that cannot be used (removed after it was opened):
+        // compaction must fail (it never stages its snapshot beside the
+        // log, where a crash would leave it), while every write still
+        // succeeds.
+        let gone = dir.path().join("gone");
+        std::fs::create_dir(&gone).unwrap();
+        let stage = rustix::fs::open(&gone, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
+        std::fs::remove_dir(&gone).unwrap();
+        let a = StateLog::open_staging_in(&state, Arc::new(stage)).unwrap();
         for n in 0..3000 {
             write(&a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
         write(&a, vec![id("1", "x")]);
-        let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
+        let size = std::fs::metadata(state.state_log()).unwrap().len();
         assert!(size > 100_000, "the log was compacted outside the temp folder: {size} bytes");
-        let mut names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-        names.sort();
-        let state = StateDir::at(dir.path());
-        let mut expected =
-            [state.state_log(), state.state_lock(), state.tmp()].map(|p| p.file_name().unwrap().to_owned());
-        expected.sort();
+        let names: HashSet<_> = std::fs::read_dir(state.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let expected: HashSet<_> = [state.state_log(), state.state_lock(), state.tmp()]
+            .iter()
+            .chain(&[state.path().join(state_dir::ARCHIVE), state.path().join(state_dir::SNAPSHOTS)])
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect();
         assert_eq!(names, expected);
         open(&dir).read(|s| {
             assert_eq!(s.path_of("1"), Some("x"));
@@ -727,14 +776,13 @@ mod tests {
     #[test]
     fn compaction_keeps_the_state_and_others_reload() {
         let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(StateDir::at(dir.path()).tmp()).unwrap();
         let a = open(&dir);
         let b = open(&dir);
         for n in 0..3000 {
             write(&a, vec![Record::Lock { id: "1".into(), locked: n % 2 == 0 }]);
         }
         write(&a, vec![id("1", "x")]);
-        let size = fs::metadata(StateDir::at(dir.path()).state_log()).unwrap().len();
+        let size = std::fs::metadata(state(&dir).state_log()).unwrap().len();
         assert!(size < 100_000, "log was not compacted: {size} bytes");
         b.refresh().unwrap();
         b.read(|s| {

@@ -37,8 +37,8 @@ pub fn on_disk(dir: &Path) -> Vec<String> {
 }
 
 /// The files under a state folder's `tmp/`: writes in progress, or left by
-/// a crash. Each process's own folder there holds a lock file while the
-/// process lives, which is not a temp file.
+/// a crash. Each process's own folder there has a lock file beside it,
+/// which the process holds while it lives: not a temp file.
 pub fn temp_files(tmp: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut todo = vec![tmp.to_path_buf()];
@@ -47,7 +47,7 @@ pub fn temp_files(tmp: &Path) -> Vec<PathBuf> {
             let path = e.path();
             if e.file_type().is_ok_and(|t| t.is_dir()) {
                 todo.push(path);
-            } else if e.file_name() != wfhook::state_dir::OWNER_LOCK {
+            } else if !(dir == tmp && path.extension().is_some_and(|x| x == "lock")) {
                 out.push(path);
             }
         }
