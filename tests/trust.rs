@@ -733,4 +733,3 @@ fn a_state_folder_renamed_by_someone_else_is_never_served() {
         fs::rename(&moved, &state).unwrap();
     }
 }
-
