@@ -93,6 +93,14 @@ struct Item {
     archived: bool,
 }
 
+impl Item {
+    /// A new, empty item, as createFolder or uploadInit (with its
+    /// Workfront document) makes it.
+    fn new(kind: Kind, name: String, parent: String, doc: Option<String>) -> Item {
+        Item { kind, name, parent: Some(parent), bytes: Vec::new(), doc, locked: false, archived: false }
+    }
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     UploadInit { parent: String, name: String, doc: String },
@@ -388,15 +396,7 @@ impl Client {
                 if body["title"] != name.as_str() {
                     self.unexpected.push(format!("uploadInit {name}: titled {}", body["title"]));
                 }
-                let item = Item {
-                    kind: Kind::File,
-                    name,
-                    parent: Some(parent),
-                    bytes: Vec::new(),
-                    doc: Some(doc),
-                    locked: false,
-                    archived: false,
-                };
+                let item = Item::new(Kind::File, name, parent, Some(doc));
                 self.items.insert(id.to_string(), item);
             }
             Op::CreateFolder { parent, name } => {
@@ -404,15 +404,7 @@ impl Client {
                     self.unexpected.push(format!("createFolder {name}: no id in {body}"));
                     return;
                 };
-                let item = Item {
-                    kind: Kind::Folder,
-                    name,
-                    parent: Some(parent),
-                    bytes: Vec::new(),
-                    doc: None,
-                    locked: false,
-                    archived: false,
-                };
+                let item = Item::new(Kind::Folder, name, parent, None);
                 self.items.insert(id.to_string(), item);
             }
             Op::Upload { id, bytes } => {
@@ -587,15 +579,7 @@ fn settle(s: &TestServer, c: &mut Client, op: Op, found: &mut Vec<String>) {
             match (made, lock.status) {
                 (Some(id), 200) if metadata(s, &id).is_some_and(|m| m["readOnly"] == true) => {
                     s.action("unlock", &doc, None);
-                    let item = Item {
-                        kind: Kind::File,
-                        name,
-                        parent: Some(parent),
-                        bytes: Vec::new(),
-                        doc: Some(doc),
-                        locked: false,
-                        archived: false,
-                    };
+                    let item = Item::new(Kind::File, name, parent, Some(doc));
                     c.items.insert(id, item);
                 }
                 (None, 404) => {}
@@ -618,15 +602,7 @@ fn settle(s: &TestServer, c: &mut Client, op: Op, found: &mut Vec<String>) {
         Op::CreateFolder { parent, name } => {
             let listed = listing(s, &parent).unwrap_or_default();
             if let Some((id, _)) = listed.iter().find(|(_, t)| **t == name) {
-                let item = Item {
-                    kind: Kind::Folder,
-                    name,
-                    parent: Some(parent),
-                    bytes: Vec::new(),
-                    doc: None,
-                    locked: false,
-                    archived: false,
-                };
+                let item = Item::new(Kind::Folder, name, parent, None);
                 c.items.insert(id.clone(), item);
             }
         }
