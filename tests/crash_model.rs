@@ -173,18 +173,7 @@ fn payload(c: usize, n: u64, rng: &mut Rng) -> Vec<u8> {
 impl Client {
     fn new(n: usize, seed: u64, top: String) -> Client {
         let mut items = BTreeMap::new();
-        items.insert(
-            top.clone(),
-            Item {
-                kind: Kind::Folder,
-                name: format!("client-{n}"),
-                parent: Some("/".into()),
-                bytes: Vec::new(),
-                doc: None,
-                locked: false,
-                archived: false,
-            },
-        );
+        items.insert(top.clone(), Item::new(Kind::Folder, format!("client-{n}"), "/".into(), None));
         Client {
             n,
             rng: Rng::new(seed.wrapping_add(n as u64 + 1)),
