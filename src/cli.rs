@@ -128,17 +128,41 @@ pub static SERVE_FLAGS: &[Flag] = &[
         "max-connections",
         "N",
         Value("1024"),
-        "Open connections at most; more are answered 503 and closed, so that idle clients cannot exhaust threads.",
+        "Open connections at most; more are answered 503 and closed.",
     )
-    .details("From 16 to 65536. Each open connection costs a thread."),
+    .details(
+        "From 16 to 65536. An open connection costs a socket and a few KiB, never a thread: one loop waits on \
+         all of them. Past the process's open-file limit connections are refused too; `serve` raises its soft \
+         limit to the hard one.",
+    ),
+    flag(
+        "max-connections-per-client",
+        "N",
+        Value("128"),
+        "Open connections from one address at most; more are answered 503 and closed.",
+    )
+    .details(
+        "At least 1; above `--max-connections` it is `--max-connections`. Behind a reverse proxy every client has \
+         the proxy's address: raise it to `--max-connections` there.",
+    ),
     flag(
         "io-timeout",
         "SECS",
         Value("30"),
-        "Longest a socket read or write may wait: idle keep-alive connections, stalled bodies and clients that \
-         stop reading are dropped after it.",
+        "Longest a connection may stay silent: idle keep-alive connections, stalled bodies and clients that stop \
+         reading are dropped after it.",
     )
     .details("In seconds, from 1 to 3600."),
+    flag(
+        "min-transfer-rate",
+        "BYTES",
+        Value("4096"),
+        "Slowest an answer or an upload may move, in bytes a second averaged over 10 s; slower ones are cut.",
+    )
+    .details(
+        "A cut answer is journaled with the bytes it moved and `complete: false`; a cut upload gets 408 and \
+         changes nothing. 0 turns the minimum off (`--io-timeout` still cuts a transfer that stops).",
+    ),
     switch_flag(
         "tui",
         "Show the operator's dashboard in this terminal while serving (headless when stdout is not a terminal).",
@@ -360,6 +384,12 @@ fn serve_args(
     if !(16..=65_536).contains(&max_connections) {
         return Err(UsageError("--max-connections must be between 16 and 65536".into()));
     }
+    let per_client: usize = number("max-connections-per-client", get("max-connections-per-client"))?;
+    if per_client == 0 {
+        return Err(UsageError("--max-connections-per-client must be at least 1".into()));
+    }
+    // A cap above the global one is the global one.
+    let per_client = per_client.min(max_connections);
     let io_timeout: f64 = number("io-timeout", get("io-timeout"))?;
     if !(1.0..=3600.0).contains(&io_timeout) {
         return Err(UsageError("--io-timeout must be between 1 and 3600 seconds".into()));
@@ -383,7 +413,9 @@ fn serve_args(
             action_timeout: Duration::from_secs_f64(timeout),
             link_ttl: Duration::from_secs(number("link-ttl", get("link-ttl"))?),
             max_connections,
+            max_connections_per_client: per_client,
             io_timeout: Duration::from_secs_f64(io_timeout),
+            min_transfer_rate: number("min-transfer-rate", get("min-transfer-rate"))?,
         },
         root: PathBuf::from(get("root").unwrap_or_default()),
         api_keys_file: get("api-keys-file").map(PathBuf::from),

@@ -39,10 +39,19 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<CompactString>,
     pub status: u16,
-    /// Wall time from the request's arrival to its response, in microseconds.
+    /// Wall time from the request's first byte to its answer's last (or,
+    /// on the line written before the answer, to that line), in
+    /// microseconds.
     pub latency_us: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<CompactString>,
+    /// Body bytes sent in the answer; on the final record only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Whether the whole answer was sent (`false`: cut, or the client left);
+    /// present on the final record only, which it marks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<bool>,
 }
 
 impl Event {
@@ -63,7 +72,16 @@ impl Event {
             status: 0,
             latency_us: 0,
             error: None,
+            bytes: None,
+            complete: None,
         }
+    }
+
+    /// Whether this is a request's final record, written once its answer
+    /// was sent or cut (the other is the line a change writes before it
+    /// answers).
+    pub fn is_final(&self) -> bool {
+        self.complete.is_some()
     }
 
     pub fn is_failure(&self) -> bool {

@@ -114,6 +114,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         log::warn!("--tui: stdout is not a terminal, running headless");
     }
     let root_err = |e| ServeError::Root(args.root.clone(), e);
+    raise_open_file_limit();
     let store = FsStore::open(&args.root).map_err(root_err)?;
     let state_dir = store.state_dir().clone();
     let (keys, source) =
@@ -149,8 +150,23 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         Some(pane) => crate::tui::run(&server, &stop, pane).map_err(ServeError::Terminal)?,
         None => server.run(&stop),
     }
+    // The answers on their way go out, then their records are written.
+    drop(server);
     log::info!("stopped: every in-flight request was answered");
     Ok(())
+}
+
+/// An open connection costs a descriptor (and no thread): the usual soft
+/// limit of 1024 would refuse connections well before `--max-connections`.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = Rlimit { current: limit.maximum, maximum: limit.maximum };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            log::warn!("cannot raise the open-file limit: {e}");
+        }
+    }
 }
 
 fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &StateDir, tui: bool) {

@@ -150,8 +150,7 @@ fn sigterm_when_idle_exits_0() {
 fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     let mut s = TestServer::start(&[]);
     let id = s.upload_init("/", "inflight.bin", None)["id"].as_str().unwrap().to_string();
-    // Bodies up to 1 KiB are read before the request is handed over; this
-    // one is streamed by the worker.
+    // Bodies over 64 KiB wait in a temp file until they are whole.
     let body: Vec<u8> = (0..256 * 1024u32).map(|n| (n % 253) as u8).collect();
     let half = body.len() / 2;
     let mut conn = connect(s.addr);
@@ -162,9 +161,8 @@ fn sigterm_lets_an_in_flight_upload_finish_then_exits_0() {
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&body[..half]).unwrap();
-    // The worker is spooling the body once its temp file exists.
-    let tmp = s.state_dir().tmp();
-    wait_for("the upload to start", || !common::temp_files(&tmp).is_empty());
+    // The server is reading the body once its temp file is open.
+    wait_for("the upload to start", || s.bodies_in_flight() == 1);
 
     // The server has the signal (stopping has begun), and a moment to act
     // on it wrongly, before the rest is sent.
@@ -218,8 +216,8 @@ fn concurrent_clients_all_succeed_and_each_request_is_journaled_once() {
     });
     let total: usize = counts.iter().sum();
 
-    let journal = s.journal();
-    assert_eq!(journal.len(), total, "one line per request");
+    let journal = s.records(total);
+    assert_eq!(journal.len(), total, "one final record per request");
     let ids: HashSet<&str> = journal.iter().map(|e| e["requestId"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), total, "request ids are unique");
     assert!(journal.iter().all(|e| e["status"] == 200), "{:?}", journal.iter().find(|e| e["status"] != 200));
@@ -247,6 +245,7 @@ fn a_torn_journal_line_is_skipped_and_later_lines_stay_whole() {
     OpenOptions::new().append(true).open(&journal).unwrap().write_all(b"{\"time\":\"2024-").unwrap();
     let s = TestServer::builder().root(dir.path()).start();
     s.get_json("/files?parentId=%2F");
+    wait_for("the second server's record", || fs::read_to_string(&journal).unwrap().lines().count() == 3);
     let text = fs::read_to_string(&journal).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
@@ -362,8 +361,7 @@ fn a_second_sigterm_exits_at_once_even_with_a_stalled_upload() {
     );
     conn.write_all(head.as_bytes()).unwrap();
     conn.write_all(&[1u8; 5000]).unwrap();
-    let tmp = s.state_dir().tmp();
-    wait_for("the upload to start", || !common::temp_files(&tmp).is_empty());
+    wait_for("the upload to start", || s.bodies_in_flight() == 1);
 
     // The first signal is delivered before the second is sent, so the two
     // cannot merge into one; an exit on the first would show within 300 ms.

@@ -91,7 +91,11 @@ fn average(xs: &[u64]) -> f64 {
 
 #[test]
 fn soak_256_connections_for_30_s_without_an_error_or_growing_memory() {
-    let s = TestServer::builder().env("RUST_LOG", "info,wfhook::access=warn").start();
+    let s = TestServer::builder()
+        .env("RUST_LOG", "info,wfhook::access=warn")
+        .arg("--max-connections-per-client")
+        .arg("1024")
+        .start();
     let ids: Vec<String> = (0..CONNECTIONS)
         .map(|c| s.put_file("/", &format!("f{c}.bin"), &body(c, 0), Some((&format!("doc-{c}"), "v1"))))
         .collect();

@@ -15,10 +15,15 @@ pub struct Config {
     pub max_upload_bytes: u64,
     pub action_timeout: Duration,
     pub link_ttl: Duration,
-    /// Open connections at most (each costs a thread in tiny_http).
+    /// Open connections at most.
     pub max_connections: usize,
-    /// Longest a socket read or write may block.
+    /// Open connections from one peer address at most.
+    pub max_connections_per_client: usize,
+    /// Longest a socket may stay silent.
     pub io_timeout: Duration,
+    /// Bytes a second, over tiny_http's rate window, below which a
+    /// transfer is cut; 0: no minimum.
+    pub min_transfer_rate: u64,
 }
 
 impl Config {
@@ -27,6 +32,8 @@ impl Config {
         let defaults = tiny_http::Limits::default();
         tiny_http::Limits {
             max_connections: self.max_connections,
+            max_connections_per_client: self.max_connections_per_client,
+            min_transfer_rate: self.min_transfer_rate,
             io_timeout: self.io_timeout,
             // A head may never take longer than one stalled read would.
             header_timeout: defaults.header_timeout.min(self.io_timeout),

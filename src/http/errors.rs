@@ -22,6 +22,8 @@ pub enum HttpError {
     TooLarge(u64),
     Store(StoreError),
     Action(ActionError),
+    /// The handler panicked; the worker goes on.
+    Panicked,
 }
 
 impl HttpError {
@@ -36,6 +38,7 @@ impl HttpError {
             HttpError::TooLarge(limit) => (413, format!("body larger than the limit of {limit} bytes")),
             HttpError::Store(e) => (store_status(e), e.to_string()),
             HttpError::Action(e) => (action_status(e), e.to_string()),
+            HttpError::Panicked => (500, "internal error".to_string()),
         }
     }
 
@@ -109,6 +112,7 @@ mod tests {
             (ActionError::Refused("x".into()).into(), 409),
             (ActionError::TimedOut(Duration::from_secs(1)).into(), 500),
             (ActionError::Panicked.into(), 500),
+            (HttpError::Panicked, 500),
         ];
         for (e, status) in cases {
             assert_eq!(e.status_and_message().0, status, "{e:?}");

@@ -1,10 +1,11 @@
 //! The HTTP side: a fixed pool of worker threads pulling requests from one
 //! (vendored) `tiny_http` server, each request going route → auth →
-//! handler → journal line + event → response.
+//! handler → response → final record (journal line, metric, event).
 //!
 //! - [`config`]: what `serve` was told, and the connection bounds;
 //! - [`server`]: the shared [`App`], the listener and the worker pool;
 //! - [`pipeline`]: one request's life, from arrival to response;
+//! - [`ledger`]: every request's final record, once its answer is out;
 //! - [`routes`]: the endpoint table and what each endpoint does;
 //! - [`request`] and [`response`]: reading parameters and bodies, writing
 //!   answers and their headers;
@@ -14,6 +15,7 @@
 pub mod auth;
 pub mod config;
 pub mod errors;
+pub mod ledger;
 pub mod links;
 pub mod pipeline;
 pub mod request;

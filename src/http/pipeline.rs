@@ -1,17 +1,21 @@
-//! One request's whole life: route → auth → handler → journal line, metric
-//! and event → response. Every request a worker takes leaves through
-//! [`App::handle`], which records it once, whatever the handler did.
+//! One request's whole life: route → auth → handler → response, then its
+//! final record (journal line, metric, event) once the answer is out.
+//! Every request a worker takes leaves through [`App::handle`], which
+//! records it once, whatever the handler did, panics included.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
 
-use tiny_http::Request;
+use compact_str::CompactString;
+
+use tiny_http::{BodyPlan, Header, Request};
 
 use super::errors::HttpError;
 use super::request::{self, Params};
 use super::response::{self, Reply, Style};
-use super::routes::{self, Access, Route, clip, first_chars};
-use super::{ACCESS_LOG, App};
+use super::routes::{self, Access, Body, Route, clip, first_chars};
+use super::App;
+use super::ledger::Record;
 use crate::events::{Event, rfc3339};
 use crate::store::ROOT_ID;
 
@@ -54,49 +58,42 @@ impl Call<'_> {
     }
 }
 
-/// Counts a request as in flight until dropped, even by a panic.
-struct InFlight<'a>(&'a AtomicU64);
-
-impl<'a> InFlight<'a> {
-    fn enter(gauge: &'a AtomicU64) -> InFlight<'a> {
-        gauge.fetch_add(1, Ordering::Relaxed);
-        InFlight(gauge)
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 impl App {
     /// The route for a request path, if it lies under the base path.
-    fn route(&self, path: &str) -> Option<&'static Route> {
+    pub(super) fn route(&self, path: &str) -> Option<&'static Route> {
         let rest = path.strip_prefix(self.cfg.base_path.as_str())?;
         routes::find(rest.strip_prefix('/')?)
     }
 
-    /// Handles a request, surviving a panic in any handler: the worker goes
-    /// on, and tiny_http answers the dropped request with a 500.
+    /// Handles a request, surviving a panic outside the handler too: the
+    /// worker goes on, and tiny_http answers the dropped request with a 500.
     pub(super) fn handle_guarded(&self, rq: Request) {
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(rq))).is_err() {
-            log::error!("a request handler panicked; the worker goes on");
+            log::error!("a request failed outside its handler; the worker goes on");
         }
     }
 
-    /// Handles one request from arrival to response.
+    /// Handles one request from arrival to response. A request that may
+    /// change documents is journaled before it is answered; every request
+    /// gets its final record once its answer has been written, or cut.
     pub fn handle(&self, mut rq: Request) {
-        let started = Instant::now();
-        let _in_flight = InFlight::enter(&self.live.in_flight);
+        let received = rq.received();
+        self.live.in_flight.fetch_add(1, Ordering::Relaxed);
         let (path, query) = request::split_target(rq.url());
-        let (path, query) = (path.to_string(), query.to_string());
+        let (path, query) = (CompactString::from(first_chars(path, 200)), query.to_string());
         let route = self.route(&path);
         let endpoint = route.map_or("unknown", |r| r.name);
-        let mut event = Event::new(rfc3339(SystemTime::now()), self.request_id(), rq.method().as_str(), endpoint);
+        let arrived = SystemTime::now() - received.elapsed();
+        let mut event = Event::new(rfc3339(arrived), self.request_id(), rq.method().as_str(), endpoint);
         event.username = request::header(&rq, "username").map(clip);
         let style = route.map_or(Style::Error, |r| r.style);
-        let result = self.dispatch(&mut rq, route, &path, &query, &mut event);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.dispatch(&mut rq, route, &path, &query, &mut event)
+        }))
+        .unwrap_or_else(|_| {
+            log::error!("{} {}: the handler panicked; the worker goes on", event.request_id, event.endpoint);
+            Err(HttpError::Panicked)
+        });
         let (reply, allow) = match result {
             Ok(reply) => (reply, None),
             Err(e) => {
@@ -120,27 +117,25 @@ impl App {
             Reply::Json(status, _) => *status,
             Reply::Html(_) | Reply::File { .. } => 200,
         };
-        event.latency_us = started.elapsed().as_micros() as u64;
-        self.metrics.record(&event);
-        // The journal line is written before the response leaves.
-        if let Err(e) = self.journal.append(&event) {
-            log::error!("cannot append to the journal: {e}");
+        if route.is_some_and(|r| r.changes) {
+            // Journaled before the answer says it happened.
+            event.latency_us = received.elapsed().as_micros() as u64;
+            if let Err(e) = self.journal.append(&event) {
+                log::error!("cannot append to the journal: {e}");
+            }
         }
-        log::info!(
-            target: ACCESS_LOG,
-            "{} {} {} {:.1}ms {}",
-            event.method,
-            first_chars(&path, 200).escape_debug(),
-            event.status,
-            event.latency_us as f64 / 1000.0,
-            event.request_id
-        );
         let mut response = response::render(reply, &event.request_id);
         if let Some(allow) = allow {
             response.add_header(response::safe_header("Allow", &allow));
         }
         let request_id = event.request_id.clone();
-        self.bus.publish(event);
+        let ledger = self.ledger.writer();
+        rq.on_complete(move |done| {
+            event.bytes = Some(done.body_bytes);
+            event.complete = Some(done.complete);
+            event.latency_us = received.elapsed().as_micros() as u64;
+            ledger.write(Record { event, path, handled: true });
+        });
         if let Err(e) = rq.respond(response) {
             log::debug!("{request_id}: sending the response failed: {e}");
         }
@@ -171,23 +166,59 @@ impl App {
             Access::KeyOrLink if params.get("sig").is_some() => {
                 link_expires = Some(self.links.verify(route.name, &params)?);
             }
-            Access::Key | Access::KeyOrLink => self.authenticate(rq)?,
+            Access::Key | Access::KeyOrLink => self.authenticate(rq.headers())?,
         }
-        if route.form {
+        if route.body == Body::Form {
             params.add_form_body(rq)?;
         }
         (route.handler)(self, &mut Call { rq, params, event, link_expires })
     }
 
-    fn authenticate(&self, rq: &Request) -> Result<(), HttpError> {
-        let key = request::header(rq, "apiKey").unwrap_or_default();
+    fn authenticate(&self, headers: &[Header]) -> Result<(), HttpError> {
+        let key = request::header_in(headers, "apiKey").unwrap_or_default();
         if key.is_empty() || !self.keys.accepts(key) {
             return Err(HttpError::Forbidden("missing or invalid apiKey"));
         }
-        if request::header(rq, "username").is_none_or(|u| u.trim().is_empty()) {
+        if request::header_in(headers, "username").is_none_or(|u| u.trim().is_empty()) {
             return Err(HttpError::Forbidden("missing username"));
         }
         Ok(())
+    }
+
+    /// Whether the connection layer reads a request's body before a worker
+    /// gets the request, and where it keeps it. Only a body the route takes,
+    /// under its limit, sent with a valid key: anything else is left
+    /// unread, and the handler refuses the request without waiting for it
+    /// (a body nobody may send costs no worker and no disk).
+    pub(super) fn body_plan(&self, head: &tiny_http::Head<'_>) -> BodyPlan {
+        let (path, _) = request::split_target(head.url);
+        let Some(route) = self.route(path).filter(|r| r.methods.contains(head.method)) else {
+            return BodyPlan::Leave;
+        };
+        let max = match route.body {
+            Body::None => return BodyPlan::Leave,
+            Body::Form => request::MAX_FORM_BYTES,
+            Body::Upload => self.cfg.max_upload_bytes,
+        };
+        if route.access != Access::Public && self.authenticate(head.headers).is_err() {
+            return BodyPlan::Leave;
+        }
+        if head.length.is_some_and(|n| n > max) {
+            return BodyPlan::Leave;
+        }
+        let spool = if head.length.is_some_and(|n| n <= tiny_http::SMALL_BODY as u64) {
+            None
+        } else {
+            match self.store.body_spool() {
+                Ok(file) => Some(file),
+                Err(e) => {
+                    // Unread, the body gets a 400 from the handler.
+                    log::error!("cannot make a temp file for a request body: {e}");
+                    return BodyPlan::Leave;
+                }
+            }
+        };
+        BodyPlan::Take { max, spool }
     }
 }
 

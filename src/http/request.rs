@@ -4,7 +4,7 @@
 
 use std::io::{self, Read};
 
-use tiny_http::{Method, Request};
+use tiny_http::{Header, Method, Request};
 
 use super::errors::HttpError;
 
@@ -13,7 +13,12 @@ pub const MAX_FORM_BYTES: u64 = 64 * 1024;
 
 /// The value of the first header named `name` (case-insensitive).
 pub fn header<'a>(rq: &'a Request, name: &'static str) -> Option<&'a str> {
-    rq.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
+    header_in(rq.headers(), name)
+}
+
+/// The value of the first of `headers` named `name` (case-insensitive).
+pub fn header_in<'a>(headers: &'a [Header], name: &'static str) -> Option<&'a str> {
+    headers.iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str())
 }
 
 /// The declared body length; `None` for chunked bodies. tiny_http parsed

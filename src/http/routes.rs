@@ -26,6 +26,16 @@ pub enum Access {
     KeyOrLink,
 }
 
+/// The body a route takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Body {
+    None,
+    /// An urlencoded form, up to `MAX_FORM_BYTES`.
+    Form,
+    /// A file's bytes, up to `--max-upload-bytes`.
+    Upload,
+}
+
 pub type Handler = fn(&App, &mut Call) -> Result<Reply, HttpError>;
 
 pub struct Route {
@@ -33,8 +43,11 @@ pub struct Route {
     pub methods: &'static [Method],
     pub access: Access,
     pub style: Style,
-    /// Reads parameters from an urlencoded body too.
-    pub form: bool,
+    /// The body it takes, which the connection layer reads for it (once
+    /// the key is checked); a form's fields are parameters too.
+    pub body: Body,
+    /// May change documents: journaled before it is answered as well.
+    pub changes: bool,
     /// Listed in `availableEndpoints`: a Workfront endpoint, not a link target.
     pub advertised: bool,
     pub handler: Handler,
@@ -45,21 +58,41 @@ const POST: &[Method] = &[Method::Post];
 const PUT: &[Method] = &[Method::Put];
 
 const fn route(name: &'static str, methods: &'static [Method], access: Access, handler: Handler) -> Route {
-    Route { name, methods, access, style: Style::Error, form: false, advertised: true, handler }
+    Route {
+        name,
+        methods,
+        access,
+        style: Style::Error,
+        body: Body::None,
+        changes: false,
+        advertised: true,
+        handler,
+    }
+}
+
+/// A route that reads parameters from an urlencoded body too.
+const fn form(r: Route) -> Route {
+    Route { body: Body::Form, ..r }
 }
 
 pub static ROUTES: &[Route] = &[
     route("serviceInfo", GET, Access::Public, service_info),
-    Route { style: Style::Failure, methods: &[Method::Get], ..route("customAction", GET, Access::Key, custom_action) },
+    // An action may change documents (lock, archive, snapshot…).
+    Route {
+        style: Style::Failure,
+        methods: &[Method::Get],
+        changes: true,
+        ..route("customAction", GET, Access::Key, custom_action)
+    },
     route("metadata", GET, Access::Key, metadata),
     route("files", GET, Access::Key, files),
     route("search", GET, Access::Key, search),
     route("download", GET, Access::KeyOrLink, download),
-    Route { form: true, ..route("uploadInit", POST, Access::Key, upload_init) },
-    Route { style: Style::Result, ..route("upload", PUT, Access::Key, upload) },
-    Route { form: true, ..route("createFolder", POST, Access::Key, create_folder) },
-    Route { form: true, style: Style::Failure, ..route("delete", PUT, Access::Key, delete) },
-    Route { form: true, style: Style::Failure, ..route("rename", PUT, Access::Key, rename) },
+    Route { changes: true, ..form(route("uploadInit", POST, Access::Key, upload_init)) },
+    Route { style: Style::Result, body: Body::Upload, changes: true, ..route("upload", PUT, Access::Key, upload) },
+    Route { changes: true, ..form(route("createFolder", POST, Access::Key, create_folder)) },
+    Route { style: Style::Failure, changes: true, ..form(route("delete", PUT, Access::Key, delete)) },
+    Route { style: Style::Failure, changes: true, ..form(route("rename", PUT, Access::Key, rename)) },
     Route { advertised: false, ..route("view", GET, Access::KeyOrLink, view) },
 ];
 

@@ -3,18 +3,21 @@
 //! it until told to stop.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use compact_str::{CompactString, format_compact};
 
 use super::Config;
 use super::auth::Keys;
+use super::ledger::{Ledger, Record, Sinks};
+use super::request;
+use super::routes::first_chars;
 use super::links::Links;
 use crate::actions::Runner;
-use crate::events::Bus;
+use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
 use crate::metrics::{ActionCount, Metrics};
 use crate::store::Store;
@@ -22,7 +25,9 @@ use crate::store::Store;
 /// Live figures for the dashboard and the metrics.
 pub struct Live {
     pub started: Instant,
-    pub in_flight: AtomicU64,
+    /// Requests taken by a worker and not yet recorded: in a handler, or
+    /// their answer on its way.
+    pub in_flight: Arc<AtomicU64>,
     pub addr: SocketAddr,
 }
 
@@ -32,17 +37,19 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub keys: Keys,
     pub links: Links,
-    pub journal: Journal,
+    pub journal: Arc<Journal>,
     pub bus: Bus,
     pub runner: Runner,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub live: Live,
+    pub ledger: Ledger,
     id_prefix: String,
     next_id: AtomicU64,
 }
 
 pub struct Server {
-    http: Arc<tiny_http::Server>,
+    /// `None` once dropped: see `Drop`.
+    http: Option<Arc<tiny_http::Server>>,
     app: Arc<App>,
 }
 
@@ -58,9 +65,8 @@ pub struct Parts {
 impl Server {
     /// Binds the listener; requests are served once [`Server::run`] starts.
     pub fn bind(mut cfg: Config, parts: Parts) -> io::Result<Server> {
-        let http = tiny_http::Server::http_with_limits(&cfg.listen, cfg.limits())
-            .map_err(|e| io::Error::new(io::ErrorKind::AddrNotAvailable, e.to_string()))?;
-        let addr = http.server_addr().to_ip().ok_or_else(|| io::Error::other("not an IP listener"))?;
+        let listener = TcpListener::bind(&cfg.listen)?;
+        let addr = listener.local_addr()?;
         let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         cfg.public_url = Some(public.trim_end_matches('/').to_string());
         let links = Links::new(
@@ -69,20 +75,44 @@ impl Server {
             cfg.link_ttl,
         );
         let runner = Runner::new(cfg.workers, cfg.action_timeout);
-        let app = App {
+        let journal = Arc::new(parts.journal);
+        let metrics = Arc::new(Metrics::new());
+        let in_flight = Arc::new(AtomicU64::new(0));
+        let ledger = Ledger::start(Sinks {
+            journal: Arc::clone(&journal),
+            metrics: Arc::clone(&metrics),
+            bus: parts.bus.clone(),
+            in_flight: Arc::clone(&in_flight),
+        });
+        let limits = cfg.limits();
+        let app = Arc::new(App {
             store: parts.store,
             keys: parts.keys,
             links,
-            journal: parts.journal,
+            journal,
             bus: parts.bus,
             runner,
-            metrics: Metrics::new(),
-            live: Live { started: Instant::now(), in_flight: AtomicU64::new(0), addr },
+            metrics,
+            live: Live { started: Instant::now(), in_flight, addr },
+            ledger,
             id_prefix: crate::crypto::random_hex(3),
             next_id: AtomicU64::new(1),
             cfg,
+        });
+        // The connection loop asks the app which bodies to read, and tells
+        // it of the requests it refuses itself.
+        let hooks = tiny_http::Hooks {
+            refusal: Some(Arc::new({
+                let app = Arc::clone(&app);
+                move |r: &tiny_http::Refusal| app.record_refusal(r)
+            })),
+            body: Some(Arc::new({
+                let app = Arc::clone(&app);
+                move |head: &tiny_http::Head<'_>| app.body_plan(head)
+            })),
         };
-        Ok(Server { http: Arc::new(http), app: Arc::new(app) })
+        let http = tiny_http::Server::from_tcp(listener, limits, hooks).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(Server { http: Some(Arc::new(http)), app })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -93,30 +123,38 @@ impl Server {
         &self.app
     }
 
-    /// Serves until `stop` is set, then answers what was already received
-    /// and returns once every worker is done.
+    /// Serves until `stop` is set, then finishes every request under way
+    /// (bodies still coming in included) and returns once every worker is
+    /// done.
     pub fn run(&self, stop: &Arc<AtomicBool>) {
+        let http = self.http.as_ref().expect("a server not yet dropped");
         let workers: Vec<_> = (0..self.app.cfg.workers.max(1))
             .map(|n| {
-                let http = Arc::clone(&self.http);
+                let http = Arc::clone(http);
                 let app = Arc::clone(&self.app);
-                let stop = Arc::clone(stop);
                 std::thread::Builder::new()
                     .name(format!("wfhook-worker-{n}"))
-                    .spawn(move || worker(&http, &app, &stop))
+                    .spawn(move || worker(&http, &app))
                     .expect("cannot start a worker thread")
             })
             .collect();
+        while !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        http.shutdown();
         for w in workers {
             let _ = w.join();
         }
     }
 }
 
-fn worker(http: &tiny_http::Server, app: &App, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
+/// Takes requests until the connection layer has stopped and handed over
+/// the last one.
+fn worker(http: &tiny_http::Server, app: &App) {
+    loop {
         match http.recv_timeout(Duration::from_millis(200)) {
             Ok(Some(rq)) => app.handle_guarded(rq),
+            Ok(None) if http.is_finished() => break,
             Ok(None) => {}
             Err(e) => {
                 log::warn!("accepting a request failed: {e}");
@@ -124,9 +162,18 @@ fn worker(http: &tiny_http::Server, app: &App, stop: &AtomicBool) {
             }
         }
     }
-    // Finish what was already received before leaving.
     while let Ok(Some(rq)) = http.try_recv() {
         app.handle_guarded(rq);
+    }
+}
+
+impl Drop for Server {
+    /// The connection loop sends the answers on their way (each one's
+    /// completion queues its final record), then the ledger writes the
+    /// last records: after this, the journal has every request.
+    fn drop(&mut self) {
+        drop(self.http.take());
+        self.app.ledger.close();
     }
 }
 
@@ -178,6 +225,37 @@ impl App {
     pub(super) fn request_id(&self) -> CompactString {
         format_compact!("{}-{}", self.id_prefix, self.next_id.fetch_add(1, Ordering::Relaxed))
     }
+
+    /// Records a request the connection layer answered itself (or that
+    /// the client left inside its body). Nothing in it was authenticated:
+    /// its fields are cut short.
+    fn record_refusal(&self, r: &tiny_http::Refusal) {
+        let path = r.target.as_deref().map_or("", |t| request::split_target(t).0);
+        let endpoint = self.route(path).map_or("unknown", |route| route.name);
+        let arrived = SystemTime::now() - r.received.elapsed();
+        let method = r.method.as_deref().map_or("-", |m| first_chars(m, 16));
+        let mut event = Event::new(rfc3339(arrived), self.request_id(), method, endpoint);
+        event.status = r.status;
+        event.latency_us = r.received.elapsed().as_micros() as u64;
+        event.error = Some(refusal_reason(r.status, r.answered).into());
+        event.bytes = Some(0);
+        event.complete = Some(r.answered);
+        self.ledger.writer().write(Record { event, path: first_chars(path, 64).into(), handled: false });
+    }
+}
+
+/// What the journal says of a request the connection layer refused.
+fn refusal_reason(status: u16, answered: bool) -> &'static str {
+    match (status, answered) {
+        (_, false) => "the client left before the request was whole",
+        (400, _) => "malformed request",
+        (408, _) => "the request head or body came too slowly",
+        (417, _) => "unsupported Expect header",
+        (431, _) => "request head too large",
+        (503, _) => "too many connections",
+        (505, _) => "HTTP version not supported",
+        _ => "refused by the connection layer",
+    }
 }
 
 /// An app on a store in `root`, assembled as `serve` does but never run,
@@ -197,7 +275,9 @@ pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
         action_timeout: Duration::from_secs(60),
         link_ttl: Duration::from_secs(3600),
         max_connections: 8,
+        max_connections_per_client: 8,
         io_timeout: Duration::from_secs(60),
+        min_transfer_rate: 0,
     };
     let parts = Parts {
         store: Arc::new(store),

@@ -136,6 +136,22 @@ impl Staged {
     }
 
     /// A new, empty folder (0777 less the umask).
+    /// A nameless file for a request body: `O_TMPFILE` where the
+    /// filesystem has it, else a file removed as soon as it is made.
+    fn nameless(tmp: &OwnTmp) -> io::Result<File> {
+        let dir = tmp.dir()?;
+        let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
+        match rustix::fs::openat(&*dir, ".", flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => Ok(File::from(fd)),
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR | rustix::io::Errno::INVAL) => {
+                let (staged, file) = Staged::file(tmp, "body-", 0o600)?;
+                drop(staged);
+                Ok(file)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     fn folder(tmp: &OwnTmp) -> io::Result<Staged> {
         let dir = tmp.dir()?;
         let name = format!("folder-{}", paths::new_id());
@@ -673,6 +689,10 @@ fn inherited_mode(old: &Stat) -> Mode {
 }
 
 impl Store for FsStore {
+    fn body_spool(&self) -> io::Result<File> {
+        Staged::nameless(&self.tmp)
+    }
+
     fn metadata(&self, id: &str) -> Result<Item> {
         let (rel, st) = self.with_item(id, |rel| Ok((rel.to_string(), self.stat(rel)?)))?;
         Ok(self.item_of(id, &rel, &st))

@@ -150,4 +150,7 @@ pub trait Store: Send + Sync {
     fn archive(&self, id: &str) -> Result<bool>;
     /// Keeps a copy of the current bytes under `version`.
     fn snapshot(&self, id: &str, version: &str) -> Result<()>;
+    /// A nameless temp file, gone once closed, where a request body waits
+    /// for its handler: in this process's temp folder, on the root's disk.
+    fn body_spool(&self) -> std::io::Result<std::fs::File>;
 }

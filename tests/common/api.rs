@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::client::{Response, request};
 use super::server::TestServer;
+use super::wait::wait_for;
 
 /// The key every test server accepts unless a test asks otherwise.
 pub const KEY: &str = "test-key";
@@ -178,11 +179,25 @@ impl TestServer {
     }
 
     /// Every line of the journal, parsed; panics on a line that is not JSON.
-    pub fn journal(&self) -> Vec<Value> {
+    pub fn journal_lines(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.state_dir().journal()).unwrap_or_default();
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("journal line is not JSON ({e}): {l}")))
             .collect()
+    }
+
+    /// The journal's final records (one per request, written once its
+    /// answer is out), as they are now.
+    pub fn journal(&self) -> Vec<Value> {
+        self.journal_lines().into_iter().filter(|e| e.get("complete").is_some()).collect()
+    }
+
+    /// The journal's final records, once there are at least `n`: a record
+    /// is written just after its answer's last byte, which the client may
+    /// read first.
+    pub fn records(&self, n: usize) -> Vec<Value> {
+        wait_for(&format!("{n} final records in the journal"), || self.journal().len() >= n);
+        self.journal()
     }
 
     /// An item's signed `viewLink`, from its metadata.

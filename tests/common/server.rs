@@ -362,6 +362,17 @@ impl TestServer {
     pub fn threads(&self) -> Option<u64> {
         proc_status(self.pid(), "Threads:")
     }
+
+    /// How many request bodies the server is reading now: each has a
+    /// nameless temp file in the root's temp folder open.
+    pub fn bodies_in_flight(&self) -> usize {
+        let tmp = self.state_dir().tmp();
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{}/fd", self.pid())) else { return 0 };
+        fds.flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .filter(|target| target.starts_with(&tmp) && target.to_string_lossy().ends_with("(deleted)"))
+            .count()
+    }
 }
 
 impl Drop for TestServer {

@@ -46,7 +46,7 @@ pub struct ClientConnection {
 
 /// Error that can happen when reading a request.
 #[derive(Debug)]
-enum ReadError {
+pub(crate) enum ReadError {
     WrongRequestLine,
     WrongHeader(HTTPVersion),
     /// the client sent an unrecognized `Expect` header
@@ -341,7 +341,7 @@ impl Iterator for ClientConnection {
 /// smuggling, CVE-2026-66752): a `Transfer-Encoding` other than one plain
 /// `chunked`, both `Transfer-Encoding` and `Content-Length`, or a
 /// `Content-Length` that is not one decimal number is refused.
-fn check_framing(headers: &[Header]) -> Result<(), ()> {
+pub(crate) fn check_framing(headers: &[Header]) -> Result<(), ()> {
     let te: Vec<&str> = headers.iter().filter(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.as_str()).collect();
     let cl: Vec<&str> = headers.iter().filter(|h| h.field.equiv("Content-Length")).map(|h| h.value.as_str().trim()).collect();
     if te.len() > 1 || te.iter().any(|v| !v.trim().eq_ignore_ascii_case("chunked")) || (!te.is_empty() && !cl.is_empty()) {
@@ -378,7 +378,7 @@ fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
 
 /// Parses the request line of the request.
 /// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
+pub(crate) fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
     let mut parts = line.split(' ');
 
     let method = parts.next().and_then(|w| w.parse().ok());

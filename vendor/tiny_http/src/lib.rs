@@ -113,6 +113,7 @@ use util::MessagesQueue;
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use limits::Limits;
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use reactor::{BodyPlan, Completion, Head, Hooks, Refusal, RATE_WINDOW, SMALL_BODY};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
@@ -121,6 +122,7 @@ mod client;
 mod common;
 mod connection;
 mod limits;
+mod reactor;
 mod request;
 mod response;
 mod ssl;
@@ -145,9 +147,13 @@ pub struct Server {
 
     // wfhook patch: connections open now
     connections: Arc<AtomicUsize>,
+
+    // wfhook patch: the readiness loop serving a TCP listener without TLS,
+    // and its thread, joined when the server is dropped.
+    reactor: Option<(reactor::Handle, std::sync::Mutex<Option<thread::JoinHandle<()>>>)>,
 }
 
-enum Message {
+pub(crate) enum Message {
     Error(IoError),
     NewRequest(Request),
 }
@@ -273,6 +279,11 @@ impl Server {
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
+        // wfhook patch: plain TCP is served by the readiness loop.
+        let listener = match (listener, &ssl_config) {
+            (Listener::Tcp(tcp), None) => return Self::from_tcp(tcp, limits, Hooks::default()),
+            (listener, _) => listener,
+        };
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -398,6 +409,27 @@ impl Server {
             close: close_trigger,
             listening_addr: local_addr,
             connections,
+            reactor: None,
+        })
+    }
+
+    /// wfhook patch: serves a TCP listener from one readiness loop (see
+    /// `reactor.rs`), with the application's [`Hooks`]: no thread per
+    /// connection, and `respond` returns before the answer is written.
+    pub fn from_tcp(
+        listener: std::net::TcpListener,
+        limits: Limits,
+        hooks: Hooks,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let local_addr = ListenAddr::from(listener.local_addr()?);
+        let messages = MessagesQueue::with_capacity(64);
+        let (handle, thread) = reactor::start(listener, limits, hooks, messages.clone())?;
+        Ok(Server {
+            messages,
+            close: Arc::new(AtomicBool::new(false)),
+            listening_addr: local_addr,
+            connections: Arc::new(AtomicUsize::new(0)),
+            reactor: Some((handle, std::sync::Mutex::new(Some(thread)))),
         })
     }
 
@@ -416,7 +448,31 @@ impl Server {
     }
 
     /// Returns the number of clients currently connected to the server.
+    /// wfhook patch: stops accepting and closes idle connections; the
+    /// requests under way are still read, handed over and answered, and
+    /// then [`Server::is_finished`] says so. (TCP listeners served by the
+    /// readiness loop; on the others it only stops accepting.)
+    pub fn shutdown(&self) {
+        match &self.reactor {
+            Some((handle, _)) => handle.stop(),
+            None => self.close.store(true, Relaxed),
+        }
+    }
+
+    /// wfhook patch: after [`Server::shutdown`], whether every request
+    /// under way has been handed over (and answered, on the loop's side):
+    /// what is still queued is all the workers will get.
+    pub fn is_finished(&self) -> bool {
+        match &self.reactor {
+            Some((handle, _)) => handle.finished(),
+            None => self.close.load(Relaxed),
+        }
+    }
+
     pub fn num_connections(&self) -> usize {
+        if let Some((handle, _)) = &self.reactor {
+            return handle.open_connections();
+        }
         self.connections.load(Ordering::SeqCst)
     }
 
@@ -485,6 +541,14 @@ fn refuse_busy(sock: Connection) {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // wfhook patch: the loop sends the answers on their way, then ends.
+        if let Some((handle, thread)) = self.reactor.take() {
+            handle.stop();
+            if let Some(thread) = thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let _ = thread.join();
+            }
+            return;
+        }
         self.close.store(true, Relaxed);
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {

@@ -3,17 +3,27 @@
 //! Upstream tiny_http 0.12.0 starts a thread per connection with no cap, has
 //! no socket timeouts, reads request heads of any size, and aborts the
 //! process when an unread body with a huge `Content-Length` is dropped.
-//! These limits are enforced by the accept loop (`max_connections`, the
-//! socket timeouts), by the request-head reader (the header bounds and the
-//! head deadline) and by the body reader's drop (`max_drain`).
+//! On TCP these limits are enforced by the readiness loop (`reactor.rs`);
+//! on the other listeners by the thread-per-connection layer upstream has
+//! (the accept loop, the request-head reader and the body reader's drop).
 
 use std::time::Duration;
+
+#[allow(unused_imports)] // for the docs' links
+use crate::reactor::RATE_WINDOW;
 
 /// Bounds on connections and request heads.
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Open connections at most; more are answered `503` and closed.
     pub max_connections: usize,
+    /// Open connections from one peer address at most; more are answered
+    /// `503` and closed (TCP listeners only).
+    pub max_connections_per_client: usize,
+    /// Bytes per second, averaged over [`RATE_WINDOW`], below which a
+    /// response or a request body being moved is cut; `0`: no minimum
+    /// (TCP listeners only).
+    pub min_transfer_rate: u64,
     /// Longest a single read or write on a socket may block: an idle
     /// keep-alive connection, a stalled body or a client that stops reading
     /// its response is dropped after this long.
@@ -39,6 +49,8 @@ impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 1024,
+            max_connections_per_client: usize::MAX,
+            min_transfer_rate: 0,
             io_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
             max_header_line: 8 * 1024,

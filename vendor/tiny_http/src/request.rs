@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 
 use std::sync::mpsc::Sender;
+use std::time::Instant;
+
+use crate::reactor::{Cmd, Completion, OnComplete, Outgoing, Ticket};
 
 use crate::util::{EqualReader, FusedReader};
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
@@ -74,6 +77,14 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // wfhook patch: on TCP, the readiness loop answers: `respond` hands it
+    // the answer and returns.
+    ticket: Option<Ticket>,
+    // Told how the answer went, once it is written or cut.
+    on_complete: Option<OnComplete>,
+    // When the request's first byte arrived.
+    received: Instant,
 }
 
 struct NotifyOnDrop<R> {
@@ -251,10 +262,66 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        ticket: None,
+        on_complete: None,
+        received: Instant::now(),
     })
 }
 
 impl Request {
+    /// wfhook patch: a request the readiness loop read, head and body.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_reactor(
+        method: Method,
+        path: String,
+        version: HTTPVersion,
+        headers: Vec<Header>,
+        remote_addr: SocketAddr,
+        body: Box<dyn Read + Send + 'static>,
+        body_length: Option<usize>,
+        received: Instant,
+        ticket: Ticket,
+    ) -> Request {
+        Request {
+            data_reader: Some(body),
+            response_writer: None,
+            remote_addr: Some(remote_addr),
+            secure: false,
+            method,
+            path,
+            http_version: version,
+            headers,
+            body_length,
+            must_send_continue: false,
+            notify_when_responded: None,
+            ticket: Some(ticket),
+            on_complete: None,
+            received,
+        }
+    }
+
+    /// wfhook patch: `done` is told, once the answer is written or cut, how
+    /// many body bytes went out and whether all of them did. `respond`
+    /// returns before that on TCP listeners. Not called after
+    /// `into_writer` or `upgrade`.
+    pub fn on_complete<F: FnOnce(Completion) + Send + 'static>(&mut self, done: F) {
+        self.on_complete = Some(Box::new(done));
+    }
+
+    /// wfhook patch: when the request's first byte arrived.
+    pub fn received(&self) -> Instant {
+        self.received
+    }
+
+    /// wfhook patch: takes the socket back from the readiness loop, with
+    /// the bytes it had read past this request.
+    fn detach(&mut self) -> Option<(std::net::TcpStream, Vec<u8>)> {
+        let ticket = self.ticket.take()?;
+        let (back, taken) = std::sync::mpsc::channel();
+        ticket.handle.send(Cmd::Detach { token: ticket.token, gen: ticket.gen, back });
+        taken.recv().ok()
+    }
+
     /// Returns true if the request was made through HTTPS.
     #[inline]
     pub fn secure(&self) -> bool {
@@ -315,12 +382,23 @@ impl Request {
     /// If you call this on a non-websocket request, tiny-http will wait until this `Stream` object
     ///  is destroyed before continuing to read or write on the socket. Therefore you should always
     ///  destroy it as soon as possible.
-    pub fn upgrade<R: Read>(
+    pub fn upgrade<R: Read + Send + 'static>(
         mut self,
         protocol: &str,
         response: Response<R>,
     ) -> Box<dyn ReadWrite + Send> {
         use crate::util::CustomStream;
+
+        if self.ticket.is_some() {
+            let Some((stream, leftover)) = self.detach() else {
+                return Box::new(CustomStream::new(io::empty(), io::sink()));
+            };
+            let mut writer = stream.try_clone().map(|s| Box::new(s) as Box<dyn Write + Send>).unwrap_or_else(|_| Box::new(io::sink()));
+            let _ = response.raw_print(&mut writer, self.http_version.clone(), &self.headers, false, Some(protocol));
+            let _ = writer.flush();
+            let reader = Cursor::new(leftover).chain(stream);
+            return Box::new(CustomStream::new(reader, writer));
+        }
 
         response
             .raw_print(
@@ -401,6 +479,12 @@ impl Request {
     /// Therefore you should always destroy the `Writer` as soon as possible.
     #[inline]
     pub fn into_writer(mut self) -> Box<dyn Write + Send + 'static> {
+        if self.ticket.is_some() {
+            return match self.detach() {
+                Some((stream, _)) => Box::new(stream),
+                None => Box::new(io::sink()),
+            };
+        }
         let writer = self.extract_writer_impl();
         if let Some(sender) = self.notify_when_responded.take() {
             let writer = NotifyOnDrop {
@@ -444,7 +528,7 @@ impl Request {
     #[inline]
     pub fn respond<R>(mut self, response: Response<R>) -> Result<(), IoError>
     where
-        R: Read,
+        R: Read + Send + 'static,
     {
         let res = self.respond_impl(response);
         if let Some(sender) = self.notify_when_responded.take() {
@@ -455,21 +539,45 @@ impl Request {
 
     fn respond_impl<R>(&mut self, response: Response<R>) -> Result<(), IoError>
     where
-        R: Read,
+        R: Read + Send + 'static,
     {
-        let mut writer = self.extract_writer_impl();
-
         let do_not_send_body = self.method == Method::Head;
-
-        Self::ignore_client_closing_errors(response.raw_print(
-            writer.by_ref(),
-            self.http_version.clone(),
-            &self.headers,
-            do_not_send_body,
-            None,
-        ))?;
-
-        Self::ignore_client_closing_errors(writer.flush())
+        let on_complete = self.on_complete.take();
+        let (mut head, body) =
+            match response.prepare(self.http_version.clone(), &self.headers, do_not_send_body, None) {
+                Ok(prepared) => prepared,
+                Err(e) => {
+                    // The answer could not even be made: the connection ends.
+                    self.ticket = None;
+                    self.response_writer = None;
+                    if let Some(done) = on_complete {
+                        done(Completion { body_bytes: 0, complete: false });
+                    }
+                    return Err(e);
+                }
+            };
+        if let Some(ticket) = self.ticket.take() {
+            if !ticket.keep_alive {
+                // The head ends in an empty line; the header goes before it.
+                let at = head.len() - 2;
+                head.splice(at..at, b"Connection: close\r\n".iter().copied());
+            }
+            let out = Outgoing { head, body, on_complete, keep_alive: ticket.keep_alive };
+            ticket.handle.send(Cmd::Respond { token: ticket.token, gen: ticket.gen, out });
+            return Ok(());
+        }
+        let mut writer = self.extract_writer_impl();
+        let (body_bytes, result) = match writer.write_all(&head) {
+            Err(e) => (0, Err(e)),
+            Ok(()) => {
+                let (sent, result) = body.write_to(&mut writer);
+                (sent, result.and_then(|_| writer.flush()))
+            }
+        };
+        if let Some(done) = on_complete {
+            done(Completion { body_bytes, complete: result.is_ok() });
+        }
+        Self::ignore_client_closing_errors(result)
     }
 
     fn ignore_client_closing_errors(result: io::Result<()>) -> io::Result<()> {
@@ -500,7 +608,7 @@ impl fmt::Debug for Request {
 
 impl Drop for Request {
     fn drop(&mut self) {
-        if self.response_writer.is_some() {
+        if self.response_writer.is_some() || self.ticket.is_some() {
             let response = Response::empty(500);
             let _ = self.respond_impl(response); // ignoring any potential error
             if let Some(sender) = self.notify_when_responded.take() {

@@ -43,6 +43,51 @@ pub struct Response<R> {
     headers: Vec<Header>,
     data_length: Option<usize>,
     chunked_threshold: Option<usize>,
+    /// wfhook patch: a body that is a file, which a connection hands to
+    /// the kernel (`sendfile`) instead of copying it through `reader`.
+    file: Option<File>,
+}
+
+/// wfhook patch: a response's body, ready to be sent after its head.
+pub(crate) enum Body {
+    Empty,
+    Reader { reader: Box<dyn Read + Send>, chunked: bool },
+    File { file: File, len: u64 },
+}
+
+impl Body {
+    /// Writes the body with blocking writes: the bytes written after the
+    /// head (chunk framing included), and how it ended.
+    pub(crate) fn write_to<W: Write>(self, writer: W) -> (u64, IoResult<()>) {
+        let mut writer = Counting { inner: writer, count: 0 };
+        let result = match self {
+            Body::Empty => Ok(()),
+            Body::Reader { mut reader, chunked: true } => {
+                let mut encoder = chunked_transfer::Encoder::new(&mut writer);
+                io::copy(&mut reader, &mut encoder).and_then(|_| encoder.flush())
+            }
+            Body::Reader { mut reader, chunked: false } => io::copy(&mut reader, &mut writer).map(drop),
+            Body::File { file, len } => io::copy(&mut file.take(len), &mut writer).map(drop),
+        };
+        (writer.count, result)
+    }
+}
+
+struct Counting<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> IoResult<()> {
+        self.inner.flush()
+    }
 }
 
 /// A `Response` without a template parameter.
@@ -206,6 +251,7 @@ where
             headers: Vec::with_capacity(16),
             data_length,
             chunked_threshold: None,
+            file: None,
         };
 
         for h in headers {
@@ -319,6 +365,7 @@ where
             status_code: self.status_code,
             data_length,
             chunked_threshold: self.chunked_threshold,
+            file: None,
         }
     }
 
@@ -332,13 +379,34 @@ where
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
-        mut self,
+        self,
         mut writer: W,
         http_version: HTTPVersion,
         request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
-    ) -> IoResult<()> {
+    ) -> IoResult<()>
+    where
+        R: Send + 'static,
+    {
+        let (head, body) = self.prepare(http_version, request_headers, do_not_send_body, upgrade)?;
+        writer.write_all(&head)?;
+        body.write_to(&mut writer).1
+    }
+
+    /// wfhook patch: the response's head, as bytes, and its body, as what
+    /// [`Response::raw_print`] would send after it: a connection of the
+    /// reactor sends both without a thread waiting on the client.
+    pub(crate) fn prepare(
+        mut self,
+        http_version: HTTPVersion,
+        request_headers: &[Header],
+        do_not_send_body: bool,
+        upgrade: Option<&str>,
+    ) -> IoResult<(Vec<u8>, Body)>
+    where
+        R: Send + 'static,
+    {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
             request_headers,
@@ -380,20 +448,29 @@ where
             transfer_encoding = None;
         }
 
+        // the body: the file when there is one, else the reader
+        let mut file = self.file.take();
+        let data_length = self.data_length;
+        let mut reader: Box<dyn Read + Send> = match file.take_if(|_| data_length.is_none()) {
+            // A file of unknown length goes as any reader does.
+            Some(f) => Box::new(f),
+            None => Box::new(self.reader),
+        };
+
         // if the transfer encoding is identity, the content length must be known ; therefore if
         // we don't know it, we buffer the entire response first here
         // while this is an expensive operation, it is only ever needed for clients using HTTP 1.0
-        let (mut reader, data_length): (Box<dyn Read>, _) =
-            match (self.data_length, transfer_encoding) {
-                (Some(l), _) => (Box::new(self.reader), Some(l)),
-                (None, Some(TransferEncoding::Identity)) => {
-                    let mut buf = Vec::new();
-                    self.reader.read_to_end(&mut buf)?;
-                    let l = buf.len();
-                    (Box::new(Cursor::new(buf)), Some(l))
-                }
-                _ => (Box::new(self.reader), None),
-            };
+        let data_length = match (data_length, transfer_encoding) {
+            (Some(l), _) => Some(l),
+            (None, Some(TransferEncoding::Identity)) => {
+                let mut buf = Vec::new();
+                reader.read_to_end(&mut buf)?;
+                let l = buf.len();
+                reader = Box::new(Cursor::new(buf));
+                Some(l)
+            }
+            _ => None,
+        };
 
         // checking whether to ignore the body of the response
         let do_not_send_body = do_not_send_body
@@ -410,53 +487,31 @@ where
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
             Some(TransferEncoding::Identity) => {
-                assert!(data_length.is_some());
-                let data_length = data_length.unwrap();
-
+                let data_length = data_length.unwrap_or(0);
                 self.headers.push(
-                    Header::from_bytes(
-                        &b"Content-Length"[..],
-                        format!("{}", data_length).as_bytes(),
-                    )
-                    .unwrap(),
+                    Header::from_bytes(&b"Content-Length"[..], format!("{}", data_length).as_bytes()).unwrap(),
                 )
             }
 
             _ => (),
         };
 
-        // sending headers
-        write_message_header(
-            writer.by_ref(),
-            &http_version,
-            &self.status_code,
-            &self.headers,
-        )?;
+        let mut head = Vec::with_capacity(256);
+        write_message_header(&mut head, &http_version, &self.status_code, &self.headers)?;
 
-        // sending the body
-        if !do_not_send_body {
-            match transfer_encoding {
-                Some(TransferEncoding::Chunked) => {
-                    use chunked_transfer::Encoder;
-
-                    let mut writer = Encoder::new(writer);
-                    io::copy(&mut reader, &mut writer)?;
-                }
-
-                Some(TransferEncoding::Identity) => {
-                    assert!(data_length.is_some());
-                    let data_length = data_length.unwrap();
-
-                    if data_length >= 1 {
-                        io::copy(&mut reader, &mut writer)?;
-                    }
-                }
-
-                _ => (),
-            }
-        }
-
-        Ok(())
+        let body = match (do_not_send_body, transfer_encoding) {
+            (true, _) | (false, None) => Body::Empty,
+            (false, Some(TransferEncoding::Chunked)) => match file {
+                Some(f) => Body::Reader { reader: Box::new(f.take(data_length.unwrap_or(0) as u64)), chunked: true },
+                None => Body::Reader { reader, chunked: true },
+            },
+            (false, Some(TransferEncoding::Identity)) => match (data_length.unwrap_or(0) as u64, file) {
+                (0, _) => Body::Empty,
+                (len, Some(file)) => Body::File { file, len },
+                (len, None) => Body::Reader { reader: Box::new(reader.take(len)), chunked: false },
+            },
+        };
+        Ok((head, body))
     }
 
     /// Retrieves the current value of the `Response` status code
@@ -487,6 +542,22 @@ where
             headers: self.headers,
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            file: self.file,
+        }
+    }
+}
+
+impl Response<Box<dyn Read + Send>> {
+    /// wfhook patch: a response whose body is the first `len` bytes of
+    /// `file`, sent by the kernel (`sendfile`) where the connection can.
+    pub fn from_file_len(file: File, len: u64) -> ResponseBox {
+        Response {
+            reader: Box::new(io::empty()),
+            status_code: StatusCode(200),
+            headers: Vec::new(),
+            data_length: std::convert::TryFrom::try_from(len).ok(),
+            chunked_threshold: Some(usize::MAX),
+            file: Some(file),
         }
     }
 }
@@ -575,6 +646,7 @@ impl Clone for Response<io::Empty> {
             headers: self.headers.clone(),
             data_length: self.data_length,
             chunked_threshold: self.chunked_threshold,
+            file: None,
         }
     }
 }
