@@ -6,7 +6,9 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::{Duration, Instant};
 
 use common::{KEY, TestServer, USER, WAIT, connect, raw, request, wait_for};
@@ -263,45 +265,6 @@ fn slow_headers_get_408_after_the_head_deadline() {
     answers(&s);
 }
 
-/// A legitimate request is answered in milliseconds on an idle machine; one
-/// stuck behind the trickling heads would wait for the 10 s head deadline.
-#[test]
-fn idle_and_trickling_clients_do_not_stop_a_legitimate_request() {
-    let s = TestServer::start(&[]);
-    let addr: SocketAddr = s.addr;
-    let idle: Vec<TcpStream> = (0..500).map(|_| TcpStream::connect(addr).unwrap()).collect();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let slow: Vec<_> = (0..50)
-        .map(|_| {
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut c = TcpStream::connect(addr).unwrap();
-                for b in b"GET /serviceInfo HTTP/1.1\r\nX-Slow: ".iter().chain(std::iter::repeat(&b'a')) {
-                    if stop.load(std::sync::atomic::Ordering::Relaxed) || c.write_all(&[*b]).is_err() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(500));
-    let started = Instant::now();
-    let reply = request(addr, "GET", "/customAction?name=ping", &[("apiKey", KEY), ("username", USER)], b"");
-    let took = started.elapsed();
-    assert_eq!(reply.status, 200);
-    assert!(took < Duration::from_secs(5), "a legitimate request took {took:?}");
-    let threads = s.threads().unwrap();
-    assert!(threads < 1024 + 64, "{threads} threads");
-    assert!(s.rss_kib().unwrap() < 128 * 1024, "RSS in KiB");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    drop(idle);
-    for t in slow {
-        t.join().unwrap();
-    }
-    answers(&s);
-}
-
 #[test]
 fn connections_over_the_cap_are_refused_and_threads_stay_bounded() {
     let s = TestServer::start(&["--max-connections", "32"]);
@@ -347,4 +310,350 @@ fn a_burst_of_keep_alive_connections_is_answered_at_once() {
         let n = c.read(&mut buf).expect("every connection is answered while the others stay open");
         assert_eq!(status_of(&buf[..n]), 200);
     }
+}
+
+// ------------------------------------------------------------ availability
+//
+// The unfriendly users, each alone and all at once, against one
+// server, while a legitimate client keeps asking for `ping` and
+// `metadata`. Attackers come from addresses of their own (every 127.x.y.z
+// is this machine), so that the per-client cap spares the legitimate
+// client at 127.0.0.1, and with small receive buffers, so that 512 stalled
+// downloads do not take the kernel's socket memory.
+
+/// Longest a legitimate request may take while the server is under attack:
+/// a functional bound (it takes milliseconds), not a speed test.
+const ANSWERED_WITHIN: Duration = Duration::from_secs(2);
+/// Longest an attack is waited for to reach its outcome (a cut comes
+/// within two 10 s rate windows).
+const ATTACK_WAIT: Duration = Duration::from_secs(240);
+/// Threads the server may run beyond `--workers`.
+const THREAD_ALLOWANCE: u64 = 32;
+const RSS_LIMIT_KIB: u64 = 64 * 1024;
+const WORKERS: u64 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Attack {
+    /// 512 clients open a 100 MB download (a signed link: no key) and stop reading.
+    StalledDownloads,
+    /// 64 clients read their download at 1 KiB/s: cut below the minimum rate.
+    SlowReaders,
+    /// One client uploads at 1 KiB/s: cut (408), the file keeps its bytes.
+    SlowUpload,
+    /// 500 sockets that never send a byte.
+    IdleSockets,
+    /// 50 clients sending a head one byte a second: 408 at the head deadline.
+    SlowHeads,
+    /// 100 requests a second declaring a body that never comes.
+    MissingBodies,
+}
+
+const ALL: [Attack; 6] = [
+    Attack::StalledDownloads,
+    Attack::SlowReaders,
+    Attack::SlowUpload,
+    Attack::IdleSockets,
+    Attack::SlowHeads,
+    Attack::MissingBodies,
+];
+
+impl Attack {
+    /// Each attack's own source address.
+    fn from(self) -> Ipv4Addr {
+        let n = ALL.iter().position(|a| *a == self).unwrap() as u8;
+        Ipv4Addr::new(127, 0, 1 + n, 1)
+    }
+}
+
+/// A connection from `from`, with a 4 KiB receive buffer.
+fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketType, bind, connect, socket, sockopt};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).expect("a socket");
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("a small receive buffer");
+    bind(&fd, &SocketAddrV4::new(from, 0)).expect("a loopback source address");
+    connect(&fd, &to).expect("connect");
+    TcpStream::from(fd)
+}
+
+/// The test process holds well over a thousand sockets.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
+}
+
+/// What the attacks came to.
+#[derive(Default)]
+struct Outcomes {
+    /// Slow readers whose download was cut before its end.
+    readers_cut: AtomicUsize,
+    /// The slow upload's answer.
+    upload_status: AtomicUsize,
+    /// Slow heads answered 408.
+    heads_refused: AtomicUsize,
+    /// Attackers set up (sockets open, requests sent).
+    ready: AtomicUsize,
+}
+
+/// The target of a link, for a raw request.
+fn target_of(link: &str) -> String {
+    let rest = link.split_once("://").map_or(link, |(_, r)| r);
+    rest[rest.find('/').unwrap()..].to_string()
+}
+
+/// One probe by the legitimate client: `ping` and `metadata`, each answered
+/// 200 within [`ANSWERED_WITHIN`].
+fn probe(addr: SocketAddr, file: &str) {
+    for target in ["/customAction?name=ping".to_string(), format!("/metadata?id={}", common::enc(file))] {
+        let started = Instant::now();
+        let mut c = TcpStream::connect(addr).expect("the legitimate client connects");
+        c.set_read_timeout(Some(ANSWERED_WITHIN)).unwrap();
+        let head = format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nConnection: close\r\n\r\n"
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        let mut reply = Vec::new();
+        let read = c.read_to_end(&mut reply);
+        assert!(read.is_ok(), "{target} was not answered within {ANSWERED_WITHIN:?}: {read:?}");
+        assert_eq!(status_of(&reply), 200, "{target}: {}", String::from_utf8_lossy(&reply));
+        assert!(started.elapsed() <= ANSWERED_WITHIN + Duration::from_millis(500), "{target}");
+    }
+}
+
+/// Runs `attacks` against one server until each reached its outcome, the
+/// legitimate client probing all along; checks threads and memory as it
+/// goes.
+fn under_attack(attacks: &[Attack]) {
+    raise_open_file_limit();
+    let s = TestServer::start(&[
+        "--max-connections",
+        "4096",
+        "--max-connections-per-client",
+        "600",
+        "--workers",
+        &WORKERS.to_string(),
+    ]);
+    let big = s.root.join("big.bin");
+    std::fs::File::create(&big).unwrap().set_len(100_000_000).unwrap();
+    let small = s.put_file("/", "small.txt", b"old bytes", None);
+    let big_id = s.files("/").iter().find(|i| i["title"] == "big.bin").unwrap()["id"].as_str().unwrap().to_string();
+    let download = target_of(s.metadata(&big_id)["downloadLink"].as_str().unwrap());
+    let (addr, stop, outcomes) = (s.addr, AtomicBool::new(false), Outcomes::default());
+    std::thread::scope(|scope| {
+        for &attack in attacks {
+            let (stop, outcomes, download, small) = (&stop, &outcomes, &download, &small);
+            scope.spawn(move || run_attack(attack, addr, download, small, stop, outcomes));
+        }
+        let started = Instant::now();
+        let (mut max_threads, mut max_rss) = (0, 0);
+        let done = |o: &Outcomes| {
+            attacks.iter().all(|a| match a {
+                Attack::SlowReaders => o.readers_cut.load(SeqCst) == 64,
+                Attack::SlowUpload => o.upload_status.load(SeqCst) != 0,
+                Attack::SlowHeads => o.heads_refused.load(SeqCst) >= 50,
+                _ => true,
+            }) && o.ready.load(SeqCst) == attacks.len()
+        };
+        // At least 3 s of probes with every attacker in place.
+        let mut settled: Option<Instant> = None;
+        loop {
+            probe(addr, &small);
+            max_threads = max_threads.max(s.threads().unwrap());
+            max_rss = max_rss.max(s.rss_kib().unwrap());
+            if outcomes.ready.load(SeqCst) == attacks.len() {
+                let since = *settled.get_or_insert_with(Instant::now);
+                if done(&outcomes) && since.elapsed() > Duration::from_secs(3) {
+                    break;
+                }
+            }
+            assert!(started.elapsed() < ATTACK_WAIT, "{attacks:?} did not reach their outcomes");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        stop.store(true, SeqCst);
+        assert!(max_threads < WORKERS + THREAD_ALLOWANCE, "{max_threads} threads under {attacks:?}");
+        assert!(max_rss < RSS_LIMIT_KIB, "{max_rss} KiB resident under {attacks:?}");
+    });
+    if attacks.contains(&Attack::SlowUpload) {
+        assert_eq!(outcomes.upload_status.load(SeqCst), 408, "the slow upload's answer");
+        assert_eq!(s.download(&small).body, b"old bytes", "a cut upload changed the file");
+    }
+    answers(&s);
+}
+
+fn run_attack(attack: Attack, addr: SocketAddr, download: &str, small: &str, stop: &AtomicBool, o: &Outcomes) {
+    let from = attack.from();
+    let get = format!("GET {download} HTTP/1.1\r\nHost: x\r\n\r\n");
+    match attack {
+        Attack::StalledDownloads | Attack::IdleSockets => {
+            let (n, request) = if attack == Attack::IdleSockets { (500, "") } else { (512, get.as_str()) };
+            let held: Vec<TcpStream> = (0..n)
+                .map(|_| {
+                    let mut c = connect_from(from, addr);
+                    c.write_all(request.as_bytes()).unwrap();
+                    c
+                })
+                .collect();
+            o.ready.fetch_add(1, SeqCst);
+            while !stop.load(SeqCst) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            drop(held);
+        }
+        Attack::SlowReaders => {
+            std::thread::scope(|scope| {
+                for _ in 0..64 {
+                    scope.spawn(|| {
+                        let mut c = connect_from(from, addr);
+                        c.write_all(get.as_bytes()).unwrap();
+                        c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+                        let mut got = 0u64;
+                        let mut buf = [0u8; 1024];
+                        while !stop.load(SeqCst) {
+                            match c.read(&mut buf) {
+                                Ok(0) | Err(_) if got > 0 => {
+                                    // Cut long before 100 MB at 1 KiB/s.
+                                    assert!(got < 10_000_000, "{got} bytes");
+                                    o.readers_cut.fetch_add(1, SeqCst);
+                                    return;
+                                }
+                                Ok(n) => got += n as u64,
+                                Err(_) => {}
+                            }
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    });
+                }
+                o.ready.fetch_add(1, SeqCst);
+            });
+        }
+        Attack::SlowUpload => {
+            let mut c = connect_from(from, addr);
+            let head = format!(
+                "PUT /upload?id={} HTTP/1.1\r\nHost: x\r\napiKey: {KEY}\r\nusername: {USER}\r\nContent-Length: 1000000\r\n\r\n",
+                common::enc(small)
+            );
+            c.write_all(head.as_bytes()).unwrap();
+            c.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+            o.ready.fetch_add(1, SeqCst);
+            let mut reply = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !stop.load(SeqCst) && o.upload_status.load(SeqCst) == 0 {
+                // Whatever the server says ends the upload.
+                match c.read(&mut buf) {
+                    Ok(n) if n > 0 => reply.extend_from_slice(&buf[..n]),
+                    Ok(_) => o.upload_status.store(status_of(&reply) as usize, SeqCst),
+                    Err(_) if !reply.is_empty() => o.upload_status.store(status_of(&reply) as usize, SeqCst),
+                    Err(_) => {
+                        if c.write_all(&[b'u'; 1024]).is_err() {
+                            // Cut without a word is a failure too: 1.
+                            o.upload_status.store(1, SeqCst);
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+        Attack::SlowHeads => {
+            let head = b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            let mut clients: Vec<(TcpStream, usize)> = (0..50).map(|_| (connect_from(from, addr), 0)).collect();
+            o.ready.fetch_add(1, SeqCst);
+            while !stop.load(SeqCst) {
+                for (c, sent) in clients.iter_mut() {
+                    let byte = head.get(*sent).copied().unwrap_or(b'a');
+                    if c.write_all(&[byte]).is_err() || *sent > 0 && answered(c) {
+                        let mut reply = Vec::new();
+                        let _ = c.read_to_end(&mut reply);
+                        if !reply.is_empty() && status_of(&reply) == 408 {
+                            o.heads_refused.fetch_add(1, SeqCst);
+                        }
+                        // The next slow head.
+                        *c = connect_from(from, addr);
+                        *sent = 0;
+                    } else {
+                        *sent += 1;
+                    }
+                }
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+        Attack::MissingBodies => {
+            let head = "PUT /upload?id=0123 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n";
+            let mut open = std::collections::VecDeque::new();
+            o.ready.fetch_add(1, SeqCst);
+            while !stop.load(SeqCst) {
+                let mut c = connect_from(from, addr);
+                c.write_all(head.as_bytes()).unwrap();
+                open.push_back(c);
+                // Held two seconds each (200 sockets), never read.
+                if open.len() > 200 {
+                    open.pop_front();
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+}
+
+/// Whether the server has answered (or closed) a connection, without
+/// waiting.
+fn answered(c: &TcpStream) -> bool {
+    c.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let ready = !matches!(c.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    c.set_nonblocking(false).unwrap();
+    ready
+}
+
+#[test]
+fn stalled_downloads_alone() {
+    under_attack(&[Attack::StalledDownloads]);
+}
+
+#[test]
+fn slow_readers_alone() {
+    under_attack(&[Attack::SlowReaders]);
+}
+
+#[test]
+fn a_slow_upload_alone() {
+    under_attack(&[Attack::SlowUpload]);
+}
+
+#[test]
+fn idle_sockets_alone() {
+    under_attack(&[Attack::IdleSockets]);
+}
+
+#[test]
+fn slow_heads_alone() {
+    under_attack(&[Attack::SlowHeads]);
+}
+
+#[test]
+fn missing_bodies_alone() {
+    under_attack(&[Attack::MissingBodies]);
+}
+
+#[test]
+fn every_attack_at_once() {
+    under_attack(&ALL);
+}
+
+#[test]
+fn one_address_past_its_cap_is_refused_and_others_still_get_in() {
+    let s = TestServer::start(&["--max-connections-per-client", "16"]);
+    let from = Ipv4Addr::new(127, 0, 9, 1);
+    let held: Vec<TcpStream> = (0..16).map(|_| connect_from(from, s.addr)).collect();
+    let mut over = connect_from(from, s.addr);
+    over.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n").ok();
+    assert_eq!(status_of(&read_to_close(over)), 503);
+    // Another address (the legitimate client's) still gets in.
+    probe(s.addr, "/");
+    drop(held);
+    let get = b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    wait_for("the address's cap to release", || {
+        let mut c = connect_from(from, s.addr);
+        c.write_all(get).unwrap();
+        status_of(&read_to_close(c)) == 200
+    });
 }
