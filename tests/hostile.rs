@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
@@ -440,6 +440,9 @@ fn under_attack(attacks: &[Attack]) {
     let download = target_of(s.metadata(&big_id)["downloadLink"].as_str().unwrap());
     let (addr, stop, outcomes) = (s.addr, AtomicBool::new(false), Outcomes::default());
     std::thread::scope(|scope| {
+        // The attackers stop however this ends, or the scope would wait
+        // for them forever.
+        let _stop = StopOnDrop(&stop);
         for &attack in attacks {
             let (stop, outcomes, download, small) = (&stop, &outcomes, &download, &small);
             scope.spawn(move || run_attack(attack, addr, download, small, stop, outcomes));
@@ -480,6 +483,14 @@ fn under_attack(attacks: &[Attack]) {
     answers(&s);
 }
 
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, SeqCst);
+    }
+}
+
 fn run_attack(attack: Attack, addr: SocketAddr, download: &str, small: &str, stop: &AtomicBool, o: &Outcomes) {
     let from = attack.from();
     let get = format!("GET {download} HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -510,6 +521,7 @@ fn run_attack(attack: Attack, addr: SocketAddr, download: &str, small: &str, sto
                         let mut buf = [0u8; 1024];
                         while !stop.load(SeqCst) {
                             match c.read(&mut buf) {
+                                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
                                 Ok(0) | Err(_) if got > 0 => {
                                     // Cut long before 100 MB at 1 KiB/s.
                                     assert!(got < 10_000_000, "{got} bytes");

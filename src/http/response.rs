@@ -125,11 +125,9 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             .with_header(safe_header("Content-Security-Policy", "default-src 'none'"))
             .boxed(),
         Reply::File { file, len, mime, name, inline } => {
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            // tiny_http switches to chunked (dropping Content-Length) above
-            // 32 KiB unless told otherwise; downloads always declare their size.
-            let mut rs = Response::new(StatusCode(200), Vec::new(), file, Some(len), None)
-                .with_chunked_threshold(usize::MAX)
+            // Declares its size (never chunked), and the connection layer
+            // hands the file to the kernel (`sendfile`).
+            let mut rs = Response::from_file_len(file, len)
                 .with_header(safe_header("Content-Type", &mime))
                 .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)));
             if is_active(&mime) {

@@ -257,6 +257,9 @@ struct Conn {
     head_started: Option<Instant>,
     /// The last time bytes came or went.
     last_io: Instant,
+    /// The peer's end of file is queued: reads go on until they see it,
+    /// since no further readiness event will come.
+    read_closed: bool,
 }
 
 enum State {
@@ -300,7 +303,9 @@ struct Writing {
     head_left: usize,
     body: Body,
     reader_done: bool,
+    /// Where `sendfile` goes on from, and where the file body ends.
     file_offset: u64,
+    file_end: u64,
     body_sent: u64,
     on_complete: Option<OnComplete>,
     keep_alive: bool,
@@ -406,7 +411,14 @@ impl Reactor {
                 match event.token() {
                     LISTENER => self.accept(),
                     WAKER => {}
-                    Token(t) => self.drive(t),
+                    Token(t) => {
+                        if event.is_read_closed() {
+                            if let Some(Some(conn)) = self.conns.get_mut(t) {
+                                conn.read_closed = true;
+                            }
+                        }
+                        self.drive(t)
+                    }
                 }
             }
             self.take_commands();
@@ -496,6 +508,7 @@ impl Reactor {
                 state: State::Head,
                 head_started: None,
                 last_io: now,
+                read_closed: false,
             });
             *self.per_peer.entry(peer.ip()).or_insert(0) += 1;
             self.handle.shared.open.fetch_add(1, Ordering::Relaxed);
@@ -535,19 +548,42 @@ impl Reactor {
             State::Dispatched { unread } => unread,
             _ => None,
         };
+        // A file body is `len` bytes from the file's position, as a copy
+        // through the reader would send.
+        let (file_offset, file_end) = match &mut out.body {
+            Body::File { file, len } => {
+                let at = file.stream_position().unwrap_or(0);
+                (at, at + *len)
+            }
+            _ => (0, 0),
+        };
+        // The first piece of a reader's body goes out with the head: one
+        // write for a small answer.
+        let (mut head, mut reader_done, mut failed) = (out.head, false, false);
+        let head_left = head.len();
+        if let Body::Reader { reader, chunked } = &mut out.body {
+            failed = refill(&mut head, reader, *chunked, &mut reader_done).is_err();
+        }
         conn.state = State::Writing(Box::new(Writing {
-            head_left: out.head.len(),
-            out: out.head,
+            head_left,
+            out: head,
             out_at: 0,
             body: out.body,
-            reader_done: false,
-            file_offset: 0,
+            reader_done,
+            file_offset,
+            file_end,
             body_sent: 0,
             on_complete: out.on_complete,
             keep_alive: out.keep_alive,
             unread,
             window: Window::new(now),
         }));
+        if failed {
+            if let Next::Close = self.finish(token, false) {
+                self.close(token);
+            }
+            return;
+        }
         self.drive(token);
     }
 
@@ -581,6 +617,11 @@ impl Reactor {
                 Ok(n) => {
                     conn.buf.extend_from_slice(&chunk[..n]);
                     conn.last_io = Instant::now();
+                    // A short read emptied the socket (epoll(7)): waiting
+                    // for the next edge saves a read that would block.
+                    if n < want && !conn.read_closed {
+                        return Ok(true);
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(true),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -823,8 +864,8 @@ impl Reactor {
                 })
             } else {
                 match &w.body {
-                    Body::File { file, len } if w.file_offset < *len => {
-                        let left = (*len - w.file_offset).min(1 << 30) as usize;
+                    Body::File { file, .. } if w.file_offset < w.file_end => {
+                        let left = (w.file_end - w.file_offset).min(1 << 30) as usize;
                         let mut offset = w.file_offset;
                         match rustix::fs::sendfile(&conn.stream, file, Some(&mut offset), left) {
                             // The file is shorter than it said: a cut body.
@@ -993,6 +1034,10 @@ impl Reactor {
                 }
                 Verdict::Cut => {
                     log::info!("cut an answer to {}: it stalled or fell below the minimum rate", conn.peer);
+                    // Reset, not close: what waits in the send buffer would
+                    // otherwise trickle out at the client's pace, and the
+                    // kernel would hold it for as long.
+                    let _ = rustix::net::sockopt::set_socket_linger(&conn.stream, Some(Duration::ZERO));
                     self.close(token);
                 }
             }
@@ -1052,36 +1097,34 @@ enum Verdict {
 fn refill(out: &mut Vec<u8>, reader: &mut Box<dyn Read + Send>, chunked: bool, done: &mut bool) -> Result<(), ()> {
     let start = out.len();
     let frame = if chunked { 10 } else { 0 };
-    out.resize(start + frame + CHUNK, 0);
-    let n = loop {
-        match reader.read(&mut out[start + frame..]) {
-            Ok(n) => break n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => {
-                out.truncate(start);
-                return Err(());
-            }
+    out.resize(start + frame, 0);
+    // `read_to_end` grows `out` as bytes come, so a small answer costs no
+    // zeroed 64 KiB buffer; fewer than CHUNK bytes means the reader ended.
+    let n = match (&mut **reader).take(CHUNK as u64).read_to_end(out) {
+        Ok(n) => n,
+        Err(_) => {
+            out.truncate(start);
+            return Err(());
         }
     };
+    *done = n < CHUNK;
     if !chunked {
-        out.truncate(start + n);
-        *done = n == 0;
         return Ok(());
     }
-    if n == 0 {
+    if n > 0 {
+        // The size line goes right before the data: the frame is filled
+        // from its end, and the unused front is removed.
+        let size = format!("{:X}\r\n", n);
+        let at = start + frame - size.len();
+        out[at..start + frame].copy_from_slice(size.as_bytes());
+        out.drain(start..at);
+        out.extend_from_slice(b"\r\n");
+    } else {
         out.truncate(start);
-        out.extend_from_slice(b"0\r\n\r\n");
-        *done = true;
-        return Ok(());
     }
-    // The size line goes right before the data: the frame is filled from
-    // its end, and the unused front is removed.
-    let size = format!("{:X}\r\n", n);
-    let at = start + frame - size.len();
-    out[at..start + frame].copy_from_slice(size.as_bytes());
-    out.truncate(start + frame + n);
-    out.drain(start..at);
-    out.extend_from_slice(b"\r\n");
+    if *done {
+        out.extend_from_slice(b"0\r\n\r\n");
+    }
     Ok(())
 }
 
@@ -1337,11 +1380,24 @@ mod tests {
 
     #[test]
     fn chunked_answers_are_framed_around_each_piece() {
+        // A short reader ends in the same piece as its data.
         let mut reader: Box<dyn Read + Send> = Box::new(Cursor::new(b"hello".to_vec()));
         let (mut out, mut done) = (b"HEAD".to_vec(), false);
         refill(&mut out, &mut reader, true, &mut done).unwrap();
-        assert_eq!((out.as_slice(), done), (&b"HEAD5\r\nhello\r\n"[..], false));
-        refill(&mut out, &mut reader, true, &mut done).unwrap();
         assert_eq!((out.as_slice(), done), (&b"HEAD5\r\nhello\r\n0\r\n\r\n"[..], true));
+        // One of exactly CHUNK bytes needs a second piece to know its end.
+        let mut reader: Box<dyn Read + Send> = Box::new(Cursor::new(vec![b'x'; CHUNK]));
+        let (mut out, mut done) = (Vec::new(), false);
+        refill(&mut out, &mut reader, true, &mut done).unwrap();
+        let size = format!("{CHUNK:X}\r\n");
+        assert_eq!((&out[..size.len()], out.len(), done), (size.as_bytes(), size.len() + CHUNK + 2, false));
+        out.clear();
+        refill(&mut out, &mut reader, true, &mut done).unwrap();
+        assert_eq!((out.as_slice(), done), (&b"0\r\n\r\n"[..], true));
+        // Unframed, the same.
+        let mut reader: Box<dyn Read + Send> = Box::new(Cursor::new(b"hello".to_vec()));
+        let (mut out, mut done) = (Vec::new(), false);
+        refill(&mut out, &mut reader, false, &mut done).unwrap();
+        assert_eq!((out.as_slice(), done), (&b"hello"[..], true));
     }
 }
