@@ -145,12 +145,18 @@ fn soak_256_connections_for_30_s_without_an_error_or_growing_memory() {
     );
     assert!(answered > CONNECTIONS as u64, "the soak sent almost nothing: {answered} requests");
 
-    // One journal line per response, every line whole.
+    // One final record per response (written just after its last byte),
+    // every line whole, every answer complete.
     let journal = s.state_dir().journal();
-    let back = wfhook::journal::read(&journal, None).unwrap();
-    assert_eq!(back.skipped, 0);
-    assert_eq!(back.events.len() as u64, answered + setup, "journal lines vs responses");
-    assert!(back.events.iter().all(|e| e.status == 200));
+    let finals = || {
+        let back = wfhook::journal::read(&journal, None).unwrap();
+        assert_eq!(back.skipped, 0);
+        back.events.into_iter().filter(|e| e.is_final()).collect::<Vec<_>>()
+    };
+    wait_for("a final record for every response", || finals().len() as u64 >= answered + setup);
+    let finals = finals();
+    assert_eq!(finals.len() as u64, answered + setup, "final records vs responses");
+    assert!(finals.iter().all(|e| e.status == 200 && e.complete == Some(true)));
 
     // Memory: what the last third of the run holds is what the first third
     // held, within a generous margin, and never more than a sane cap.
