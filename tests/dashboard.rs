@@ -1,6 +1,7 @@
 //! The operator's side: `/metrics` and `/events` on the admin listener,
 //! `wfhook top` following a real server (and reconnecting to it), and the
-//! real binary drawing its dashboard in a terminal under tmux.
+//! real binary drawing its dashboard in a terminal under tmux (where SIGHUP
+//! reloads the keys and does not stop it).
 
 mod common;
 
@@ -260,4 +261,36 @@ fn top_in_a_terminal_shows_a_server_running_elsewhere_and_never_stops_it() {
     tmux.keys(&["q"]);
     tmux.wait_for_screen(&["EXIT=0"]);
     assert_eq!(server.action("ping", "", None).status, 200);
+}
+
+#[test]
+fn sighup_reloads_the_keys_under_the_dashboard_and_never_stops_it() {
+    if common::tools_or_skip(&["tmux"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "tui-key-1\n").unwrap();
+    let cmd = format!(
+        "exec {} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {} --api-keys-file {}",
+        common::bin(),
+        dir.path().join("root").display(),
+        keys.display()
+    );
+    let tmux = Tmux::start(&cmd, &[], SCREEN);
+    let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let addr = listen_addr(&header).unwrap();
+    wait_for_listener(addr);
+    let status =
+        |key: &str| request(addr, "GET", "/metadata?id=%2F", &[("apiKey", key), ("username", "ann")], b"").status;
+    assert_eq!((status("tui-key-1"), status("tui-key-2")), (200, 403));
+    std::fs::write(&keys, "tui-key-2\n").unwrap();
+    let pid = tmux.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-s", "HUP", &pid]).status().unwrap().success());
+    wait_for("the new key accepted", || status("tui-key-2") == 200);
+    assert_eq!(status("tui-key-1"), 403);
+    // The log pane shares the lower pane with the actions: Tab brings it up.
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.wait_for_screen(&["reloaded the API keys file", "Live invocations"]);
+    assert!(Path::new(&format!("/proc/{pid}")).exists(), "the server is gone");
 }
