@@ -86,12 +86,8 @@ impl log::Log for PaneLogger {
 /// Sends logs to stderr, or to the log file, and to the dashboard's pane
 /// when given. `info` unless `RUST_LOG` says otherwise.
 pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send + Sync>>) -> Result<(), ServeError> {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
-    b.format_timestamp_millis();
-    if let Some(p) = file {
-        let f = OpenOptions::new().create(true).append(true).open(p).map_err(|e| ServeError::LogFile(p.into(), e))?;
-        b.target(env_logger::Target::Pipe(Box::new(f)));
-    }
+    let mut b =
+        log_builder(file).map_err(|e| ServeError::LogFile(file.map(Path::to_path_buf).unwrap_or_default(), e))?;
     // A second initialisation (tests running serve in-process) keeps the first.
     match pane {
         None => {
@@ -106,6 +102,18 @@ pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send 
         }
     }
     Ok(())
+}
+
+/// A logger writing to stderr, or appending to `file`, with millisecond
+/// times; `info` unless `RUST_LOG` says otherwise. `top` logs with it too.
+pub fn log_builder(file: Option<&Path>) -> io::Result<env_logger::Builder> {
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    b.format_timestamp_millis();
+    if let Some(p) = file {
+        let f = OpenOptions::new().create(true).append(true).open(p)?;
+        b.target(env_logger::Target::Pipe(Box::new(f)));
+    }
+    Ok(b)
 }
 
 /// Runs the server until a termination signal.
