@@ -200,6 +200,14 @@ pub static TOP_FLAGS: &[Flag] = &[
         "The server's root, to read its admin token from (or set `WFHOOK_ADMIN_TOKEN`).",
     )
     .details("The token is in the root's `.wfhook/admin-token` file."),
+    flag(
+        "log-file",
+        "FILE",
+        Unset("none"),
+        "Append `top`'s own log to FILE: connections, and why one failed (such as a listener that could not \
+         prove it knows the admin token).",
+    )
+    .details("Without it `top` logs nothing: the terminal is the dashboard's."),
 ];
 
 /// A variable read from the environment that no flag sets.
@@ -273,6 +281,7 @@ pub struct TopArgs {
     pub root: PathBuf,
     /// [`ADMIN_TOKEN_VAR`], else read from the root.
     pub token: Option<String>,
+    pub log_file: Option<PathBuf>,
 }
 
 /// A command line that makes no sense: exit status 2.
@@ -346,6 +355,7 @@ pub fn parse(
             connect: get("connect").unwrap_or_default(),
             root: PathBuf::from(get("root").unwrap_or_default()),
             token: env(ADMIN_TOKEN_VAR).filter(|t| !t.trim().is_empty()),
+            log_file: get("log-file").map(PathBuf::from),
         })),
         "actions" => Ok(Command::Actions),
         "help" => Ok(Command::Help),
@@ -464,7 +474,10 @@ ADMIN LISTENER:
     GET /metrics    Prometheus text: requests by endpoint and status, action calls and
                     failures by action, latency histograms, in-flight requests, uptime,
                     build info (no token needed)
-    GET /events     the event stream 'wfhook top' reads (Authorization: Bearer <admin token>)
+    GET /challenge  the listener proves that it knows the admin token (Wfhook-Nonce: <nonce>)
+    GET /events     the event stream 'wfhook top' reads: Authorization: Bearer <admin token>
+                    for scripts; 'wfhook top' answers the challenge instead and never sends
+                    the token itself
 ";
 
 fn flag_help(s: &mut String, table: &[Flag]) {

@@ -1,6 +1,7 @@
 //! `wfhook serve`: assembles the store, keys, secrets, journal, server and
 //! admin listener from the root folder, runs until SIGTERM or SIGINT (or
 //! the dashboard's confirmed quit), and lets in-flight requests finish.
+//! SIGHUP reloads the API keys file and never stops the server.
 
 use std::fmt;
 use std::fs::OpenOptions;
@@ -13,7 +14,7 @@ use crate::admin;
 use crate::cli::ServeArgs;
 use crate::events::Bus;
 use crate::http::auth::{self, KeySource, Keys};
-use crate::http::{ACCESS_LOG, Parts, Server};
+use crate::http::{ACCESS_LOG, App, Parts, Server};
 use crate::journal::Journal;
 use crate::state_dir::{StateDir, StateFile};
 use crate::store::fs::FsStore;
@@ -23,6 +24,7 @@ pub enum ServeError {
     /// The root folder cannot be created, read or written.
     Root(PathBuf, io::Error),
     Keys(io::Error),
+    Signals(io::Error),
     Bind(String, io::Error),
     Admin(String, io::Error),
     LogFile(PathBuf, io::Error),
@@ -34,6 +36,7 @@ impl fmt::Display for ServeError {
         match self {
             ServeError::Root(p, e) => write!(f, "cannot use {} as the document root: {e}", p.display()),
             ServeError::Keys(e) => write!(f, "cannot load the API keys: {e}"),
+            ServeError::Signals(e) => write!(f, "cannot handle signals: {e}"),
             ServeError::Bind(a, e) => write!(f, "cannot listen on {a}: {e}"),
             ServeError::Admin(a, e) => write!(f, "cannot start the admin listener on {a}: {e}"),
             ServeError::LogFile(p, e) => write!(f, "cannot open the log file {}: {e}", p.display()),
@@ -83,12 +86,8 @@ impl log::Log for PaneLogger {
 /// Sends logs to stderr, or to the log file, and to the dashboard's pane
 /// when given. `info` unless `RUST_LOG` says otherwise.
 pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send + Sync>>) -> Result<(), ServeError> {
-    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
-    b.format_timestamp_millis();
-    if let Some(p) = file {
-        let f = OpenOptions::new().create(true).append(true).open(p).map_err(|e| ServeError::LogFile(p.into(), e))?;
-        b.target(env_logger::Target::Pipe(Box::new(f)));
-    }
+    let mut b =
+        log_builder(file).map_err(|e| ServeError::LogFile(file.map(Path::to_path_buf).unwrap_or_default(), e))?;
     // A second initialisation (tests running serve in-process) keeps the first.
     match pane {
         None => {
@@ -103,6 +102,18 @@ pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send 
         }
     }
     Ok(())
+}
+
+/// A logger writing to stderr, or appending to `file`, with millisecond
+/// times; `info` unless `RUST_LOG` says otherwise. `top` logs with it too.
+pub fn log_builder(file: Option<&Path>) -> io::Result<env_logger::Builder> {
+    let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    b.format_timestamp_millis();
+    if let Some(p) = file {
+        let f = OpenOptions::new().create(true).append(true).open(p)?;
+        b.target(env_logger::Target::Pipe(Box::new(f)));
+    }
+    Ok(b)
 }
 
 /// Runs the server until a termination signal.
@@ -128,9 +139,13 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         // A second signal while stopping exits at once.
-        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop)).map_err(ServeError::Keys)?;
-        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(ServeError::Keys)?;
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop)).map_err(ServeError::Signals)?;
+        signal_hook::flag::register(sig, Arc::clone(&stop)).map_err(ServeError::Signals)?;
     }
+    // Before the first request is taken: from then on SIGHUP never ends the
+    // process, with or without the dashboard.
+    let hangup =
+        reload_keys_on_hangup(Arc::clone(server.app()), args.api_keys_file.clone()).map_err(ServeError::Signals)?;
     log::info!("listening on http://{}", server.addr());
     let app = server.app();
     log::info!("Workfront Base API URL: {}{}", app.cfg.public_url.as_deref().unwrap_or_default(), app.cfg.base_path);
@@ -152,6 +167,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     }
     // The answers on their way go out, then their records are written.
     drop(server);
+    hangup.close();
     log::info!("stopped: every in-flight request was answered");
     Ok(())
 }
@@ -166,6 +182,35 @@ fn raise_open_file_limit() {
         if let Err(e) = setrlimit(Resource::Nofile, raised) {
             log::warn!("cannot raise the open-file limit: {e}");
         }
+    }
+}
+
+/// Reloads the API keys on each SIGHUP, on a thread of its own, until the
+/// returned handle is closed.
+fn reload_keys_on_hangup(app: Arc<App>, file: Option<PathBuf>) -> io::Result<signal_hook::iterator::Handle> {
+    let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGHUP])?;
+    let handle = signals.handle();
+    std::thread::Builder::new().name("wfhook-sighup".into()).spawn(move || {
+        for _ in signals.forever() {
+            reload_keys(&app.keys, file.as_deref());
+        }
+    })?;
+    Ok(handle)
+}
+
+/// What SIGHUP does: the keys file read again, and the outcome logged by
+/// count, never by key (nor by path: the operator knows which file).
+fn reload_keys(keys: &Keys, file: Option<&Path>) {
+    let Some(file) = file else {
+        log::info!("SIGHUP: the API key does not come from --api-keys-file, so there is nothing to reload");
+        return;
+    };
+    match keys.reload(file) {
+        Ok(n) => log::info!("SIGHUP: reloaded the API keys file: accepting {n} API key(s)"),
+        Err(e) => log::warn!(
+            "SIGHUP: the API keys file was not reloaded ({e}); still accepting the {} API key(s) from before",
+            keys.len()
+        ),
     }
 }
 

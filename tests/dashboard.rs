@@ -1,12 +1,17 @@
 //! The operator's side: `/metrics` and `/events` on the admin listener,
-//! `wfhook top` following a real server (and reconnecting to it), and the
-//! real binary drawing its dashboard in a terminal under tmux.
+//! `wfhook top` following a real server (and reconnecting to it) and never
+//! sending its token to another program on the admin port, and the real
+//! binary drawing its dashboard in a terminal under tmux (where SIGHUP
+//! reloads the keys and does not stop it).
 
 mod common;
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::{Arc, Mutex};
 
 use common::{TestServer, Tmux, free_port, request, wait_for, wait_for_listener, wait_until};
 use wfhook::dashboard::{ConnState, Feed};
@@ -15,7 +20,10 @@ fn admin_server() -> TestServer {
     TestServer::start(&["--admin-listen", "127.0.0.1:0"])
 }
 
+/// The server's admin token, once its admin listener runs (the token is
+/// created just before, after the `listening on` line).
 fn token(server: &TestServer) -> String {
+    server.admin_addr();
     std::fs::read_to_string(server.state_dir().admin_token()).unwrap().trim().to_string()
 }
 
@@ -260,4 +268,231 @@ fn top_in_a_terminal_shows_a_server_running_elsewhere_and_never_stops_it() {
     tmux.keys(&["q"]);
     tmux.wait_for_screen(&["EXIT=0"]);
     assert_eq!(server.action("ping", "", None).status, 200);
+}
+
+/// Another program on the admin port: it answers `top` as a server would,
+/// without knowing the token, and keeps every byte it is sent.
+struct Impostor {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<u8>>>,
+    challenges: Arc<AtomicUsize>,
+}
+
+impl Impostor {
+    /// Answers each `/challenge` in turn with `answers` (JSON bodies), each
+    /// `/events` with a stream's first lines, anything else with 404.
+    fn start(answers: Vec<String>) -> Impostor {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let challenges = Arc::new(AtomicUsize::new(0));
+        let (rec, count) = (Arc::clone(&received), Arc::clone(&challenges));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let request = read_request(&mut conn);
+                rec.lock().unwrap().extend_from_slice(&request);
+                let text = String::from_utf8_lossy(&request).into_owned();
+                let answer = if text.starts_with("GET /challenge ") {
+                    let n = count.fetch_add(1, Ordering::SeqCst);
+                    let body = &answers[n % answers.len()];
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                } else if text.starts_with("GET /events ") {
+                    let hello = r#"{"type":"hello","version":"0","listen":"x","seq":0}"#;
+                    format!("HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n{hello}\n")
+                } else {
+                    "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_string()
+                };
+                let _ = conn.write_all(answer.as_bytes());
+                // Whatever else the client sends on this connection is
+                // recorded too, until it closes it.
+                let mut rest = Vec::new();
+                let _ = conn.read_to_end(&mut rest);
+                rec.lock().unwrap().extend_from_slice(&rest);
+            }
+        });
+        Impostor { addr, received, challenges }
+    }
+
+    fn challenges(&self) -> usize {
+        self.challenges.load(Ordering::SeqCst)
+    }
+
+    /// Asserts that nothing it received holds `token`, in any spelling
+    /// a client might send it in.
+    fn assert_never_got(&self, token: &str) {
+        let got = self.received.lock().unwrap().clone();
+        let text = String::from_utf8_lossy(&got).into_owned();
+        assert!(text.contains("GET /challenge "), "top never asked: {text}");
+        assert!(!text.contains("GET /events") && !text.contains("Authorization"), "{text}");
+        let bytes = token.as_bytes();
+        let decoded: Vec<u8> = (0..bytes.len() / 2)
+            .map(|i| u8::from_str_radix(&token[2 * i..2 * i + 2], 16).expect("the token is hex"))
+            .collect();
+        let spellings: Vec<Vec<u8>> = [
+            token.to_string(),
+            token.to_ascii_uppercase(),
+            hex(bytes),
+            base64(bytes),
+            base64(bytes).replace('+', "-").replace('/', "_"),
+            base64(&decoded),
+            base64(&decoded).replace('+', "-").replace('/', "_"),
+        ]
+        .into_iter()
+        .map(|s| s.trim_end_matches('=').as_bytes().to_vec())
+        .chain([decoded.clone()])
+        .collect();
+        for spelling in spellings {
+            let found = got.windows(spelling.len()).any(|w| w == spelling.as_slice());
+            assert!(!found, "the impostor received the token as {:?}:\n{text}", String::from_utf8_lossy(&spelling));
+        }
+    }
+}
+
+/// One request's bytes: up to the end of its head (or of the connection).
+fn read_request(conn: &mut TcpStream) -> Vec<u8> {
+    conn.set_read_timeout(Some(common::IO_TIMEOUT)).unwrap();
+    let (mut got, mut buf) = (Vec::new(), [0u8; 1024]);
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    got
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_base64_the_impostor_test_looks_for_is_base64() {
+    assert_eq!(
+        [base64(b""), base64(b"f"), base64(b"fo"), base64(b"foo"), base64(b"foob")],
+        ["", "Zg==", "Zm8=", "Zm9v", "Zm9vYg=="]
+    );
+}
+
+/// What the real listener answers to a challenge with the test's own
+/// nonce: a genuine proof, for the impostor to replay.
+fn genuine_challenge(admin: SocketAddr) -> String {
+    let nonce = wfhook::admin::nonce();
+    let answer = request(admin, "GET", "/challenge", &[("Wfhook-Nonce", &nonce)], b"");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    answer.text()
+}
+
+#[test]
+fn top_never_sends_the_token_to_another_program_on_the_admin_port() {
+    let server = admin_server();
+    let token = token(&server);
+    // Answers that look right: a made-up proof, and one the real listener
+    // gave for another nonce, replayed.
+    let made_up = format!(r#"{{"nonce":"{}","proof":"{}"}}"#, wfhook::admin::nonce(), wfhook::admin::nonce());
+    let impostor = Impostor::start(vec![made_up, genuine_challenge(server.admin_addr()), "not json".into()]);
+    let (tx, rx) = mpsc::sync_channel(1024);
+    let (addr, t) = (impostor.addr.to_string(), token.clone());
+    std::thread::spawn(move || wfhook::top::follow(&addr, &t, &tx));
+
+    // top asks, is not convinced, says it is disconnected, and asks again
+    // later (0.25 s, then 0.5 s…), each kind of answer at least once.
+    let mut states = Vec::new();
+    wait_until("top to try every answer", || {
+        states.extend(rx.try_iter().filter_map(|f| match f {
+            Feed::Connection(c) => Some(c),
+            _ => None,
+        }));
+        (impostor.challenges() >= 4 && states.len() >= 4).then_some(())
+    });
+    assert!(states.iter().all(|c| matches!(c, ConnState::Disconnected { .. })), "{states:?}");
+    drop(rx);
+    impostor.assert_never_got(&token);
+
+    // The same token, against the real listener: top connects and follows.
+    let (tx, rx) = mpsc::sync_channel(1024);
+    let admin = server.admin_addr().to_string();
+    std::thread::spawn(move || wfhook::top::follow(&admin, &token, &tx));
+    next_in_feed(&rx, "connection", |f| (*f == Feed::Connection(ConnState::Connected)).then_some(()));
+    assert_eq!(server.action("ping", "", None).status, 200);
+    next_in_feed(&rx, "the live event", |f| match f {
+        Feed::Event(e) if e.action.as_deref() == Some("ping") => Some(()),
+        _ => None,
+    });
+}
+
+#[test]
+fn the_real_top_logs_why_it_will_not_authenticate_to_an_impostor() {
+    if common::tools_or_skip(&["tmux"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let token = wfhook::crypto::random_hex(32);
+    let made_up = format!(r#"{{"nonce":"{}","proof":"{}"}}"#, wfhook::admin::nonce(), wfhook::admin::nonce());
+    let impostor = Impostor::start(vec![made_up]);
+    let log = dir.path().join("top.log");
+    let cmd = format!("{} top --connect {} --log-file {}", common::bin(), impostor.addr, log.display());
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_ADMIN_TOKEN", &token)], SCREEN);
+    tmux.wait_for_screen(&["disconnected, retry in"]);
+    wait_for("two refusals in top's log", || {
+        std::fs::read_to_string(&log)
+            .is_ok_and(|l| l.matches("did not prove that it knows the admin token").count() >= 2)
+    });
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("WARN") && text.contains("the token was not sent"), "{text}");
+    assert!(!text.contains(&token), "{text}");
+    tmux.keys(&["q"]);
+    impostor.assert_never_got(&token);
+}
+
+#[test]
+fn sighup_reloads_the_keys_under_the_dashboard_and_never_stops_it() {
+    if common::tools_or_skip(&["tmux"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    std::fs::write(&keys, "tui-key-1\n").unwrap();
+    let cmd = format!(
+        "exec {} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {} --api-keys-file {}",
+        common::bin(),
+        dir.path().join("root").display(),
+        keys.display()
+    );
+    let tmux = Tmux::start(&cmd, &[], SCREEN);
+    let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let addr = listen_addr(&header).unwrap();
+    wait_for_listener(addr);
+    let status =
+        |key: &str| request(addr, "GET", "/metadata?id=%2F", &[("apiKey", key), ("username", "ann")], b"").status;
+    assert_eq!((status("tui-key-1"), status("tui-key-2")), (200, 403));
+    std::fs::write(&keys, "tui-key-2\n").unwrap();
+    let pid = tmux.pid().to_string();
+    assert!(std::process::Command::new("kill").args(["-s", "HUP", &pid]).status().unwrap().success());
+    wait_for("the new key accepted", || status("tui-key-2") == 200);
+    assert_eq!(status("tui-key-1"), 403);
+    // The log pane shares the lower pane with the actions: Tab brings it up.
+    tmux.keys(&["Tab", "Tab", "Tab"]);
+    tmux.wait_for_screen(&["reloaded the API keys file", "Live invocations"]);
+    assert!(Path::new(&format!("/proc/{pid}")).exists(), "the server is gone");
 }

@@ -1,5 +1,6 @@
 //! The process as an operator runs it: the command line, the first start,
-//! restarts over the same root, many clients at once, and SIGTERM.
+//! restarts over the same root, many clients at once, SIGTERM, and SIGHUP
+//! reloading the keys.
 
 mod common;
 
@@ -401,4 +402,60 @@ fn a_missing_keys_file_or_a_taken_address_is_exit_1() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&s.addr.to_string()), "the error should name the address: {err}");
+}
+
+/// The status of a call made with API key `key`.
+fn status_with_key(s: &TestServer, key: &str) -> u16 {
+    request(s.addr, "GET", "/metadata?id=%2F", &[("apiKey", key), ("username", USER)], b"").status
+}
+
+#[test]
+fn sighup_reloads_the_api_keys_file_and_a_failed_reload_keeps_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    fs::write(&file, "key-a\n# ops\nkey-b\n").unwrap();
+    let mut s = TestServer::builder().no_key().args(&["--api-keys-file", file.to_str().unwrap()]).start();
+    let statuses = |s: &TestServer| ["key-a", "key-b", "key-c"].map(|k| status_with_key(s, k));
+    assert_eq!(statuses(&s), [200, 200, 403]);
+
+    // Rewritten in place, as an editor or config management would.
+    fs::write(&file, "key-b\nkey-c\n").unwrap();
+    s.signal("HUP");
+    wait_for("the reload in the log", || s.stderr().contains("reloaded the API keys file: accepting 2 API key(s)"));
+    assert!(s.is_running());
+    assert_eq!(statuses(&s), [403, 200, 200]);
+
+    // A file with no key, then no file at all: each reload fails, says so,
+    // and the keys stay as they were.
+    let breakages: [fn(&std::path::Path); 2] =
+        [|f| fs::write(f, "# all gone\n\n").unwrap(), |f| fs::remove_file(f).unwrap()];
+    for (n, break_it) in breakages.into_iter().enumerate() {
+        break_it(&file);
+        s.signal("HUP");
+        wait_for("the failed reload in the log", || {
+            s.stderr().lines().filter(|l| l.contains("WARN") && l.contains("was not reloaded")).count() == n + 1
+        });
+        assert!(s.is_running());
+        assert_eq!(statuses(&s), [403, 200, 200]);
+    }
+    let log = s.stderr();
+    assert!(log.contains("still accepting the 2 API key(s) from before"), "{log}");
+    for secret in ["key-a", "key-b", "key-c", file.to_str().unwrap()] {
+        assert!(!log.contains(secret), "{secret:?} in the log:\n{log}");
+    }
+    // SIGHUP never stopped it; SIGTERM still stops it cleanly.
+    assert_eq!(s.stop().code(), Some(0), "{}", s.stderr());
+}
+
+#[test]
+fn sighup_without_a_keys_file_has_nothing_to_reload_and_the_server_goes_on() {
+    let mut s = TestServer::start(&[]);
+    for round in 1..=2 {
+        s.signal("HUP");
+        wait_for("the SIGHUP in the log", || s.stderr().matches("nothing to reload").count() == round);
+        assert!(s.is_running());
+        assert_eq!(status_with_key(&s, KEY), 200);
+    }
+    assert!(!s.stderr().contains(KEY));
+    assert_eq!(s.stop().code(), Some(0), "{}", s.stderr());
 }

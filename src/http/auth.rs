@@ -1,17 +1,22 @@
-//! API keys: where they come from, and the constant-time check of the
-//! `apiKey` and `username` headers. Keys never appear in a log line, an
+//! API keys: where they come from, the constant-time check of the
+//! `apiKey` and `username` headers, and the swap of the whole set when
+//! the keys file is reloaded (SIGHUP). Keys never appear in a log line, an
 //! error message or the journal.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::crypto;
 use crate::state_dir::{Access, StateDir, StateFile};
 
-/// The keys this server accepts.
+/// The keys this server accepts. Workers read the set while a reload may
+/// replace it: a reader clones the `Arc` under the read lock and compares
+/// without holding it, so a reload waits for no comparison and no reader
+/// sees half of an old set and half of a new one.
 pub struct Keys {
-    keys: Vec<String>,
+    current: RwLock<Arc<[String]>>,
 }
 
 /// Where the keys came from, for the start-up message.
@@ -27,19 +32,14 @@ pub enum KeySource {
 
 impl Keys {
     pub fn new(keys: Vec<String>) -> Keys {
-        Keys { keys }
+        Keys { current: RwLock::new(keys.into()) }
     }
 
     /// Keys from `--api-keys-file`, else `WFHOOK_API_KEY`, else the key kept
     /// in the state folder, generating it on the first start.
     pub fn load(file: Option<&Path>, env_key: Option<String>, state_dir: &StateDir) -> io::Result<(Keys, KeySource)> {
         if let Some(path) = file {
-            let text = fs::read_to_string(path)?;
-            let keys = parse_keys_file(&text);
-            if keys.is_empty() {
-                return Err(io::Error::new(io::ErrorKind::InvalidData, "the API keys file holds no key"));
-            }
-            return Ok((Keys::new(keys), KeySource::File));
+            return Ok((Keys::new(read_keys_file(path)?), KeySource::File));
         }
         if let Some(key) = env_key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty()) {
             return Ok((Keys::new(vec![key]), KeySource::Env));
@@ -64,16 +64,48 @@ impl Keys {
     /// [`Keys::accepts`] with the comparison passed in, so that a test can
     /// see that every key is compared, whichever matches.
     fn accepts_with(&self, given: &str, eq: impl Fn(&[u8], &[u8]) -> bool) -> bool {
-        self.keys.iter().fold(false, |ok, k| ok | eq(k.as_bytes(), given.as_bytes()))
+        self.current().iter().fold(false, |ok, k| ok | eq(k.as_bytes(), given.as_bytes()))
+    }
+
+    /// The set as it is now; a reload does not change a set already taken.
+    fn current(&self) -> Arc<[String]> {
+        // Nothing panics while holding the lock: a poisoned one is still whole.
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Replaces the whole set at once: from the next request on, only
+    /// `keys` are accepted.
+    pub fn replace(&self, keys: Vec<String>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = keys.into();
+    }
+
+    /// Reads the keys file again and accepts its keys from then on; the
+    /// number of keys now accepted. A file that cannot be read, or holds
+    /// no key, changes nothing.
+    pub fn reload(&self, file: &Path) -> io::Result<usize> {
+        let keys = read_keys_file(file)?;
+        let n = keys.len();
+        self.replace(keys);
+        Ok(n)
     }
 
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.current().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.current().is_empty()
     }
+}
+
+/// The keys in an `--api-keys-file`; an error when it holds none, so that
+/// neither a start nor a reload ends up accepting no key at all.
+fn read_keys_file(path: &Path) -> io::Result<Vec<String>> {
+    let keys = parse_keys_file(&fs::read_to_string(path)?);
+    if keys.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "the API keys file holds no key"));
+    }
+    Ok(keys)
 }
 
 /// One key per line; blank lines and `#` comments are skipped.
@@ -163,6 +195,59 @@ mod tests {
         assert!(k.accepts("e"));
         fs::write(&file, "# nothing\n").unwrap();
         assert!(Keys::load(Some(&file), None, &state(&dir)).is_err());
+    }
+
+    #[test]
+    fn a_reload_swaps_the_whole_set_and_a_failed_one_keeps_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys");
+        fs::write(&file, "a\nb\n").unwrap();
+        let (keys, _) = Keys::load(Some(&file), None, &state(&dir)).unwrap();
+        fs::write(&file, "b\n# c is new\nc\n").unwrap();
+        assert_eq!(keys.reload(&file).unwrap(), 2);
+        assert!(!keys.accepts("a") && keys.accepts("b") && keys.accepts("c"));
+        for broken in ["# no key left\n\n", ""] {
+            fs::write(&file, broken).unwrap();
+            let e = keys.reload(&file).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+            assert!(!e.to_string().contains(&*dir.path().to_string_lossy()), "no path in {e}");
+        }
+        let gone = dir.path().join("gone");
+        assert_eq!(keys.reload(&gone).unwrap_err().kind(), io::ErrorKind::NotFound);
+        assert!(!keys.accepts("a") && keys.accepts("b") && keys.accepts("c"));
+        assert_eq!(keys.len(), 2);
+    }
+
+    #[test]
+    fn readers_see_a_whole_set_while_it_is_swapped() {
+        // Each set holds its two keys: a reader must never see one of a set
+        // without the other.
+        let keys = Arc::new(Keys::new(vec!["x1".into(), "x2".into()]));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (keys, stop) = (Arc::clone(&keys), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    loop {
+                        let set = keys.current();
+                        let (x1, x2) = (set.iter().any(|k| k == "x1"), set.iter().any(|k| k == "x2"));
+                        let (y1, y2) = (set.iter().any(|k| k == "y1"), set.iter().any(|k| k == "y2"));
+                        assert!((x1 && x2 && !y1 && !y2) || (y1 && y2 && !x1 && !x2), "{set:?}");
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for i in 0..2_000 {
+            let pair = if i % 2 == 0 { ["y1", "y2"] } else { ["x1", "x2"] };
+            keys.replace(pair.map(String::from).to_vec());
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for r in readers {
+            r.join().unwrap();
+        }
     }
 
     #[test]

@@ -278,7 +278,7 @@ impl TestServer {
         self.stdout.lock().unwrap().clone()
     }
 
-    /// Sends signal `name` (`TERM`, `INT`, `KILL`) to the server and waits
+    /// Sends signal `name` (`TERM`, `INT`, `HUP`, `KILL`) to the server and waits
     /// until the kernel has delivered it (it is no longer pending), so that a
     /// test knows the server got it before the test goes on.
     pub fn signal(&self, name: &str) {
@@ -286,6 +286,7 @@ impl TestServer {
         let ok = Command::new("kill").args(["-s", name]).arg(pid.to_string()).status().expect("kill runs");
         assert!(ok.success(), "kill -s {name} {pid} failed");
         let number = match name {
+            "HUP" => 1,
             "INT" => 2,
             "KILL" => 9,
             "TERM" => 15,
