@@ -5,6 +5,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
+use compact_str::CompactString;
 use tiny_http::Request;
 
 use super::errors::HttpError;
@@ -54,6 +55,27 @@ impl Call<'_> {
     }
 }
 
+/// How many characters of each client-sent field the event of a request
+/// that proved neither a key nor a link keeps (an authenticated one keeps
+/// [`routes::clip`]'s 255): anyone can send those requests, so a flood of
+/// them costs the journal little per line.
+const UNPROVEN_CHARS: usize = 64;
+
+/// Cuts the fields of `event` that the client chose (the method, the
+/// username, the ids, the action, and the error, which may quote the path)
+/// to [`UNPROVEN_CHARS`].
+fn shorten_unproven(event: &mut Event) {
+    fn cut(text: &mut CompactString) {
+        let end = first_chars(text, UNPROVEN_CHARS).len();
+        text.truncate(end);
+    }
+    cut(&mut event.method);
+    let Event { action, document_id, document_version_id, id, username, error, .. } = event;
+    for field in [action, document_id, document_version_id, id, username, error].into_iter().flatten() {
+        cut(field);
+    }
+}
+
 /// Counts a request as in flight until dropped, even by a panic.
 struct InFlight<'a>(&'a AtomicU64);
 
@@ -96,7 +118,8 @@ impl App {
         let mut event = Event::new(rfc3339(SystemTime::now()), self.request_id(), rq.method().as_str(), endpoint);
         event.username = request::header(&rq, "username").map(clip);
         let style = route.map_or(Style::Error, |r| r.style);
-        let result = self.dispatch(&mut rq, route, &path, &query, &mut event);
+        let mut proven = false;
+        let result = self.dispatch(&mut rq, route, &path, &query, &mut event, &mut proven);
         let (reply, allow) = match result {
             Ok(reply) => (reply, None),
             Err(e) => {
@@ -116,6 +139,9 @@ impl App {
                 (Reply::Json(status, style.error_body(&message)), allow)
             }
         };
+        if !proven {
+            shorten_unproven(&mut event);
+        }
         event.status = match &reply {
             Reply::Json(status, _) => *status,
             Reply::Html(_) | Reply::File { .. } => 200,
@@ -149,6 +175,7 @@ impl App {
     /// Route, method, auth, form body, handler. The framing of the body was
     /// judged by the vendored tiny_http before the request got here: a
     /// request it could not delimit without ambiguity never reaches a worker.
+    /// `proven` is set once the request has shown a valid key or link.
     fn dispatch(
         &self,
         rq: &mut Request,
@@ -156,6 +183,7 @@ impl App {
         path: &str,
         query: &str,
         event: &mut Event,
+        proven: &mut bool,
     ) -> Result<Reply, HttpError> {
         let route = route.ok_or_else(|| HttpError::NotFound(format!("no endpoint at {}", first_chars(path, 100))))?;
         let method = rq.method();
@@ -170,8 +198,12 @@ impl App {
             Access::Public => {}
             Access::KeyOrLink if params.get("sig").is_some() => {
                 link_expires = Some(self.links.verify(route.name, &params)?);
+                *proven = true;
             }
-            Access::Key | Access::KeyOrLink => self.authenticate(rq)?,
+            Access::Key | Access::KeyOrLink => {
+                self.authenticate(rq)?;
+                *proven = true;
+            }
         }
         if route.form {
             params.add_form_body(rq)?;
@@ -220,7 +252,42 @@ mod tests {
         }
         let mut rq: Request = rq.into();
         let mut event = Event::new(rfc3339(SystemTime::now()), "r-1".into(), "GET", "view");
-        app.dispatch(&mut rq, routes::find("view"), "/view", query, &mut event)
+        app.dispatch(&mut rq, routes::find("view"), "/view", query, &mut event, &mut false)
+    }
+
+    #[test]
+    fn unproven_requests_keep_less_of_what_the_client_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::http::server::test_app(dir.path());
+        let long = "u".repeat(300);
+        let journaled = |method: &str, path: &str, key: Option<&str>| -> Event {
+            let mut rq = tiny_http::TestRequest::new().with_method(method.parse().unwrap()).with_path(path);
+            rq = rq.with_header(tiny_http::Header::from_bytes("username", long.as_str()).unwrap());
+            if let Some(key) = key {
+                rq = rq.with_header(tiny_http::Header::from_bytes("apiKey", key).unwrap());
+            }
+            app.handle(rq.into());
+            app.journal.tail(1).unwrap().pop().unwrap()
+        };
+        let chars = |field: &Option<CompactString>| field.as_deref().unwrap_or_default().chars().count();
+        let id = "é".repeat(300);
+        for (event, status) in [
+            (journaled("GET", &format!("/metadata?id={id}"), None), 403),
+            (journaled("GET", &format!("/metadata?id={id}"), Some("wrong-key")), 403),
+            (journaled("GET", &format!("/{}", "p".repeat(300)), Some("test-key")), 404),
+            (journaled(&"M".repeat(300), "/metadata", Some("test-key")), 405),
+            (journaled("GET", &format!("/download?id={id}&expires=9999999999&sig=00"), None), 403),
+            (journaled("GET", "/serviceInfo", None), 200),
+        ] {
+            assert_eq!(event.status, status, "{event:?}");
+            assert_eq!(chars(&event.username), UNPROVEN_CHARS, "{event:?}");
+            assert!(chars(&event.error) <= UNPROVEN_CHARS && event.method.len() <= UNPROVEN_CHARS, "{event:?}");
+        }
+        let unknown = journaled("GET", &format!("/{}", "p".repeat(300)), None);
+        assert_eq!(unknown.error.as_deref(), Some(&*format!("no endpoint at /{}", "p".repeat(48))));
+        // With the key, what the client sent is kept to 255 characters.
+        let event = journaled("GET", &format!("/metadata?id={id}"), Some("test-key"));
+        assert_eq!((chars(&event.username), chars(&event.id)), (255, 255), "{event:?}");
     }
 
     #[test]
