@@ -186,7 +186,7 @@ impl App {
 #[cfg(test)]
 pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
     let store = crate::store::fs::FsStore::open(root).unwrap();
-    let journal = Journal::open(store.state_dir()).unwrap();
+    let journal = Journal::open(store.state_dir(), crate::journal::Limits::default()).unwrap();
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         base_path: String::new(),
