@@ -30,7 +30,7 @@ use wfhook::http::request::Params;
 use wfhook::http::response::{self, Reply};
 use wfhook::http::routes::{self, ROUTES, Route};
 use wfhook::http::{App, Call, Parts, Server};
-use wfhook::journal::Journal;
+use wfhook::journal::{Journal, Limits};
 use wfhook::metrics::Metrics;
 use wfhook::store::fs::FsStore;
 use wfhook::store::state::StateLog;
@@ -137,7 +137,7 @@ fn event() -> Event {
 /// being used: requests are handed to `App::handle` directly.
 fn app(root: &Path) -> (Server, Arc<App>) {
     let store = FsStore::open(root).unwrap();
-    let journal = Journal::open(store.state_dir()).unwrap();
+    let journal = Journal::open(store.state_dir(), Limits::default()).unwrap();
     let cfg = common::serve_config(&["--listen", "127.0.0.1:0"]);
     let parts = Parts {
         store: Arc::new(store),
@@ -381,7 +381,7 @@ fn main() {
     if h.group("journal/") {
         let dir = tmp.path().join("journal");
         fs::create_dir_all(&dir).unwrap();
-        let journal = Journal::open(&wfhook::state_dir::StateDir::at(&dir).open().unwrap()).unwrap();
+        let journal = Journal::open(&wfhook::state_dir::StateDir::at(&dir).open().unwrap(), Limits::default()).unwrap();
         let raw = OpenOptions::new().create(true).append(true).open(dir.join("raw.jsonl")).unwrap();
         let ev = event();
         let mut line = serde_json::to_vec(&ev).unwrap();

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use crate::dashboard::KEYMAP;
 use crate::http::{Config, normalize_base_path};
+use crate::journal;
 
 pub struct Flag {
     pub name: &'static str,
@@ -124,13 +125,7 @@ pub static SERVE_FLAGS: &[Flag] = &[
         Value("3600"),
         "How long signed `viewLink` and `downloadLink` URLs stay valid, in seconds.",
     ),
-    flag(
-        "max-connections",
-        "N",
-        Value("1024"),
-        "Open connections at most; more are answered 503 and closed.",
-    )
-    .details(
+    flag("max-connections", "N", Value("1024"), "Open connections at most; more are answered 503 and closed.").details(
         "From 16 to 65536. An open connection costs a socket and a few KiB, never a thread: one loop waits on \
          all of them. Past the process's open-file limit connections are refused too; `serve` raises its soft \
          limit to the hard one.",
@@ -162,6 +157,30 @@ pub static SERVE_FLAGS: &[Flag] = &[
     .details(
         "A cut answer is journaled with the bytes it moved and `complete: false`; a cut upload gets 408 and \
          changes nothing. 0 turns the minimum off (`--io-timeout` still cuts a transfer that stops).",
+    ),
+    flag(
+        "journal-max-bytes",
+        "N",
+        Value("67108864"),
+        "Size in bytes past which the journal is rotated: `journal.jsonl` becomes `journal.jsonl.1` and a fresh \
+         one is started.",
+    )
+    .details(
+        "From 4096 to 1099511627776. The default, 64 MiB, holds some 300,000 requests: rotation, which takes the \
+         state's lock, comes seldom, and one file stays quick to read. With `--journal-keep`, it bounds the journal \
+         on disk: at most keep + 1 files of this size (576 MiB by default). Instances sharing a root should use the \
+         same value. See `FILES`.",
+    ),
+    flag(
+        "journal-keep",
+        "N",
+        Value("8"),
+        "Rotated journals kept, `journal.jsonl.1` (the newest) to `journal.jsonl.N`; older ones are deleted.",
+    )
+    .details(
+        "From 0 to 1000. With 1, only the journal before the last rotation is kept; with 0, a full journal is \
+         deleted, so the history starts afresh at each rotation (and lines being written to it at that moment are \
+         lost). The dashboard's history reads on into the rotated journals.",
     ),
     switch_flag(
         "tui",
@@ -268,6 +287,8 @@ pub struct ServeArgs {
     pub api_key: Option<String>,
     pub tui: bool,
     pub log_file: Option<PathBuf>,
+    /// When the journal rotates, and how many rotated files it keeps.
+    pub journal: journal::Limits,
     /// `None` when the admin listener is off.
     pub admin_listen: Option<String>,
     /// Given by flag or environment: failing to bind it is then fatal.
@@ -404,6 +425,14 @@ fn serve_args(
     if !(1.0..=3600.0).contains(&io_timeout) {
         return Err(UsageError("--io-timeout must be between 1 and 3600 seconds".into()));
     }
+    let journal_max_bytes: u64 = number("journal-max-bytes", get("journal-max-bytes"))?;
+    if !(4096..=1 << 40).contains(&journal_max_bytes) {
+        return Err(UsageError("--journal-max-bytes must be between 4096 and 1099511627776".into()));
+    }
+    let journal_keep: u32 = number("journal-keep", get("journal-keep"))?;
+    if journal_keep > 1000 {
+        return Err(UsageError("--journal-keep must be between 0 and 1000".into()));
+    }
     let public_url = get("public-url").map(|u| u.trim_end_matches('/').to_string());
     if let Some(u) = &public_url
         && (!(u.starts_with("http://") || u.starts_with("https://"))
@@ -432,6 +461,7 @@ fn serve_args(
         api_key: env(API_KEY_VAR),
         tui: switch("tui", get("tui"))?,
         log_file: get("log-file").map(PathBuf::from),
+        journal: journal::Limits { max_bytes: journal_max_bytes, keep: journal_keep },
         admin_listen: get("admin-listen").filter(|a| !a.eq_ignore_ascii_case("off")),
         admin_explicit,
         admin_allow_remote: switch("admin-allow-remote", get("admin-allow-remote"))?,
@@ -552,6 +582,25 @@ mod tests {
         assert!(s.config.public_url.is_none() && s.api_keys_file.is_none() && s.api_key.is_none());
         assert!(!s.tui && !s.admin_explicit && !s.admin_allow_remote);
         assert_eq!(s.admin_listen.as_deref(), Some("127.0.0.1:9101"));
+        assert_eq!(s.journal, journal::Limits::default(), "the table's defaults are the journal's");
+    }
+
+    #[test]
+    fn journal_limits_are_read_and_checked() {
+        let s = serve(&["serve", "--journal-max-bytes", "4096"], &[("WFHOOK_JOURNAL_KEEP", "0")]);
+        assert_eq!(s.journal, journal::Limits { max_bytes: 4096, keep: 0 });
+        let s = serve(&["serve", "--journal-keep", "1000"], &[("WFHOOK_JOURNAL_MAX_BYTES", "1099511627776")]);
+        assert_eq!(s.journal, journal::Limits { max_bytes: 1 << 40, keep: 1000 });
+        for (flag, value) in [
+            ("--journal-max-bytes", "4095"),
+            ("--journal-max-bytes", "1099511627777"),
+            ("--journal-max-bytes", "-1"),
+            ("--journal-max-bytes", "64M"),
+            ("--journal-keep", "1001"),
+            ("--journal-keep", "-1"),
+        ] {
+            assert!(parse_with(&["serve", flag, value], &[]).is_err(), "{flag} {value}");
+        }
     }
 
     #[test]
@@ -578,6 +627,7 @@ mod tests {
                     "listen" | "root" | "publisher" | "api-keys-file" | "log-file" | "connect" => "x",
                     "admin-listen" => "127.0.0.1:0",
                     "max-connections" => "64",
+                    "journal-max-bytes" => "65536",
                     _ => "7",
                 };
                 let flag = format!("--{}", f.name);

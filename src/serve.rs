@@ -132,7 +132,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
     announce_keys(&keys, &source, &state_dir, tui);
     let link_secret = auth::load_or_create_secret(&state_dir, StateFile::LinkSecret).map_err(root_err)?;
-    let journal = Journal::open(&state_dir).map_err(root_err)?;
+    let journal = Journal::open(&state_dir, args.journal).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;

@@ -11,6 +11,7 @@
 //! that handle ([`StateDir::open_file`]), never by path. Its folders are its
 //! owner's alone (0700) and so are its files (0600), whatever the umask.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -41,7 +42,7 @@ pub struct Entry {
     /// Its name in the state folder.
     pub name: &'static str,
     /// What follows the name in the documentation (`/ID/` for a folder of
-    /// folders named by id).
+    /// folders named by id, `.N` for numbered copies of a file).
     pub below: &'static str,
     pub what: &'static str,
 }
@@ -62,7 +63,15 @@ pub static LAYOUT: &[Entry] = &[
         below: "",
         what: "One JSON line per request: time, request id, method, endpoint, action, documentId, \
                documentVersionId, id, username, status, latency and error. It never holds a key. A torn last \
-               line after a crash is skipped. It is never rotated by wfhook.",
+               line after a crash is skipped. When the next line would take it past `--journal-max-bytes`, it \
+               is rotated.",
+    },
+    Entry {
+        name: JOURNAL,
+        below: ".N",
+        what: "The rotated journals, `.1` the newest: at a rotation each is renamed to the next number, the \
+               journal becomes `.1`, and those past `--journal-keep` are deleted. The dashboard's history and \
+               `wfhook top`'s read on into them.",
     },
     Entry { name: API_KEY, below: "", what: "The generated API key, when no key is configured." },
     Entry {
@@ -108,18 +117,29 @@ pub enum StateFile {
     ApiKey,
     LinkSecret,
     AdminToken,
+    /// The journal rotated `n` times ago, `n` from 1: `journal.jsonl.n`.
+    RotatedJournal(u32),
 }
 
 impl StateFile {
-    fn name(self) -> &'static str {
+    fn name(self) -> Cow<'static, str> {
         match self {
-            StateFile::StateLog => STATE_LOG,
-            StateFile::StateLock => STATE_LOCK,
-            StateFile::Journal => JOURNAL,
-            StateFile::ApiKey => API_KEY,
-            StateFile::LinkSecret => LINK_SECRET,
-            StateFile::AdminToken => ADMIN_TOKEN,
+            StateFile::StateLog => STATE_LOG.into(),
+            StateFile::StateLock => STATE_LOCK.into(),
+            StateFile::Journal => JOURNAL.into(),
+            StateFile::ApiKey => API_KEY.into(),
+            StateFile::LinkSecret => LINK_SECRET.into(),
+            StateFile::AdminToken => ADMIN_TOKEN.into(),
+            StateFile::RotatedJournal(n) => format!("{JOURNAL}.{n}").into(),
         }
+    }
+
+    /// The rotated journal a name in the state folder is, if it is one:
+    /// `journal.jsonl.` and a number from 1, written as wfhook writes it.
+    fn rotated_number(name: &[u8]) -> Option<u32> {
+        let digits = std::str::from_utf8(name.strip_prefix(JOURNAL.as_bytes())?.strip_prefix(b".")?).ok()?;
+        let n: u32 = digits.parse().ok()?;
+        (n > 0 && n.to_string() == digits).then_some(n)
     }
 }
 
@@ -215,7 +235,7 @@ impl StateDir {
     /// umask, and one an older version left readable by others is made so.
     pub fn open_file(&self, file: StateFile, access: Access) -> io::Result<File> {
         let flags = access.flags() | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let fd = rustix::fs::openat(self.fd()?, file.name(), flags, Mode::from_raw_mode(FILE_MODE))?;
+        let fd = rustix::fs::openat(self.fd()?, &*file.name(), flags, Mode::from_raw_mode(FILE_MODE))?;
         // Fixed through the open descriptor: the very file opened.
         if rustix::fs::fstat(&fd)?.st_mode & 0o777 != FILE_MODE {
             rustix::fs::fchmod(&fd, Mode::from_raw_mode(FILE_MODE))?;
@@ -225,13 +245,37 @@ impl StateDir {
 
     /// What a state file is now; `NotFound` when missing.
     pub fn stat_file(&self, file: StateFile) -> io::Result<Stat> {
-        Ok(rustix::fs::statat(self.fd()?, file.name(), AtFlags::SYMLINK_NOFOLLOW)?)
+        Ok(rustix::fs::statat(self.fd()?, &*file.name(), AtFlags::SYMLINK_NOFOLLOW)?)
+    }
+
+    /// Renames the state file `from` over `to`, within the folder. Not
+    /// synced: for the journal's rotation, where a rename that a crash
+    /// undoes only leaves the journal longer.
+    pub fn rename_file(&self, from: StateFile, to: StateFile) -> io::Result<()> {
+        Ok(rustix::fs::renameat(self.fd()?, &*from.name(), self.fd()?, &*to.name())?)
+    }
+
+    /// Deletes the state file `file`.
+    pub fn remove_file(&self, file: StateFile) -> io::Result<()> {
+        Ok(rustix::fs::unlinkat(self.fd()?, &*file.name(), AtFlags::empty())?)
+    }
+
+    /// The numbers of the rotated journals in the folder, in ascending order.
+    pub fn rotated_journals(&self) -> io::Result<Vec<u32>> {
+        let mut numbers = Vec::new();
+        for entry in rustix::fs::Dir::read_from(self.fd()?)? {
+            if let Some(n) = StateFile::rotated_number(entry?.file_name().to_bytes()) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        Ok(numbers)
     }
 
     /// Renames `from` in the folder `dir` over the state file `to`, and
     /// syncs the state folder: a rewritten file replaces the old one whole.
     pub fn replace_file(&self, dir: BorrowedFd<'_>, from: &OsStr, to: StateFile) -> io::Result<()> {
-        rustix::fs::renameat(dir, from, self.fd()?, to.name())?;
+        rustix::fs::renameat(dir, from, self.fd()?, &*to.name())?;
         Ok(rustix::fs::fsync(self.fd()?)?)
     }
 
@@ -258,6 +302,11 @@ impl StateDir {
     /// One JSON line per request.
     pub fn journal(&self) -> PathBuf {
         self.path.join(JOURNAL)
+    }
+
+    /// The journal rotated `n` times ago (`n` from 1).
+    pub fn rotated_journal(&self, n: u32) -> PathBuf {
+        self.path.join(&*StateFile::RotatedJournal(n).name())
     }
 
     /// The API key generated on the first start.
@@ -449,6 +498,29 @@ mod tests {
     }
 
     #[test]
+    fn rotated_journals_are_named_listed_renamed_and_removed_through_the_handle() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::at(&dir.path().join("s")).open().unwrap();
+        assert_eq!(state.rotated_journal(12).file_name().unwrap(), "journal.jsonl.12");
+        for n in [3, 1, 12] {
+            fs::write(state.rotated_journal(n), n.to_string()).unwrap();
+        }
+        // Only the names wfhook writes count: no 0, no leading zero or sign.
+        for other in ["journal.jsonl.0", "journal.jsonl.01", "journal.jsonl.+2", "journal.jsonl.x", "journal.jsonl."] {
+            fs::write(dir.path().join("s").join(other), b"").unwrap();
+        }
+        state.open_file(StateFile::Journal, Access::Append).unwrap();
+        assert_eq!(state.rotated_journals().unwrap(), [1, 3, 12]);
+        state.rename_file(StateFile::RotatedJournal(3), StateFile::RotatedJournal(4)).unwrap();
+        state.remove_file(StateFile::RotatedJournal(12)).unwrap();
+        state.rename_file(StateFile::Journal, StateFile::RotatedJournal(1)).unwrap();
+        assert_eq!(state.rotated_journals().unwrap(), [1, 4]);
+        assert_eq!(fs::read(state.rotated_journal(4)).unwrap(), b"3");
+        assert_eq!(fs::read(state.rotated_journal(1)).unwrap(), b"", "the journal replaced the old .1");
+        assert_eq!(state.stat_file(StateFile::Journal).unwrap_err().kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
     fn archived_paths_are_recognised() {
         let rel = archived_path("0123456789abcdef", "a.pdf");
         assert_eq!(rel, ".wfhook/archive/0123456789abcdef/a.pdf");
@@ -465,6 +537,7 @@ mod tests {
             dir.state_log(),
             dir.state_lock(),
             dir.journal(),
+            dir.rotated_journal(3),
             dir.api_key(),
             dir.link_secret(),
             dir.admin_token(),
@@ -473,10 +546,16 @@ mod tests {
             dir.snapshots_of("i").parent().unwrap().to_path_buf(),
         ];
         assert_eq!(paths.len(), LAYOUT.len());
+        // A file of many numbered copies is documented once, as `NAME.N`.
+        let documented = |e: &Entry| if e.below == ".N" { format!("{}.N", e.name) } else { e.name.to_string() };
         for p in &paths {
             assert_eq!(p.parent(), Some(dir.path()), "{p:?}");
             let name = p.file_name().unwrap().to_str().unwrap();
-            assert_eq!(LAYOUT.iter().filter(|e| e.name == name).count(), 1, "{name} in LAYOUT");
+            let name = match name.rsplit_once('.') {
+                Some((base, n)) if n.parse::<u32>().is_ok() => format!("{base}.N"),
+                _ => name.to_string(),
+            };
+            assert_eq!(LAYOUT.iter().filter(|e| documented(e) == name).count(), 1, "{name} in LAYOUT");
         }
         assert!(LAYOUT.iter().all(|e| e.what.ends_with('.')));
     }

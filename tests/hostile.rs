@@ -6,12 +6,12 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, USER, WAIT, connect, raw, request, wait_for};
+use common::{KEY, TestServer, USER, WAIT, connect, connect_from, raise_open_file_limit, raw, request, wait_for};
 
 /// The server is alive and answering.
 fn answers(s: &TestServer) {
@@ -363,23 +363,6 @@ impl Attack {
         let n = ALL.iter().position(|a| *a == self).unwrap() as u8;
         Ipv4Addr::new(127, 0, 1 + n, 1)
     }
-}
-
-/// A connection from `from`, with a 4 KiB receive buffer.
-fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
-    use rustix::net::{AddressFamily, SocketType, bind, connect, socket, sockopt};
-    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).expect("a socket");
-    sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("a small receive buffer");
-    bind(&fd, &SocketAddrV4::new(from, 0)).expect("a loopback source address");
-    connect(&fd, &to).expect("connect");
-    TcpStream::from(fd)
-}
-
-/// The test process holds well over a thousand sockets.
-fn raise_open_file_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
 }
 
 /// What the attacks came to.

@@ -713,7 +713,7 @@ proptest! {
         prop_assert_eq!(tail.iter().collect::<Vec<_>>(), in_window[in_window.len().saturating_sub(n)..].to_vec());
 
         // A server starting on this file appends whole lines after it.
-        let j = Journal::open(&StateDir::at(dir.path()).open().unwrap()).unwrap();
+        let j = Journal::open(&StateDir::at(dir.path()).open().unwrap(), journal::Limits::default()).unwrap();
         j.append(&after).unwrap();
         drop(j);
         let again = journal::read(&path, None).unwrap();

@@ -10,12 +10,12 @@ use compact_str::CompactString;
 
 use tiny_http::{BodyPlan, Header, Request};
 
+use super::App;
 use super::errors::HttpError;
+use super::ledger::Record;
 use super::request::{self, Params};
 use super::response::{self, Reply, Style};
 use super::routes::{self, Access, Body, Route, clip, first_chars};
-use super::App;
-use super::ledger::Record;
 use crate::events::{Event, rfc3339};
 use crate::store::ROOT_ID;
 
@@ -58,6 +58,27 @@ impl Call<'_> {
     }
 }
 
+/// How many characters of each client-sent field the event of a request
+/// that proved neither a key nor a link keeps (an authenticated one keeps
+/// [`routes::clip`]'s 255): anyone can send those requests, so a flood of
+/// them costs the journal little per line.
+const UNPROVEN_CHARS: usize = 64;
+
+/// Cuts the fields of `event` that the client chose (the method, the
+/// username, the ids, the action, and the error, which may quote the path)
+/// to [`UNPROVEN_CHARS`].
+fn shorten_unproven(event: &mut Event) {
+    fn cut(text: &mut CompactString) {
+        let end = first_chars(text, UNPROVEN_CHARS).len();
+        text.truncate(end);
+    }
+    cut(&mut event.method);
+    let Event { action, document_id, document_version_id, id, username, error, .. } = event;
+    for field in [action, document_id, document_version_id, id, username, error].into_iter().flatten() {
+        cut(field);
+    }
+}
+
 impl App {
     /// The route for a request path, if it lies under the base path.
     pub(super) fn route(&self, path: &str) -> Option<&'static Route> {
@@ -76,19 +97,26 @@ impl App {
     /// Handles one request from arrival to response. A request that may
     /// change documents is journaled before it is answered; every request
     /// gets its final record once its answer has been written, or cut.
-    pub fn handle(&self, mut rq: Request) {
+    pub fn handle(&self, rq: Request) {
+        self.handle_with(rq, App::route)
+    }
+
+    /// [`App::handle`] with the routes that `find` gives: the unit tests
+    /// add routes no build ships.
+    fn handle_with(&self, mut rq: Request, find: fn(&App, &str) -> Option<&'static Route>) {
         let received = rq.received();
         self.live.in_flight.fetch_add(1, Ordering::Relaxed);
         let (path, query) = request::split_target(rq.url());
         let (path, query) = (CompactString::from(first_chars(path, 200)), query.to_string());
-        let route = self.route(&path);
+        let route = find(self, &path);
         let endpoint = route.map_or("unknown", |r| r.name);
         let arrived = SystemTime::now() - received.elapsed();
         let mut event = Event::new(rfc3339(arrived), self.request_id(), rq.method().as_str(), endpoint);
         event.username = request::header(&rq, "username").map(clip);
         let style = route.map_or(Style::Error, |r| r.style);
+        let mut proven = false;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.dispatch(&mut rq, route, &path, &query, &mut event)
+            self.dispatch(&mut rq, route, &path, &query, &mut event, &mut proven)
         }))
         .unwrap_or_else(|_| {
             log::error!("{} {}: the handler panicked; the worker goes on", event.request_id, event.endpoint);
@@ -113,6 +141,9 @@ impl App {
                 (Reply::Json(status, style.error_body(&message)), allow)
             }
         };
+        if !proven {
+            shorten_unproven(&mut event);
+        }
         event.status = match &reply {
             Reply::Json(status, _) => *status,
             Reply::Html(_) | Reply::File { .. } => 200,
@@ -144,6 +175,7 @@ impl App {
     /// Route, method, auth, form body, handler. The framing of the body was
     /// judged by the vendored tiny_http before the request got here: a
     /// request it could not delimit without ambiguity never reaches a worker.
+    /// `proven` is set once the request has shown a valid key or link.
     fn dispatch(
         &self,
         rq: &mut Request,
@@ -151,6 +183,7 @@ impl App {
         path: &str,
         query: &str,
         event: &mut Event,
+        proven: &mut bool,
     ) -> Result<Reply, HttpError> {
         let route = route.ok_or_else(|| HttpError::NotFound(format!("no endpoint at {}", first_chars(path, 100))))?;
         let method = rq.method();
@@ -165,8 +198,12 @@ impl App {
             Access::Public => {}
             Access::KeyOrLink if params.get("sig").is_some() => {
                 link_expires = Some(self.links.verify(route.name, &params)?);
+                *proven = true;
             }
-            Access::Key | Access::KeyOrLink => self.authenticate(rq.headers())?,
+            Access::Key | Access::KeyOrLink => {
+                self.authenticate(rq.headers())?;
+                *proven = true;
+            }
         }
         if route.body == Body::Form {
             params.add_form_body(rq)?;
@@ -251,7 +288,42 @@ mod tests {
         }
         let mut rq: Request = rq.into();
         let mut event = Event::new(rfc3339(SystemTime::now()), "r-1".into(), "GET", "view");
-        app.dispatch(&mut rq, routes::find("view"), "/view", query, &mut event)
+        app.dispatch(&mut rq, routes::find("view"), "/view", query, &mut event, &mut false)
+    }
+
+    #[test]
+    fn unproven_requests_keep_less_of_what_the_client_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::http::server::test_app(dir.path());
+        let long = "u".repeat(300);
+        let journaled = |method: &str, path: &str, key: Option<&str>| -> Event {
+            let mut rq = tiny_http::TestRequest::new().with_method(method.parse().unwrap()).with_path(path);
+            rq = rq.with_header(tiny_http::Header::from_bytes("username", long.as_str()).unwrap());
+            if let Some(key) = key {
+                rq = rq.with_header(tiny_http::Header::from_bytes("apiKey", key).unwrap());
+            }
+            app.handle(rq.into());
+            app.journal.tail(1).unwrap().pop().unwrap()
+        };
+        let chars = |field: &Option<CompactString>| field.as_deref().unwrap_or_default().chars().count();
+        let id = "é".repeat(300);
+        for (event, status) in [
+            (journaled("GET", &format!("/metadata?id={id}"), None), 403),
+            (journaled("GET", &format!("/metadata?id={id}"), Some("wrong-key")), 403),
+            (journaled("GET", &format!("/{}", "p".repeat(300)), Some("test-key")), 404),
+            (journaled(&"M".repeat(300), "/metadata", Some("test-key")), 405),
+            (journaled("GET", &format!("/download?id={id}&expires=9999999999&sig=00"), None), 403),
+            (journaled("GET", "/serviceInfo", None), 200),
+        ] {
+            assert_eq!(event.status, status, "{event:?}");
+            assert_eq!(chars(&event.username), UNPROVEN_CHARS, "{event:?}");
+            assert!(chars(&event.error) <= UNPROVEN_CHARS && event.method.len() <= UNPROVEN_CHARS, "{event:?}");
+        }
+        let unknown = journaled("GET", &format!("/{}", "p".repeat(300)), None);
+        assert_eq!(unknown.error.as_deref(), Some(&*format!("no endpoint at /{}", "p".repeat(48))));
+        // With the key, what the client sent is kept to 255 characters.
+        let event = journaled("GET", &format!("/metadata?id={id}"), Some("test-key"));
+        assert_eq!((chars(&event.username), chars(&event.id)), (255, 255), "{event:?}");
     }
 
     #[test]
@@ -282,5 +354,41 @@ mod tests {
         for expires in expiries_on(view(&app, &query, &key).unwrap()) {
             assert!(expires >= before + 3600, "{expires}");
         }
+    }
+
+    /// A route no build ships, whose handler panics.
+    static PANICS: Route = Route {
+        name: "panics",
+        methods: &[tiny_http::Method::Get],
+        access: Access::Public,
+        style: Style::Error,
+        body: Body::None,
+        changes: false,
+        advertised: false,
+        handler: |_, _| panic!("a bug in a handler"),
+    };
+
+    #[test]
+    fn a_panicking_handler_is_answered_500_and_accounted_for_everywhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::http::server::test_app(dir.path());
+        let events = app.bus.subscribe(16);
+        let before = app.live.in_flight.load(Ordering::Relaxed);
+        let rq = tiny_http::TestRequest::new().with_path("/panics");
+        app.handle_with(rq.into(), |_, _| Some(&PANICS));
+        // The journal, the event bus and the metrics each got the final
+        // record, and the request is no longer in flight.
+        let journaled = app.journal.tail(1).unwrap().pop().unwrap();
+        assert_eq!((journaled.endpoint.as_str(), journaled.status), ("panics", 500), "{journaled:?}");
+        assert_eq!(journaled.error.as_deref(), Some("internal error"));
+        assert_eq!(journaled.complete, Some(true), "the 500 went out whole");
+        assert!(journaled.bytes.is_some_and(|n| n > 0), "{journaled:?}");
+        let (_, streamed) = events.try_recv().expect("an event on the bus");
+        assert_eq!(*streamed, journaled);
+        assert!(app.metrics_text().contains("wfhook_requests_total{endpoint=\"panics\",status=\"500\"} 1"));
+        assert_eq!(app.live.in_flight.load(Ordering::Relaxed), before);
+        // The next request is served as usual.
+        app.handle(tiny_http::TestRequest::new().with_path("/serviceInfo").into());
+        assert_eq!(app.journal.tail(1).unwrap().pop().unwrap().status, 200);
     }
 }

@@ -58,16 +58,7 @@ const POST: &[Method] = &[Method::Post];
 const PUT: &[Method] = &[Method::Put];
 
 const fn route(name: &'static str, methods: &'static [Method], access: Access, handler: Handler) -> Route {
-    Route {
-        name,
-        methods,
-        access,
-        style: Style::Error,
-        body: Body::None,
-        changes: false,
-        advertised: true,
-        handler,
-    }
+    Route { name, methods, access, style: Style::Error, body: Body::None, changes: false, advertised: true, handler }
 }
 
 /// A route that reads parameters from an urlencoded body too.

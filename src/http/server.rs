@@ -13,9 +13,9 @@ use compact_str::{CompactString, format_compact};
 use super::Config;
 use super::auth::Keys;
 use super::ledger::{Ledger, Record, Sinks};
+use super::links::Links;
 use super::request;
 use super::routes::first_chars;
-use super::links::Links;
 use crate::actions::Runner;
 use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
@@ -264,7 +264,7 @@ fn refusal_reason(status: u16, answered: bool) -> &'static str {
 #[cfg(test)]
 pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
     let store = crate::store::fs::FsStore::open(root).unwrap();
-    let journal = Journal::open(store.state_dir()).unwrap();
+    let journal = Journal::open(store.state_dir(), crate::journal::Limits::default()).unwrap();
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         base_path: String::new(),

@@ -15,6 +15,8 @@
 //!   the tests' [`knob`]s, [`say`] for lines on the real stderr, and
 //!   [`tools_or_skip`] and [`skip_unless_ci`] for tests that need tmux,
 //!   groff, nginx, a tmpfs….
+//! - [`sockets`]: [`connect_from`] a chosen loopback address with a small
+//!   receive buffer, and [`raise_open_file_limit`].
 //! - [`tmux`]: a tmux session to run the dashboard in.
 //!
 //! Every test file includes this module with `mod common;`, so helpers (and
@@ -26,6 +28,7 @@
 pub mod api;
 pub mod client;
 pub mod server;
+pub mod sockets;
 pub mod tmux;
 pub mod tools;
 pub mod wait;
@@ -35,6 +38,7 @@ pub use client::{
     Conn, IO_TIMEOUT, Response, connect, raw, read_response, request, split_raw, try_connect, try_read_response,
 };
 pub use server::{Builder, TestServer, bin, command, help, metric, run};
+pub use sockets::{connect_from, raise_open_file_limit};
 pub use tmux::Tmux;
 pub use tools::{
     Node, Tree, free_port, free_ports, knob, on_disk, proc_status, restore_tree, say, skip_unless_ci, temp_files,
