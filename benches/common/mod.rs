@@ -71,6 +71,9 @@ pub struct Wrk {
     pub requests: u64,
     /// Non-2xx answers plus socket errors: a run with any is not a result.
     pub bad: u64,
+    /// Of those, requests unanswered after wrk's `--timeout` (2 s): wrk
+    /// leaves them out of its latencies, so a run with any understates p99.
+    pub timeouts: u64,
     /// The server's threads halfway through: fewer than the connections
     /// plus the workers means some connection had no thread (was starved).
     pub threads: u64,
@@ -78,13 +81,29 @@ pub struct Wrk {
 
 /// Runs wrk for `secs` against `url` and parses what it prints.
 pub fn wrk(url: &str, headers: &[(&str, &str)], conns: u64, threads: u64, secs: u64) -> Wrk {
+    let out = run_wrk(url, headers, conns, threads, secs);
+    parse_wrk(&out).unwrap_or_else(|| panic!("cannot read wrk's output:\n{out}"))
+}
+
+/// [`wrk`] for a server that may answer nothing at all (an old build with
+/// every worker stuck): such a run is a result too, 0 req/s with NaN
+/// latencies and its timeouts counted in `bad`, not a panic.
+pub fn wrk_or_nothing(url: &str, headers: &[(&str, &str)], conns: u64, threads: u64, secs: u64) -> Wrk {
+    let out = run_wrk(url, headers, conns, threads, secs);
+    parse_wrk(&out).unwrap_or_else(|| {
+        let w = read_wrk(&out);
+        assert!(out.contains(" requests in "), "cannot read wrk's output:\n{out}");
+        Wrk { rps: 0.0, p50_us: f64::NAN, p99_us: f64::NAN, ..w }
+    })
+}
+
+fn run_wrk(url: &str, headers: &[(&str, &str)], conns: u64, threads: u64, secs: u64) -> String {
     let mut cmd = Command::new("wrk");
     cmd.args([&format!("-t{threads}"), &format!("-c{conns}"), &format!("-d{secs}s"), "--timeout", "2s", "--latency"]);
     for (k, v) in headers {
         cmd.args(["-H", &format!("{k}: {v}")]);
     }
-    let out = run_bounded(cmd.arg(url), Duration::from_secs(secs) + GRACE);
-    parse_wrk(&out).unwrap_or_else(|| panic!("cannot read wrk's output:\n{out}"))
+    run_bounded(cmd.arg(url), Duration::from_secs(secs) + GRACE)
 }
 
 /// Runs a command to its end, killing it past `limit`; returns its stdout.
@@ -120,23 +139,31 @@ fn parse_duration_us(s: &str) -> Option<f64> {
     Some(n * scale)
 }
 
+/// What wrk printed; `None` unless it timed some answers.
 pub fn parse_wrk(out: &str) -> Option<Wrk> {
+    let w = read_wrk(out);
+    (w.rps > 0.0 && w.p99_us > 0.0 && w.p50_us.is_finite()).then_some(w)
+}
+
+/// Every figure wrk printed that parses; the rest stay 0.
+fn read_wrk(out: &str) -> Wrk {
     let mut w = Wrk::default();
     for line in out.lines().map(str::trim) {
         if let Some(v) = line.strip_prefix("Requests/sec:") {
-            w.rps = v.trim().parse().ok()?;
+            w.rps = v.trim().parse().unwrap_or(0.0);
         } else if let Some(v) = line.strip_prefix("50%") {
-            w.p50_us = parse_duration_us(v)?;
+            w.p50_us = parse_duration_us(v).unwrap_or(f64::NAN);
         } else if let Some(v) = line.strip_prefix("99%") {
-            w.p99_us = parse_duration_us(v)?;
+            w.p99_us = parse_duration_us(v).unwrap_or(f64::NAN);
         } else if let Some((n, _)) = line.split_once(" requests in ") {
-            w.requests = n.trim().parse().ok()?;
+            w.requests = n.trim().parse().unwrap_or(0);
         } else if let Some(v) = line.strip_prefix("Non-2xx or 3xx responses:") {
-            w.bad += v.trim().parse::<u64>().ok()?;
+            w.bad += v.trim().parse::<u64>().unwrap_or(0);
         } else if let Some(v) = line.strip_prefix("Socket errors:") {
             // "connect 0, read 0, write 0, timeout 0"
             w.bad += v.split(',').filter_map(|p| p.split_whitespace().nth(1)?.parse::<u64>().ok()).sum::<u64>();
+            w.timeouts = v.split(',').find_map(|p| p.trim().strip_prefix("timeout ")?.trim().parse().ok()).unwrap_or(0);
         }
     }
-    (w.rps > 0.0 && w.p99_us > 0.0).then_some(w)
+    w
 }
