@@ -61,10 +61,11 @@ pub static LAYOUT: &[Entry] = &[
     Entry {
         name: JOURNAL,
         below: "",
-        what: "One JSON line per request: time, request id, method, endpoint, action, documentId, \
-               documentVersionId, id, username, status, latency and error. It never holds a key. A torn last \
-               line after a crash is skipped. When the next line would take it past `--journal-max-bytes`, it \
-               is rotated.",
+        what: "One final JSON line per request once its answer is out or cut: time, request id, method, \
+               endpoint, action, documentId, documentVersionId, id, username, status, latency, error, bytes \
+               sent and complete; a change also gets a line before it is answered, without the last two \
+               (see Reading the journal). It never holds a key. A torn last line after a crash is skipped. \
+               When the next line would take it past `--journal-max-bytes`, it is rotated.",
     },
     Entry {
         name: JOURNAL,

@@ -52,6 +52,18 @@ fn request_id(line: &Value) -> String {
     line["requestId"].as_str().unwrap().to_string()
 }
 
+/// The request ids in every journal file there is at the moment, checking
+/// nothing: a rotation may be under way.
+fn ids_now(state: &StateDir) -> HashSet<String> {
+    let Ok(entries) = std::fs::read_dir(state.path()) else { return HashSet::new() };
+    let names = entries.filter_map(|e| e.ok()?.file_name().into_string().ok());
+    let texts = names
+        .filter(|n| n.starts_with("journal.jsonl"))
+        .filter_map(|n| std::fs::read_to_string(state.path().join(n)).ok());
+    let lines: Vec<String> = texts.flat_map(|t| t.lines().map(str::to_string).collect::<Vec<_>>()).collect();
+    lines.iter().filter_map(|l| serde_json::from_str::<Value>(l).ok()).map(|v| request_id(&v)).collect()
+}
+
 /// The request ids of every kept line, oldest first.
 fn kept_ids(state: &StateDir) -> Vec<String> {
     journal_files(state).iter().rev().flat_map(|p| lines_of(p)).map(|l| request_id(&l)).collect()
@@ -109,6 +121,8 @@ fn a_small_journal_rotates_keeping_the_newest_files_and_the_history_reads_across
         (0..5).map(|_| server.get("/files?parentId=%2F").header("X-Request-Id").unwrap().to_string()).collect();
 
     let state = server.state_dir();
+    // A final record is written just after its answer's last byte.
+    wait_for("the newest request's line", || ids_now(&state).contains(newest.last().unwrap()));
     let files = journal_files(&state);
     assert_eq!(files.len(), 4, "the journal and 3 rotated files: {files:?}");
     for path in &files {
@@ -161,6 +175,12 @@ fn two_servers_on_one_root_rotate_together_without_losing_or_doubling_a_line() {
         clients.into_iter().flat_map(|c| c.join().unwrap()).collect()
     });
     let state = a.state_dir();
+    // A final record is written just after its answer's last byte: wait
+    // for the last ones (a line lost for good fails here).
+    wait_for("a line for every request sent", || {
+        let kept = ids_now(&state);
+        sent.iter().all(|id| kept.contains(id))
+    });
     let files = journal_files(&state);
     assert!(files.len() >= 3 && files.len() <= 9, "{files:?}");
     let mut count: HashMap<String, usize> = HashMap::new();
