@@ -110,7 +110,9 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
     let small = s.put_file("/", "small.txt", b"twelve bytes", None);
     std::fs::File::create(s.root.join("big.bin")).unwrap().set_len(BIG).unwrap();
     let big = find(&s.files("/"), "big.bin").unwrap()["id"].as_str().unwrap().to_string();
-    let before = s.records(2).len();
+    // Set-up: uploadInit, upload and files, each with its final record.
+    let before = s.records(3).len();
+    assert_eq!(before, 3, "{:#?}", s.journal());
     let events = watch_events(&s);
 
     let mut saw = vec![

@@ -5,13 +5,13 @@
 //! whole.
 //!
 //! The connection loop reports completions on its own thread, which must
-//! never wait on a disk or a lock: records go through a channel to a
-//! thread of their own (`wfhook-ledger`), which writes them in order.
+//! never wait on a disk: records go through a queue to a thread of their
+//! own (`wfhook-ledger`), which writes them in order, in batches under load.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use compact_str::CompactString;
 
@@ -67,27 +67,48 @@ impl Sinks {
 /// The ledger's thread and the way to it.
 pub struct Ledger {
     sinks: Arc<Sinks>,
-    tx: Mutex<Option<Sender<Record>>>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// Records on their way to the ledger's thread.
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    records: Vec<Record>,
+    /// The thread sleeps until the next record: the one that pushes it
+    /// wakes the thread; the others find it awake.
+    sleeping: bool,
+    closed: bool,
+}
+
+/// How long the thread lets records gather after a wake: under load it
+/// writes batches instead of being woken once per request.
+const GATHER: Duration = Duration::from_millis(1);
+
 /// A handle that writes final records, for a request's completion.
 pub struct LedgerWriter {
-    tx: Option<Sender<Record>>,
+    shared: Arc<Shared>,
     sinks: Arc<Sinks>,
 }
 
 impl LedgerWriter {
     pub fn write(&self, r: Record) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         // Once the ledger is closed (the server stopped, or a test calls
         // handlers without one), records are written where they come from.
-        match &self.tx {
-            Some(tx) => {
-                if let Err(back) = tx.send(r) {
-                    self.sinks.write(back.0);
-                }
-            }
-            None => self.sinks.write(r),
+        if q.closed {
+            drop(q);
+            return self.sinks.write(r);
+        }
+        q.records.push(r);
+        if std::mem::take(&mut q.sleeping) {
+            drop(q);
+            self.shared.wake.notify_one();
         }
     }
 }
@@ -95,28 +116,55 @@ impl LedgerWriter {
 impl Ledger {
     pub fn start(sinks: Sinks) -> Ledger {
         let sinks = Arc::new(sinks);
-        let (tx, rx) = channel::<Record>();
-        let writer = Arc::clone(&sinks);
+        let shared = Arc::new(Shared { queue: Mutex::default(), wake: Condvar::new() });
+        let (writer, queue) = (Arc::clone(&sinks), Arc::clone(&shared));
         let thread = std::thread::Builder::new()
             .name("wfhook-ledger".into())
-            .spawn(move || rx.into_iter().for_each(|r| writer.write(r)))
+            .spawn(move || {
+                while let Some(batch) = queue.next_batch() {
+                    batch.into_iter().for_each(|r| writer.write(r));
+                }
+            })
             .map_err(|e| log::error!("cannot start the ledger thread, records are written inline: {e}"))
             .ok();
-        let tx = thread.as_ref().map(|_| tx);
-        Ledger { sinks, tx: Mutex::new(tx), thread: Mutex::new(thread) }
+        if thread.is_none() {
+            shared.queue.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        }
+        Ledger { sinks, shared, thread: Mutex::new(thread) }
     }
 
     pub fn writer(&self) -> LedgerWriter {
-        let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        LedgerWriter { tx, sinks: Arc::clone(&self.sinks) }
+        LedgerWriter { shared: Arc::clone(&self.shared), sinks: Arc::clone(&self.sinks) }
     }
 
     /// Writes what is queued and stops the thread: once the connection
     /// layer is gone, so that no completion is still to come.
     pub fn close(&self) {
-        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.shared.queue.lock().unwrap_or_else(|p| p.into_inner()).closed = true;
+        self.shared.wake.notify_one();
         if let Some(thread) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl Shared {
+    /// The records queued, after sleeping until there are some; `None`
+    /// once closed and empty.
+    fn next_batch(&self) -> Option<Vec<Record>> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.records.is_empty() && !q.closed {
+            q.sleeping = true;
+            while q.sleeping && !q.closed {
+                q = self.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+            drop(q);
+            std::thread::sleep(GATHER);
+            q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        }
+        if q.records.is_empty() && q.closed {
+            return None;
+        }
+        Some(std::mem::take(&mut q.records))
     }
 }

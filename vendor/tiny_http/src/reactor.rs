@@ -161,9 +161,14 @@ impl Handle {
             gone(cmd);
             return;
         }
+        // One wake per batch: commands pushed after the first find it
+        // pending, and the loop takes them all at once.
+        let first = inbox.0.is_empty();
         inbox.0.push(cmd);
         drop(inbox);
-        let _ = self.shared.waker.wake();
+        if first {
+            let _ = self.shared.waker.wake();
+        }
     }
 
     /// Whether the loop has ended: no request will come from it any more.
