@@ -79,6 +79,12 @@ pub trait Action: Sync {
     fn inline(&self) -> bool {
         false
     }
+    /// Whether a success may have changed a document or the state, so
+    /// that the journal gets its line before the answer says so. Only an
+    /// action that writes nothing at all (`ping`) says false.
+    fn changes(&self) -> bool {
+        true
+    }
     fn run(&self, ctx: &Context) -> Result<Success, ActionError>;
 }
 

@@ -21,6 +21,10 @@ impl Action for Ping {
     fn inline(&self) -> bool {
         true
     }
+    /// Writes nothing: its final journal line is its only one.
+    fn changes(&self) -> bool {
+        false
+    }
     fn run(&self, _: &Context) -> Result<Success, ActionError> {
         Ok(Success::default().with("message", "wfhook is reachable"))
     }

@@ -148,8 +148,12 @@ impl App {
             Reply::Json(status, _) => *status,
             Reply::Html(_) | Reply::File { .. } => 200,
         };
-        if route.is_some_and(|r| r.changes) {
-            // Journaled before the answer says it happened.
+        // A success that may have changed something is journaled before
+        // the answer says it happened; errors changed nothing.
+        let changed = route.is_some_and(|r| r.changes)
+            && event.status < 400
+            && event.action.as_deref().and_then(crate::actions::find).is_none_or(|a| a.changes());
+        if changed {
             event.latency_us = received.elapsed().as_micros() as u64;
             if let Err(e) = self.journal.append(&event) {
                 log::error!("cannot append to the journal: {e}");
