@@ -121,6 +121,7 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
         seen("metadata", &s.get(&format!("/metadata?id={}", enc(&small)))),
         seen("a whole download", &s.download(&small)),
         seen("an upload", &s.upload(&small, b"new bytes")),
+        seen("an upload refused", &s.upload("nope", b"x")),
         seen("a malformed id", &s.get("/metadata?id=nope")),
         seen("no key", &request(s.addr, "GET", &format!("/metadata?id={}", enc(&small)), &[], b"")),
         seen("an unknown endpoint", &s.get("/nowhere")),
@@ -168,7 +169,7 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
     saw.push(cut_download(&s, &big));
 
     let statuses: Vec<(&str, u16)> = saw.iter().map(|x| (x.what, x.status)).collect();
-    let expected = [200, 200, 200, 200, 200, 400, 403, 404, 400, 431, 505, 408, 503, 200];
+    let expected = [200, 200, 200, 200, 200, 400, 400, 403, 404, 400, 431, 505, 408, 503, 200];
     assert_eq!(statuses.iter().map(|x| x.1).collect::<Vec<_>>(), expected, "{statuses:?}");
 
     // The journal: one final record per request, paired by id.
@@ -205,6 +206,12 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
     assert_eq!(lines.len(), 2, "{lines:#?}");
     assert!(lines[0].get("complete").is_none() && lines[0]["status"] == 200, "{lines:#?}");
     assert_eq!(lines[1]["complete"], true);
+    // A ping changes nothing, a refused upload changed nothing: one line each.
+    for what in ["ping", "an upload refused"] {
+        let id = saw.iter().find(|x| x.what == what).unwrap().id.clone().unwrap();
+        let lines: Vec<Value> = s.journal_lines().into_iter().filter(|e| e["requestId"] == id.as_str()).collect();
+        assert_eq!(lines.len(), 1, "{what}: {lines:#?}");
+    }
 
     // The event stream carried the same final records.
     wait_for("every final record on the event stream", || events.lock().unwrap().len() >= finals.len());
