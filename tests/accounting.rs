@@ -37,8 +37,19 @@ fn seen(what: &'static str, r: &Response) -> Seen {
 
 /// The status of a raw exchange that ends with the server closing.
 fn refused(what: &'static str, addr: std::net::SocketAddr, bytes: &[u8]) -> Seen {
-    let reply = raw(addr, bytes);
-    let (head, _) = split_raw(&reply);
+    closed_with(what, &raw(addr, bytes))
+}
+
+/// What the server says on `c` before it closes it, unasked.
+fn answer_of(what: &'static str, mut c: TcpStream) -> Seen {
+    let mut reply = Vec::new();
+    let _ = c.read_to_end(&mut reply);
+    closed_with(what, &reply)
+}
+
+/// A refusal by the connection layer: a status and no request id.
+fn closed_with(what: &'static str, reply: &[u8]) -> Seen {
+    let (head, _) = split_raw(reply);
     let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     assert!(!head.to_ascii_lowercase().contains("x-request-id"), "{what}: {head}");
     Seen { what, id: None, status, bytes: 0, whole: true }
@@ -140,31 +151,12 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
     // A head that never ends: 408 at the head deadline.
     let mut slow = connect(s.addr);
     slow.write_all(b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n").unwrap();
-    let mut reply = Vec::new();
-    let _ = slow.read_to_end(&mut reply);
-    let (head, _) = split_raw(&reply);
-    saw.push(Seen {
-        what: "a slow head",
-        id: None,
-        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
-        bytes: 0,
-        whole: true,
-    });
+    saw.push(answer_of("a slow head", slow));
     // One address past its cap of 3.
     let from = Ipv4Addr::new(127, 0, 7, 1);
     let held: Vec<TcpStream> = (0..3).map(|_| connect_from(from, s.addr)).collect();
     // Accepted in the order they came: the held three first.
-    let mut over = connect_from(from, s.addr);
-    let mut reply = Vec::new();
-    let _ = over.read_to_end(&mut reply);
-    let (head, _) = split_raw(&reply);
-    saw.push(Seen {
-        what: "past the cap",
-        id: None,
-        status: head.split(' ').nth(1).unwrap().parse().unwrap(),
-        bytes: 0,
-        whole: true,
-    });
+    saw.push(answer_of("past the cap", connect_from(from, s.addr)));
     drop(held);
     saw.push(cut_download(&s, &big));
 

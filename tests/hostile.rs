@@ -385,8 +385,9 @@ fn target_of(link: &str) -> String {
 }
 
 /// One probe by the legitimate client: `ping` and `metadata`, each answered
-/// 200 within [`ANSWERED_WITHIN`].
-fn probe(addr: SocketAddr, file: &str) {
+/// 200 within [`ANSWERED_WITHIN`]; the longer wait of the two.
+fn probe(addr: SocketAddr, file: &str) -> Duration {
+    let mut longest = Duration::ZERO;
     for target in ["/customAction?name=ping".to_string(), format!("/metadata?id={}", common::enc(file))] {
         let started = Instant::now();
         let mut c = TcpStream::connect(addr).expect("the legitimate client connects");
@@ -399,8 +400,10 @@ fn probe(addr: SocketAddr, file: &str) {
         let read = c.read_to_end(&mut reply);
         assert!(read.is_ok(), "{target} was not answered within {ANSWERED_WITHIN:?}: {read:?}");
         assert_eq!(status_of(&reply), 200, "{target}: {}", String::from_utf8_lossy(&reply));
-        assert!(started.elapsed() <= ANSWERED_WITHIN + Duration::from_millis(500), "{target}");
+        longest = longest.max(started.elapsed());
+        assert!(longest <= ANSWERED_WITHIN + Duration::from_millis(500), "{target}");
     }
+    longest
 }
 
 /// Runs `attacks` against one server until each reached its outcome, the
@@ -431,7 +434,7 @@ fn under_attack(attacks: &[Attack]) {
             scope.spawn(move || run_attack(attack, addr, download, small, stop, outcomes));
         }
         let started = Instant::now();
-        let (mut max_threads, mut max_rss) = (0, 0);
+        let (mut max_threads, mut max_rss, mut slowest, mut probes) = (0, 0, Duration::ZERO, 0);
         let done = |o: &Outcomes| {
             attacks.iter().all(|a| match a {
                 Attack::SlowReaders => o.readers_cut.load(SeqCst) == 64,
@@ -443,7 +446,8 @@ fn under_attack(attacks: &[Attack]) {
         // At least 3 s of probes with every attacker in place.
         let mut settled: Option<Instant> = None;
         loop {
-            probe(addr, &small);
+            slowest = slowest.max(probe(addr, &small));
+            probes += 1;
             max_threads = max_threads.max(s.threads().unwrap());
             max_rss = max_rss.max(s.rss_kib().unwrap());
             if outcomes.ready.load(SeqCst) == attacks.len() {
@@ -456,6 +460,10 @@ fn under_attack(attacks: &[Attack]) {
             std::thread::sleep(Duration::from_millis(200));
         }
         stop.store(true, SeqCst);
+        common::say(&format!(
+            "{attacks:?}: {probes} probes, the slowest answered in {slowest:?}; at most {max_threads} threads, \
+             {max_rss} KiB resident"
+        ));
         assert!(max_threads < WORKERS + THREAD_ALLOWANCE, "{max_threads} threads under {attacks:?}");
         assert!(max_rss < RSS_LIMIT_KIB, "{max_rss} KiB resident under {attacks:?}");
     });
