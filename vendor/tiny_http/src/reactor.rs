@@ -1405,4 +1405,35 @@ mod tests {
         refill(&mut out, &mut reader, false, &mut done).unwrap();
         assert_eq!((out.as_slice(), done), (&b"hello"[..], true));
     }
+
+    /// A response whose head cannot be made (a body of unknown length that
+    /// fails, for an HTTP/1.0 client, which needs it buffered): `respond`
+    /// drops the ticket without telling the loop, so the connection stays
+    /// `Dispatched` forever: never answered, never closed, counted open,
+    /// and `Server` drop (shutdown) waits for it for ever.
+    #[test]
+    fn a_response_that_cannot_be_prepared_still_ends_its_connection() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::other("broken"))
+            }
+        }
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = crate::Server::from_tcp(listener, Limits::default(), Hooks::default()).unwrap();
+        let mut client = TcpStream::connect(addr).unwrap();
+        client.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let rq = server.recv_timeout(Duration::from_secs(5)).unwrap().expect("a request");
+        let response = crate::Response::new(crate::StatusCode(200), Vec::new(), Broken, None, None);
+        assert!(rq.respond(response).is_err());
+        client.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        let mut got = Vec::new();
+        let ended = client.read_to_end(&mut got).is_ok();
+        let open = server.num_connections();
+        // Do not join the loop: it would wait for the stuck connection.
+        std::mem::forget(server);
+        assert!(ended, "the connection was neither answered nor closed within 3 s");
+        assert_eq!(open, 0, "the connection is still counted open");
+    }
 }
