@@ -6,10 +6,11 @@ mod common;
 
 use std::collections::HashSet;
 use std::fs::{self, OpenOptions};
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::sync::Barrier;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::Value;
@@ -458,4 +459,45 @@ fn sighup_without_a_keys_file_has_nothing_to_reload_and_the_server_goes_on() {
     }
     assert!(!s.stderr().contains(KEY));
     assert_eq!(s.stop().code(), Some(0), "{}", s.stderr());
+}
+
+/// SIGTERM while one keep-alive client keeps pipelining requests: the
+/// connection never goes idle, so the answers after the signal say
+/// `Connection: close`, and the server exits.
+#[test]
+fn sigterm_exits_while_a_client_keeps_pipelining() {
+    let mut s = TestServer::start(&[]);
+    let c = connect(s.addr);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let mut w = c.try_clone().unwrap();
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let one = b"GET /serviceInfo HTTP/1.1\r\nHost: x\r\n\r\n".repeat(64);
+            while !stop.load(SeqCst) {
+                if w.write_all(&one).is_err() {
+                    return;
+                }
+            }
+        })
+    };
+    let reader = {
+        let mut r = c.try_clone().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    s.sigterm();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.is_running() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let exited = !s.is_running();
+    stop.store(true, SeqCst);
+    let _ = c.shutdown(std::net::Shutdown::Both);
+    let _ = writer.join();
+    let _ = reader.join();
+    assert!(exited, "the server did not exit within 10 s of SIGTERM while a client kept pipelining");
 }

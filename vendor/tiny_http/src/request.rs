@@ -547,8 +547,10 @@ impl Request {
             match response.prepare(self.http_version.clone(), &self.headers, do_not_send_body, None) {
                 Ok(prepared) => prepared,
                 Err(e) => {
-                    // The answer could not even be made: the connection ends.
-                    self.ticket = None;
+                    // The answer could not even be made. Through the loop,
+                    // the ticket stays, so that dropping the request answers
+                    // 500 and the connection is not left waiting; on a
+                    // connection of its own, the connection ends.
                     self.response_writer = None;
                     if let Some(done) = on_complete {
                         done(Completion { body_bytes: 0, complete: false });

@@ -1,6 +1,5 @@
 use crate::common::{HTTPVersion, Header, StatusCode};
 use httpdate::HttpDate;
-use std::cmp::Ordering;
 use std::sync::mpsc::Receiver;
 
 use std::io::Result as IoResult;
@@ -156,14 +155,12 @@ where
 
 fn choose_transfer_encoding(
     status_code: StatusCode,
-    request_headers: &[Header],
+    _request_headers: &[Header],
     http_version: &HTTPVersion,
     entity_length: &Option<usize>,
     has_additional_headers: bool,
     chunked_threshold: usize,
 ) -> TransferEncoding {
-    use crate::util;
-
     // HTTP 1.0 doesn't support other encoding
     if *http_version <= (1, 0) {
         return TransferEncoding::Identity;
@@ -176,40 +173,10 @@ fn choose_transfer_encoding(
         return TransferEncoding::Identity;
     }
 
-    // parsing the request's TE header
-    let user_request = request_headers
-        .iter()
-        // finding TE
-        .find(|h| h.field.equiv("TE"))
-        // getting its value
-        .map(|h| h.value.clone())
-        // getting the corresponding TransferEncoding
-        .and_then(|value| {
-            // getting list of requested elements
-            let mut parse = util::parse_header_value(value.as_str()); // TODO: remove conversion
-
-            // sorting elements by most priority
-            parse.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(Ordering::Equal));
-
-            // trying to parse each requested encoding
-            for value in parse.iter() {
-                // q=0 are ignored
-                if value.1 <= 0.0 {
-                    continue;
-                }
-
-                if let Ok(te) = TransferEncoding::from_str(value.0) {
-                    return Some(te);
-                }
-            }
-
-            // encoding not found
-            None
-        });
-
-    if let Some(user_request) = user_request {
-        return user_request;
-    }
+    // wfhook patch: the request's `TE` is not a request for chunked (it
+    // lists the codings a client accepts, RFC 9110 10.1.4): an answer of
+    // known length goes out as it is, a file through `sendfile`, and its
+    // bytes are the body's.
 
     // if we have additional headers, using chunked
     if has_additional_headers {
