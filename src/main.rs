@@ -11,17 +11,24 @@ fn main() -> ExitCode {
     let command = match cli::parse_from_env() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("wfhook: {e}");
+            say(&e);
             return ExitCode::from(2);
         }
     };
     match run(command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wfhook: {e}");
+            say(&e);
             ExitCode::from(1)
         }
     }
+}
+
+/// The error on standard error, which may be a terminal that is gone:
+/// never a panic over it.
+fn say(e: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "wfhook: {e}");
 }
 
 fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {

@@ -162,7 +162,13 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         }
     }
     match pane {
-        Some(pane) => crate::tui::run(&server, &stop, pane).map_err(ServeError::Terminal)?,
+        Some(pane) => match crate::tui::run(&server, &stop, pane) {
+            // The operator's session ended: a stop, as on SIGTERM.
+            Err(e) if e.to_string() == crate::dashboard::TERMINAL_GONE => {
+                log::warn!("{e}: stopping, as on SIGTERM");
+            }
+            result => result.map_err(ServeError::Terminal)?,
+        },
         None => server.run(&stop),
     }
     // The answers on their way go out, then their records are written.

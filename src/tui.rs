@@ -67,10 +67,19 @@ pub fn run(server: &Server, stop: &Arc<AtomicBool>, pane: LogPane) -> io::Result
         std::thread::Builder::new()
             .name("wfhook-feed".into())
             .spawn_scoped(s, move || merge(app, &events, &logs, &feed_tx, stop))?;
-        let result = dashboard::run(feed_rx, Options { mode: Mode::Serve, no_color: no_color(), history });
-        stop.store(true, Ordering::SeqCst);
-        result
+        // However the dashboard ends, even by a panic, the server stops:
+        // the scope waits for it.
+        let _stop = StopOnDrop(stop);
+        dashboard::run(feed_rx, Options { mode: Mode::Serve, no_color: no_color(), history })
     })
+}
+
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// How often the merging thread wakes: it forwards in batches, so that its

@@ -496,3 +496,35 @@ fn sighup_reloads_the_keys_under_the_dashboard_and_never_stops_it() {
     tmux.wait_for_screen(&["reloaded the API keys file", "Live invocations"]);
     assert!(Path::new(&format!("/proc/{pid}")).exists(), "the server is gone");
 }
+
+/// The operator's terminal goes away (an SSH session or a tmux window
+/// closed): SIGHUP reloads the keys now, so it is the dashboard that sees
+/// the hang-up, and `serve --tui` stops as on SIGTERM instead of running on
+/// without a screen (or spinning on a dead terminal).
+#[test]
+fn serve_tui_stops_when_its_terminal_goes_away() {
+    if common::tools_or_skip(&["tmux"]).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let cmd = format!(
+        "exec {} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {} --log-file {}",
+        common::bin(),
+        dir.path().join("root").display(),
+        log.display()
+    );
+    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")], SCREEN);
+    tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let pid = tmux.pid();
+    drop(tmux);
+    // Gone, or a zombie nobody has reaped yet.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| stat.rsplit(") ").next().is_some_and(|rest| !rest.starts_with('Z')))
+    };
+    wait_for("serve --tui to stop once its terminal is gone", || !running());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("the terminal went away: stopping") && text.contains("stopped:"), "{text}");
+    assert!(!text.contains("panicked"), "{text}");
+}

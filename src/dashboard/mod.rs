@@ -51,6 +51,7 @@ use crate::metrics::ActionCount;
 
 pub use keys::{CONFIRM_KEYS, DETAIL_KEYS, FILTER_KEYS, HELP_KEYS, KEYMAP, KeyRow};
 pub use model::{Model, Outcome, Panel};
+pub use terminal::TERMINAL_GONE;
 
 /// What the dashboard is fed, through one channel.
 #[derive(Clone, Debug, PartialEq)]

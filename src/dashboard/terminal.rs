@@ -42,7 +42,21 @@ pub fn run(feed: Receiver<Feed>, opts: Options) -> io::Result<()> {
     let mut terminal = Terminal::new(CrosstermBackend::new(Screen))?;
     let size = terminal.size()?;
     model.resize(size.width, size.height);
-    drive(&mut terminal, &mut Crossterm, &feed, &mut model).map(|_frames| ())
+    let result = drive(&mut terminal, &mut Crossterm, &feed, &mut model);
+    match result {
+        Ok(_frames) => Ok(()),
+        Err(e) => {
+            // ratatui's drop shows the cursor and prints its failure with
+            // `eprintln!`, which panics when standard error is that same
+            // dead terminal; the guard restores the terminal anyway.
+            std::mem::forget(terminal);
+            // Drawing on a terminal that hung up fails too: say what happened.
+            Err(match wait_for_input(Duration::ZERO) {
+                Stdin::HungUp => io::Error::new(io::ErrorKind::BrokenPipe, TERMINAL_GONE),
+                _ => e,
+            })
+        }
+    }
 }
 
 /// Standard output while the dashboard owns the terminal, and nowhere once
@@ -70,7 +84,43 @@ struct Crossterm;
 
 impl Keys for Crossterm {
     fn next(&mut self, timeout: Duration) -> io::Result<Option<Input>> {
-        if event::poll(timeout)? { event::read().map(Some) } else { Ok(None) }
+        // The wait is on standard input itself, and crossterm is asked only
+        // without waiting: on a terminal that hung up (the operator's SSH
+        // session or tmux window closed) crossterm reads end of file in a
+        // busy loop and never returns. SIGHUP no longer ends the process
+        // (it reloads the keys), so the dashboard ends here instead.
+        if event::poll(Duration::ZERO)? {
+            return event::read().map(Some);
+        }
+        match wait_for_input(timeout) {
+            Stdin::HungUp => Err(io::Error::new(io::ErrorKind::BrokenPipe, TERMINAL_GONE)),
+            Stdin::Ready if event::poll(Duration::ZERO)? => event::read().map(Some),
+            Stdin::Ready | Stdin::Quiet => Ok(None),
+        }
+    }
+}
+
+/// The error with which the dashboard ends when its terminal is gone.
+pub const TERMINAL_GONE: &str = "the terminal went away";
+
+/// What standard input did while the dashboard waited.
+enum Stdin {
+    Ready,
+    Quiet,
+    HungUp,
+}
+
+/// Waits up to `timeout` for standard input.
+fn wait_for_input(timeout: Duration) -> Stdin {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let stdin = io::stdin();
+    let mut fds = [PollFd::new(&stdin, PollFlags::IN)];
+    let wait = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos().into() };
+    match poll(&mut fds, Some(&wait)) {
+        Ok(_) if fds[0].revents().intersects(PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL) => Stdin::HungUp,
+        Ok(n) if n > 0 => Stdin::Ready,
+        // Nothing came, or a signal (a resize) came first.
+        _ => Stdin::Quiet,
     }
 }
 
@@ -188,6 +238,8 @@ fn install_panic_hook() {
                     return;
                 }
                 restore();
+                // The terminal may be gone: the log file keeps it.
+                log::error!("thread '{}' {info}", me.name().unwrap_or("<unnamed>"));
             }
             previous(info);
         }));
