@@ -349,7 +349,7 @@ fn two_instances_sharing_one_root_see_each_others_changes() {
     let target = link.strip_prefix(&format!("http://{}", a.addr)).unwrap();
     assert_eq!(request(b.addr, "GET", target, &[], b"").body, b"from b");
     // Both write one journal, whole lines only.
-    assert!(a.journal().len() >= 12);
+    a.records(12);
 }
 
 #[test]
