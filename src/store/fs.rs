@@ -45,6 +45,9 @@ pub const SEARCH_LIMIT: usize = 1000;
 const STALE_TMP: Duration = Duration::from_secs(3600);
 /// How long a reader that missed an item waits for a writer in flight.
 const WRITER_PATIENCE: Duration = Duration::from_secs(2);
+/// How many times an item that is not where the state says is looked for
+/// again, each after the writers of the moment are done.
+const LOOKS: usize = 4;
 
 pub struct FsStore {
     root: PathBuf,
@@ -419,15 +422,20 @@ impl FsStore {
     /// while) and look once more, so that a valid id never misses for
     /// that. Not for writers, who hold the lock that this waits for.
     fn with_item<T>(&self, id: &str, f: impl Fn(&str) -> io::Result<T>) -> Result<T> {
-        let rel = self.current_path(id)?;
-        match f(&rel) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                WriterLock::wait_for_writers(&self.state_dir, WRITER_PATIENCE)?;
-                let again = self.current_path(id)?;
-                f(&again).map_err(not_found)
+        let mut rel = self.current_path(id)?;
+        // A folder renamed over and over (a busy client, or a loaded
+        // machine where each look takes long) can move between the wait
+        // and the next look: a few looks, then it is really gone.
+        for _ in 0..LOOKS {
+            match f(&rel) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    WriterLock::wait_for_writers(&self.state_dir, WRITER_PATIENCE)?;
+                    rel = self.current_path(id)?;
+                }
+                other => return other.map_err(StoreError::from),
             }
-            other => other.map_err(StoreError::from),
         }
+        f(&rel).map_err(not_found)
     }
 
     fn check_writable(state: &State, id: &str) -> Result<()> {
