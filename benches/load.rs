@@ -69,46 +69,41 @@ const USER: &str = "bench@example.com";
 /// The hello-world children's answer, and nginx's.
 const HELLO: &str = "Hello, world!\n";
 
+/// `workers` threads calling `recv` on `$server`, each answering
+/// [`HELLO`] with `$response`; runs until the bench kills the process.
+macro_rules! serve_hello {
+    ($server:expr, $response:path, $workers:expr) => {{
+        let server = Arc::new($server);
+        let threads: Vec<_> = (0..$workers)
+            .map(|_| {
+                let server = Arc::clone(&server);
+                std::thread::spawn(move || {
+                    while let Ok(rq) = server.recv() {
+                        let _ = rq.respond($response(HELLO));
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+    }};
+}
+
 /// The ceiling: tiny_http (the same build and the same connection limits as
 /// wfhook's) with `workers` threads calling `recv`, each answering a
 /// constant body. Runs until the bench kills it.
 fn hello_server(port: u16, workers: usize) {
     let limits = common::serve_config(&[]).limits();
     let server = tiny_http::Server::http_with_limits(("127.0.0.1", port), limits).expect("the hello-world binds");
-    let server = Arc::new(server);
-    let threads: Vec<_> = (0..workers)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                while let Ok(rq) = server.recv() {
-                    let _ = rq.respond(tiny_http::Response::from_string(HELLO));
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        let _ = t.join();
-    }
+    serve_hello!(server, tiny_http::Response::from_string, workers);
 }
 
 /// The same hello-world on tiny_http 0.12.0 as crates.io has it (none of
 /// wfhook's patches, a thread per connection, no limits to set).
 fn hello_upstream(port: u16, workers: usize) {
     let server = tiny_http_upstream::Server::http(("127.0.0.1", port)).expect("the upstream hello-world binds");
-    let server = Arc::new(server);
-    let threads: Vec<_> = (0..workers)
-        .map(|_| {
-            let server = Arc::clone(&server);
-            std::thread::spawn(move || {
-                while let Ok(rq) = server.recv() {
-                    let _ = rq.respond(tiny_http_upstream::Response::from_string(HELLO));
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        let _ = t.join();
-    }
+    serve_hello!(server, tiny_http_upstream::Response::from_string, workers);
 }
 
 /// A child process that is killed when dropped.
