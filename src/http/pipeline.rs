@@ -94,9 +94,10 @@ impl App {
         }
     }
 
-    /// Handles one request from arrival to response. A request that may
-    /// change documents is journaled before it is answered; every request
-    /// gets its final record once its answer has been written, or cut.
+    /// Handles one request from arrival to response. A success that may
+    /// have changed documents is journaled before it is answered; every
+    /// request gets its final record once its answer has been written, or
+    /// cut.
     pub fn handle(&self, rq: Request) {
         self.handle_with(rq, App::route)
     }
