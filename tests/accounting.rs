@@ -50,7 +50,7 @@ fn answer_of(what: &'static str, mut c: TcpStream) -> Seen {
 /// A refusal by the connection layer: a status and no request id.
 fn closed_with(what: &'static str, reply: &[u8]) -> Seen {
     let (head, _) = split_raw(reply);
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = status_of(head.as_bytes());
     assert!(!head.to_ascii_lowercase().contains("x-request-id"), "{what}: {head}");
     Seen { what, id: None, status, bytes: 0, whole: true }
 }
@@ -101,7 +101,7 @@ fn cut_download(s: &TestServer, id: &str) -> Seen {
     }
     let mut body = vec![0u8; 100_000];
     r.read_exact(&mut body).unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let status = status_of(head.as_bytes());
     let id = head.lines().find_map(|l| l.strip_prefix("X-Request-Id: ")).map(str::to_string);
     Seen { what: "a download cut by its client", id, status, bytes: body.len() as u64, whole: false }
 }

@@ -11,16 +11,13 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::time::{Duration, Instant};
 
-use common::{KEY, TestServer, USER, WAIT, connect, connect_from, raise_open_file_limit, raw, request, wait_for};
+use common::{
+    KEY, TestServer, USER, WAIT, connect, connect_from, raise_open_file_limit, raw, request, status_of, wait_for,
+};
 
 /// The server is alive and answering.
 fn answers(s: &TestServer) {
     assert_eq!(request(s.addr, "GET", "/serviceInfo", &[], b"").status, 200, "{}", s.stderr());
-}
-
-fn status_of(reply: &[u8]) -> u16 {
-    let text = String::from_utf8_lossy(reply);
-    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
 }
 
 /// Reads until the server closes the connection; panics if it does not

@@ -129,6 +129,12 @@ pub fn raw(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The status code of raw response bytes; panics when there is none.
+pub fn status_of(reply: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(reply);
+    text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
 /// Splits raw response bytes into (head, body) at the blank line.
 pub fn split_raw(bytes: &[u8]) -> (String, Vec<u8>) {
     let at = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete response head");

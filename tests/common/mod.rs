@@ -35,7 +35,8 @@ pub mod wait;
 
 pub use api::{KEY, USER, as_array, enc, find, link_param, sha256_hex, titles};
 pub use client::{
-    Conn, IO_TIMEOUT, Response, connect, raw, read_response, request, split_raw, try_connect, try_read_response,
+    Conn, IO_TIMEOUT, Response, connect, raw, read_response, request, split_raw, status_of, try_connect,
+    try_read_response,
 };
 pub use server::{Builder, TestServer, bin, command, help, metric, run};
 pub use sockets::{connect_from, raise_open_file_limit};

@@ -139,6 +139,15 @@ pub(crate) struct Outgoing {
     pub keep_alive: bool,
 }
 
+impl Outgoing {
+    /// The answer never goes out (its connection or the loop is gone).
+    fn never_sent(self) {
+        if let Some(done) = self.on_complete {
+            done(Completion { body_bytes: 0, complete: false });
+        }
+    }
+}
+
 /// The loop's address, for requests to answer through.
 #[derive(Clone)]
 pub(crate) struct Handle {
@@ -556,11 +565,7 @@ impl Reactor {
 
     fn start_writing(&mut self, token: usize, gen: u64, mut out: Outgoing) {
         let Some(conn) = self.conn_of(token, gen) else {
-            // The connection is gone: the answer never went out.
-            if let Some(done) = out.on_complete.take() {
-                done(Completion { body_bytes: 0, complete: false });
-            }
-            return;
+            return out.never_sent();
         };
         let now = Instant::now();
         conn.last_io = now;
@@ -1117,8 +1122,8 @@ impl Reactor {
 
 /// A command for a loop that has ended: an answer that never goes out.
 fn gone(cmd: Cmd) {
-    if let Cmd::Respond { out: Outgoing { on_complete: Some(done), .. }, .. } = cmd {
-        done(Completion { body_bytes: 0, complete: false });
+    if let Cmd::Respond { out, .. } = cmd {
+        out.never_sent();
     }
 }
 

@@ -544,7 +544,7 @@ impl Request {
         let do_not_send_body = self.method == Method::Head;
         let on_complete = self.on_complete.take();
         let (mut head, body) =
-            match response.prepare(self.http_version.clone(), &self.headers, do_not_send_body, None) {
+            match response.prepare(self.http_version.clone(), do_not_send_body, None) {
                 Ok(prepared) => prepared,
                 Err(e) => {
                     // The answer could not even be made. Through the loop,

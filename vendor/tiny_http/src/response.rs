@@ -155,7 +155,6 @@ where
 
 fn choose_transfer_encoding(
     status_code: StatusCode,
-    _request_headers: &[Header],
     http_version: &HTTPVersion,
     entity_length: &Option<usize>,
     has_additional_headers: bool,
@@ -341,22 +340,24 @@ where
     /// This function is the one used to send the response to the client's socket.
     /// Therefore you shouldn't expect anything pretty-printed or even readable.
     ///
-    /// The HTTP version and headers passed as arguments are used to
-    ///  decide which features (most notably, encoding) to use.
+    /// The HTTP version passed as argument is used to decide which
+    ///  features (most notably, encoding) to use. wfhook patch: the request
+    ///  headers are no longer looked at (`TE` is ignored); the argument
+    ///  stays for the API's sake.
     ///
     /// Note: does not flush the writer.
     pub fn raw_print<W: Write>(
         self,
         mut writer: W,
         http_version: HTTPVersion,
-        request_headers: &[Header],
+        _request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
     ) -> IoResult<()>
     where
         R: Send + 'static,
     {
-        let (head, body) = self.prepare(http_version, request_headers, do_not_send_body, upgrade)?;
+        let (head, body) = self.prepare(http_version, do_not_send_body, upgrade)?;
         writer.write_all(&head)?;
         body.write_to(&mut writer).1
     }
@@ -367,7 +368,6 @@ where
     pub(crate) fn prepare(
         mut self,
         http_version: HTTPVersion,
-        request_headers: &[Header],
         do_not_send_body: bool,
         upgrade: Option<&str>,
     ) -> IoResult<(Vec<u8>, Body)>
@@ -376,7 +376,6 @@ where
     {
         let mut transfer_encoding = Some(choose_transfer_encoding(
             self.status_code,
-            request_headers,
             &http_version,
             &self.data_length,
             false, /* TODO */
