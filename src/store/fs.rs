@@ -614,7 +614,7 @@ impl FsStore {
             Kind::Folder => Staged::folder(&self.tmp)?,
         };
         let st = staged.stat()?;
-        let check = Check::Holds { path: rel.to_string(), dev: st.st_dev, ino: st.st_ino };
+        let check = held_at(rel.to_string(), &st);
         let placed = self.change(
             lock,
             records.clone(),
@@ -650,7 +650,7 @@ impl FsStore {
             Kind::Folder => rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)).map_err(io::Error::from)?,
         }
         let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(io::Error::from)?;
-        let check = Check::Holds { path: rel.to_string(), dev: st.st_dev, ino: st.st_ino };
+        let check = held_at(rel.to_string(), &st);
         let remove = if kind == Kind::Folder { AtFlags::REMOVEDIR } else { AtFlags::empty() };
         self.change(
             lock,
@@ -662,6 +662,11 @@ impl FsStore {
         )?;
         Ok(st)
     }
+}
+
+/// The check that `path` holds the very item `st` describes.
+fn held_at(path: String, st: &Stat) -> Check {
+    Check::Holds { path, dev: st.st_dev, ino: st.st_ino }
 }
 
 fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
@@ -936,7 +941,7 @@ impl Store for FsStore {
         let moved = self.change(
             &lock,
             vec![Record::Move { from: rel, to: to.clone() }],
-            Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
+            held_at(to, &st),
             // Never over an item that is there (someone else's file).
             || rename(dir.as_fd(), &old, dir.as_fd(), OsStr::new(name), RenameFlags::NOREPLACE),
             |()| Ok(rustix::fs::fsync(&dir)?),
@@ -1017,7 +1022,7 @@ impl Store for FsStore {
         self.change(
             &lock,
             vec![Record::Move { from: rel, to: to.clone() }, Record::Archive { id: id.to_string() }],
-            Check::Holds { path: to, dev: st.st_dev, ino: st.st_ino },
+            held_at(to, &st),
             || rename(dir.as_fd(), &name, shelf.as_fd(), &name, RenameFlags::NOREPLACE),
             |()| {
                 rustix::fs::fsync(&dir)?;
