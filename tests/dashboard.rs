@@ -163,12 +163,19 @@ const SCREEN: (u16, u16) = (120, 36);
 /// system picks (read off the dashboard's header); `then` is shell that runs
 /// in the pane after it exits.
 fn serve_tui(root: &Path, then: &str) -> (Tmux, SocketAddr) {
+    serve_tui_with(root, "", &[("WFHOOK_API_KEY", "test-key")], then)
+}
+
+/// [`serve_tui`] with more arguments (` --flag value`…) and its own
+/// environment. Without `then`, the pane's process is wfhook itself.
+fn serve_tui_with(root: &Path, args: &str, env: &[(&str, &str)], then: &str) -> (Tmux, SocketAddr) {
+    let exec = if then.is_empty() { "exec " } else { "" };
     let cmd = format!(
-        "{} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {}{then}",
+        "{exec}{} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {}{args}{then}",
         common::bin(),
         root.display()
     );
-    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")], SCREEN);
+    let tmux = Tmux::start(&cmd, env, SCREEN);
     let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
     let addr = listen_addr(&header).unwrap();
     wait_for_listener(addr);
@@ -473,16 +480,8 @@ fn sighup_reloads_the_keys_under_the_dashboard_and_never_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let keys = dir.path().join("keys");
     std::fs::write(&keys, "tui-key-1\n").unwrap();
-    let cmd = format!(
-        "exec {} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {} --api-keys-file {}",
-        common::bin(),
-        dir.path().join("root").display(),
-        keys.display()
-    );
-    let tmux = Tmux::start(&cmd, &[], SCREEN);
-    let header = tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
-    let addr = listen_addr(&header).unwrap();
-    wait_for_listener(addr);
+    let args = format!(" --api-keys-file {}", keys.display());
+    let (tmux, addr) = serve_tui_with(&dir.path().join("root"), &args, &[], "");
     let status =
         |key: &str| request(addr, "GET", "/metadata?id=%2F", &[("apiKey", key), ("username", "ann")], b"").status;
     assert_eq!((status("tui-key-1"), status("tui-key-2")), (200, 403));
@@ -508,14 +507,8 @@ fn serve_tui_stops_when_its_terminal_goes_away() {
     }
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log");
-    let cmd = format!(
-        "exec {} serve --tui --listen 127.0.0.1:0 --admin-listen off --root {} --log-file {}",
-        common::bin(),
-        dir.path().join("root").display(),
-        log.display()
-    );
-    let tmux = Tmux::start(&cmd, &[("WFHOOK_API_KEY", "test-key")], SCREEN);
-    tmux.wait_for_screen_that("the listen address", |s| listen_addr(s).is_some());
+    let args = format!(" --log-file {}", log.display());
+    let (tmux, _) = serve_tui_with(&dir.path().join("root"), &args, &[("WFHOOK_API_KEY", "test-key")], "");
     let pid = tmux.pid();
     drop(tmux);
     // Gone, or a zombie nobody has reaped yet.
