@@ -180,7 +180,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
 
 /// An open connection costs a descriptor (and no thread): the usual soft
 /// limit of 1024 would refuse connections well before `--max-connections`.
-fn raise_open_file_limit() {
+pub fn raise_open_file_limit() {
     use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
     let limit = getrlimit(Resource::Nofile);
     if limit.current < limit.maximum {

@@ -1,8 +1,8 @@
 //! Client sockets shaped the way hostile clients shape theirs: from a
 //! chosen loopback address (the per-client cap counts by address) and with
 //! a small receive buffer (so that hundreds of stalled downloads do not
-//! exhaust the kernel's socket memory). Uses rustix, so the benches do not
-//! include this file.
+//! exhaust the kernel's socket memory). Uses rustix and the wfhook crate,
+//! so the benches do not include this file.
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream};
 
@@ -18,9 +18,5 @@ pub fn connect_from(from: Ipv4Addr, to: SocketAddr) -> TcpStream {
 }
 
 /// Raises this process's open-file limit to its maximum, for tests that
-/// hold well over a thousand sockets.
-pub fn raise_open_file_limit() {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let limit = getrlimit(Resource::Nofile);
-    let _ = setrlimit(Resource::Nofile, Rlimit { current: limit.maximum, maximum: limit.maximum });
-}
+/// hold well over a thousand sockets: what `serve` does for itself.
+pub use wfhook::serve::raise_open_file_limit;
