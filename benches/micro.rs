@@ -145,6 +145,7 @@ fn app(root: &Path) -> (Server, Arc<App>) {
         link_secret: "0".repeat(64),
         journal,
         bus: Bus::new(),
+        workfront: wfhook::workfront::Resolver::disabled(),
     };
     let server = Server::bind(cfg, parts).unwrap();
     let app = Arc::clone(server.app());

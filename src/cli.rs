@@ -14,6 +14,7 @@ use std::time::Duration;
 use crate::dashboard::KEYMAP;
 use crate::http::{Config, normalize_base_path};
 use crate::journal;
+use crate::workfront;
 
 pub struct Flag {
     pub name: &'static str,
@@ -102,6 +103,49 @@ pub static SERVE_FLAGS: &[Flag] = &[
          on first start and kept in the root.",
     )
     .details("Blank lines are skipped too. A file without any key stops the start."),
+    flag(
+        "workfront-url",
+        "URL",
+        Unset("none: actions on a document linked by browsing fail with a message that says to set it"),
+        "Your company's Workfront, such as `https://acme.my.workfront.com`: wfhook asks its API which file a \
+         document linked by browsing is, so that custom actions work on it.",
+    )
+    .details(
+        "Needs a Workfront API key (`WFHOOK_WORKFRONT_API_KEY` or `--workfront-api-key-file`). Workfront is asked \
+         once per document, by at most half the workers at once (more get 503 at once); the answer is recorded in \
+         the root, so documents already resolved keep working while Workfront is unreachable. An `http://` URL is \
+         accepted too, for a proxy inside the network. The lookup goes through `HTTPS_PROXY` unless `NO_PROXY` \
+         says otherwise; see `ENVIRONMENT`.",
+    ),
+    flag(
+        "workfront-api-key-file",
+        "FILE",
+        Unset("`WFHOOK_WORKFRONT_API_KEY`"),
+        "File holding the Workfront API key for `--workfront-url`: its first line that is not blank or a # \
+         comment. Read again on SIGHUP.",
+    )
+    .details("The key is never taken from the command line and never written to a log, the journal or an answer."),
+    flag(
+        "workfront-api-version",
+        "VERSION",
+        Value("22.0"),
+        "The version of Workfront's REST API that wfhook asks (`/attask/api/vVERSION/`).",
+    )
+    .details("Adobe supports each version for three years: raise it when Adobe retires the one in use."),
+    flag(
+        "workfront-ca-file",
+        "FILE",
+        Unset("the system's root certificates only"),
+        "PEM certificates to trust for Workfront and an HTTPS proxy besides the system's root certificates, such \
+         as a company's own certificate authority.",
+    ),
+    flag(
+        "workfront-timeout",
+        "SECS",
+        Value("5"),
+        "Longest a Workfront lookup may take, connecting included; a slower one fails with 504.",
+    )
+    .details("In seconds, fractions allowed, from 0.1 to 120."),
     flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
     flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
         .details("From 1 to 1024; as many threads again run custom actions."),
@@ -249,6 +293,20 @@ pub static ENVIRONMENT: &[EnvVar] = &[
                command line, where `ps` would show them.",
     },
     EnvVar {
+        name: crate::workfront::API_KEY_VAR,
+        help: "The Workfront API key for `--workfront-url`, when `--workfront-api-key-file` is not given.",
+    },
+    EnvVar {
+        name: "HTTPS_PROXY",
+        help: "The proxy through which wfhook reaches Workfront, such as `http://proxy.example.com:3128` \
+               (`ALL_PROXY` and `HTTP_PROXY` are read too, in that order, and the lower-case names).",
+    },
+    EnvVar {
+        name: "NO_PROXY",
+        help: "Hosts reached without the proxy, comma-separated: exact names, `.example.com` or `*.example.com` \
+               for a domain, `*` for all.",
+    },
+    EnvVar {
         name: ADMIN_TOKEN_VAR,
         help: "The admin token for `wfhook top`; without it, `top` reads `.wfhook/admin-token` under its `--root`.",
     },
@@ -294,6 +352,8 @@ pub struct ServeArgs {
     /// Given by flag or environment: failing to bind it is then fatal.
     pub admin_explicit: bool,
     pub admin_allow_remote: bool,
+    /// `None` without `--workfront-url`.
+    pub workfront: Option<workfront::Settings>,
 }
 
 #[derive(Debug)]
@@ -433,14 +493,9 @@ fn serve_args(
     if journal_keep > 1000 {
         return Err(UsageError("--journal-keep must be between 0 and 1000".into()));
     }
-    let public_url = get("public-url").map(|u| u.trim_end_matches('/').to_string());
-    if let Some(u) = &public_url
-        && (!(u.starts_with("http://") || u.starts_with("https://"))
-            || u.chars().any(|c| c.is_whitespace() || c.is_control()))
-    {
-        return Err(UsageError(format!("invalid value for --public-url: '{u}' (an http:// or https:// URL)")));
-    }
+    let public_url = web_url("public-url", get("public-url"))?;
     let base = get("base-path").unwrap_or_default();
+    let workfront = workfront_settings(get, env)?;
     Ok(ServeArgs {
         config: Config {
             listen: get("listen").unwrap_or_default(),
@@ -465,7 +520,68 @@ fn serve_args(
         admin_listen: get("admin-listen").filter(|a| !a.eq_ignore_ascii_case("off")),
         admin_explicit,
         admin_allow_remote: switch("admin-allow-remote", get("admin-allow-remote"))?,
+        workfront,
     })
+}
+
+/// An `http://` or `https://` URL without white space or control
+/// characters, its trailing slashes removed.
+fn web_url(name: &str, v: Option<String>) -> Result<Option<String>, UsageError> {
+    let Some(u) = v.map(|u| u.trim_end_matches('/').to_string()) else { return Ok(None) };
+    if !(u.starts_with("http://") || u.starts_with("https://"))
+        || u.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(UsageError(format!("invalid value for --{name}: '{u}' (an http:// or https:// URL)")));
+    }
+    Ok(Some(u))
+}
+
+/// What `serve` needs to ask Workfront, when `--workfront-url` is given.
+fn workfront_settings(
+    get: &dyn Fn(&'static str) -> Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<workfront::Settings>, UsageError> {
+    let key_file = get("workfront-api-key-file").map(PathBuf::from);
+    let Some(url) = web_url("workfront-url", get("workfront-url"))? else {
+        return match key_file {
+            Some(_) => Err(UsageError("--workfront-api-key-file needs --workfront-url".into())),
+            None => Ok(None),
+        };
+    };
+    if url.contains(['?', '#']) || url.contains("/attask") {
+        return Err(UsageError(format!(
+            "invalid value for --workfront-url: '{url}' (Workfront's address only, such as \
+             https://acme.my.workfront.com)"
+        )));
+    }
+    let key = match (key_file, env(workfront::API_KEY_VAR).filter(|k| !k.trim().is_empty())) {
+        (Some(file), _) => workfront::KeySource::File(file),
+        (None, Some(key)) => workfront::KeySource::Env(key),
+        (None, None) => {
+            return Err(UsageError(format!(
+                "--workfront-url needs a Workfront API key: set {} or --workfront-api-key-file",
+                workfront::API_KEY_VAR
+            )));
+        }
+    };
+    let version = get("workfront-api-version").unwrap_or_default();
+    let version = version.trim().trim_start_matches(['v', 'V']);
+    let (major, minor) = version.split_once('.').unwrap_or((version, "0"));
+    let digits = |s: &str| !s.is_empty() && s.len() <= 4 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(major) || !digits(minor) {
+        return Err(UsageError(format!("invalid value for --workfront-api-version: '{version}' (such as 22.0)")));
+    }
+    let timeout: f64 = number("workfront-timeout", get("workfront-timeout"))?;
+    if !(0.1..=120.0).contains(&timeout) {
+        return Err(UsageError("--workfront-timeout must be between 0.1 and 120 seconds".into()));
+    }
+    Ok(Some(workfront::Settings {
+        url,
+        api_version: format!("{major}.{minor}"),
+        key,
+        ca_file: get("workfront-ca-file").map(PathBuf::from),
+        timeout: Duration::from_secs_f64(timeout),
+    }))
 }
 
 /// The `--help` text, generated from the flag tables, the dashboard's
@@ -622,9 +738,10 @@ mod tests {
                 assert!(help().contains(&format!("--{}", f.name)), "{}", f.name);
                 assert!(help().contains(&f.env()), "{}", f.name);
                 let value = match f.name {
-                    "public-url" => "https://x.example",
+                    "public-url" | "workfront-url" => "https://x.example",
                     "base-path" => "/api",
                     "listen" | "root" | "publisher" | "api-keys-file" | "log-file" | "connect" => "x",
+                    "workfront-api-key-file" | "workfront-ca-file" => "x",
                     "admin-listen" => "127.0.0.1:0",
                     "max-connections" => "64",
                     "journal-max-bytes" => "65536",
@@ -633,9 +750,48 @@ mod tests {
                 let flag = format!("--{}", f.name);
                 let args: Vec<&str> =
                     if f.value.is_some() { vec![command, &flag, value] } else { vec![command, &flag] };
-                assert!(parse_with(&args, &[]).is_ok(), "{args:?}");
+                // The Workfront flags need a URL and a key; the others ignore them.
+                let env = [("WFHOOK_WORKFRONT_URL", "https://acme.example"), (workfront::API_KEY_VAR, "k")];
+                assert!(parse_with(&args, &env).is_ok(), "{args:?}");
             }
         }
+    }
+
+    #[test]
+    fn workfront_needs_a_url_and_a_key_and_never_takes_the_key_from_argv() {
+        let url = ["serve", "--workfront-url", "https://acme.my.workfront.com/"];
+        assert!(parse_with(&url, &[]).is_err(), "a URL without a key");
+        assert!(parse_with(&["serve", "--workfront-api-key-file", "k"], &[]).is_err(), "a key file without a URL");
+        assert!(parse_with(&["serve", "--workfront-api-key", "k"], &[]).is_err(), "a key on the command line");
+        let s = serve(&url, &[(workfront::API_KEY_VAR, "sekrit")]);
+        let wf = s.workfront.unwrap();
+        assert_eq!(wf.url, "https://acme.my.workfront.com");
+        assert_eq!(wf.key, workfront::KeySource::Env("sekrit".into()));
+        assert_eq!((wf.api_version.as_str(), wf.timeout), ("22.0", Duration::from_secs(5)));
+        assert!(wf.ca_file.is_none());
+        let s = serve(
+            &[
+                "serve",
+                "--workfront-api-key-file",
+                "/k",
+                "--workfront-api-version",
+                "v21",
+                "--workfront-url",
+                "http://wf",
+            ],
+            &[(workfront::API_KEY_VAR, "ignored")],
+        );
+        let wf = s.workfront.unwrap();
+        assert_eq!(wf.key, workfront::KeySource::File("/k".into()));
+        assert_eq!(wf.api_version, "21.0");
+        for bad in ["ftp://wf", "https://acme.my.workfront.com/attask/api/v19.0", "https://wf/?x", "wf"] {
+            assert!(parse_with(&["serve", "--workfront-url", bad], &[(workfront::API_KEY_VAR, "k")]).is_err(), "{bad}");
+        }
+        for bad in ["x", "22.0.1", "", "1.x"] {
+            let args = ["serve", "--workfront-url", "https://wf", "--workfront-api-version", bad];
+            assert!(parse_with(&args, &[(workfront::API_KEY_VAR, "k")]).is_err(), "{bad}");
+        }
+        assert!(serve(&["serve"], &[(workfront::API_KEY_VAR, "k")]).workfront.is_none());
     }
 
     #[test]

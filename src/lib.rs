@@ -21,3 +21,4 @@ pub mod state_dir;
 pub mod store;
 pub mod top;
 pub mod tui;
+pub mod workfront;

@@ -18,6 +18,7 @@ use crate::http::{ACCESS_LOG, App, Parts, Server};
 use crate::journal::Journal;
 use crate::state_dir::{StateDir, StateFile};
 use crate::store::fs::FsStore;
+use crate::workfront::{self, Resolver};
 
 #[derive(Debug)]
 pub enum ServeError {
@@ -29,6 +30,8 @@ pub enum ServeError {
     Admin(String, io::Error),
     LogFile(PathBuf, io::Error),
     Terminal(io::Error),
+    /// The Workfront key or CA file cannot be used.
+    Workfront(String),
 }
 
 impl fmt::Display for ServeError {
@@ -41,6 +44,7 @@ impl fmt::Display for ServeError {
             ServeError::Admin(a, e) => write!(f, "cannot start the admin listener on {a}: {e}"),
             ServeError::LogFile(p, e) => write!(f, "cannot open the log file {}: {e}", p.display()),
             ServeError::Terminal(e) => write!(f, "the dashboard failed: {e}"),
+            ServeError::Workfront(e) => write!(f, "cannot ask Workfront: {e}"),
         }
     }
 }
@@ -134,7 +138,8 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let link_secret = auth::load_or_create_secret(&state_dir, StateFile::LinkSecret).map_err(root_err)?;
     let journal = Journal::open(&state_dir, args.journal).map_err(root_err)?;
     let listen = args.config.listen.clone();
-    let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new() };
+    let workfront = workfront_resolver(args.workfront.as_ref(), args.config.workers)?;
+    let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new(), workfront };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -148,7 +153,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         reload_keys_on_hangup(Arc::clone(server.app()), args.api_keys_file.clone()).map_err(ServeError::Signals)?;
     log::info!("listening on http://{}", server.addr());
     let app = server.app();
-    log::info!("Workfront Base API URL: {}{}", app.cfg.public_url.as_deref().unwrap_or_default(), app.cfg.base_path);
+    log::info!("Workfront Base API URL (paste it into Workfront's Custom Integrations): {}", app.cfg.base_api_url());
     if let Some(addr) = &args.admin_listen {
         let token = auth::load_or_create_secret(&state_dir, StateFile::AdminToken).map_err(root_err)?;
         let started = admin::check_address(addr, args.admin_allow_remote)
@@ -199,6 +204,13 @@ fn reload_keys_on_hangup(app: Arc<App>, file: Option<PathBuf>) -> io::Result<sig
     std::thread::Builder::new().name("wfhook-sighup".into()).spawn(move || {
         for _ in signals.forever() {
             reload_keys(&app.keys, file.as_deref());
+            match app.workfront.reload_key() {
+                Ok(true) => log::info!("SIGHUP: reloaded the Workfront API key file"),
+                Ok(false) => {}
+                Err(e) => {
+                    log::warn!("SIGHUP: the Workfront API key was not reloaded ({e}); still using the one before")
+                }
+            }
         }
     })?;
     Ok(handle)
@@ -218,6 +230,28 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
             keys.len()
         ),
     }
+}
+
+/// The Workfront lookups, at most half the workers at once: the other
+/// half always serves the requests that need no lookup.
+fn workfront_resolver(settings: Option<&workfront::Settings>, workers: usize) -> Result<Resolver, ServeError> {
+    let Some(settings) = settings else {
+        log::info!(
+            "no --workfront-url: actions on documents linked by browsing (not sent through uploadInit) will fail"
+        );
+        return Ok(Resolver::disabled());
+    };
+    let resolver = Resolver::new(settings, workers / 2).map_err(ServeError::Workfront)?;
+    let proxy = ["ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"]
+        .iter()
+        .find(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()));
+    log::info!(
+        "documents linked by browsing are looked up in Workfront at {} (API v{}){}",
+        settings.url,
+        settings.api_version,
+        proxy.map(|v| format!(", through the proxy in {v}")).unwrap_or_default()
+    );
+    Ok(resolver)
 }
 
 fn announce_keys(keys: &Keys, source: &KeySource, state_dir: &StateDir, tui: bool) {

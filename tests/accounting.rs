@@ -161,7 +161,7 @@ fn journal_events_and_metrics_agree_with_what_clients_saw() {
     saw.push(cut_download(&s, &big));
 
     let statuses: Vec<(&str, u16)> = saw.iter().map(|x| (x.what, x.status)).collect();
-    let expected = [200, 200, 200, 200, 200, 400, 400, 403, 404, 400, 431, 505, 408, 503, 200];
+    let expected = [200, 200, 200, 200, 200, 404, 404, 403, 404, 400, 431, 505, 408, 503, 200];
     assert_eq!(statuses.iter().map(|x| x.1).collect::<Vec<_>>(), expected, "{statuses:?}");
 
     // The journal: one final record per request, paired by id.

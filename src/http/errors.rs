@@ -6,6 +6,7 @@ use std::fmt;
 
 use crate::actions::ActionError;
 use crate::store::StoreError;
+use crate::workfront::LookupError;
 
 #[derive(Debug)]
 pub enum HttpError {
@@ -22,6 +23,8 @@ pub enum HttpError {
     TooLarge(u64),
     Store(StoreError),
     Action(ActionError),
+    /// Workfront was asked which file a document is, and gave no id.
+    Workfront(LookupError),
     /// The handler panicked; the worker goes on.
     Panicked,
 }
@@ -38,6 +41,7 @@ impl HttpError {
             HttpError::TooLarge(limit) => (413, format!("body larger than the limit of {limit} bytes")),
             HttpError::Store(e) => (store_status(e), e.to_string()),
             HttpError::Action(e) => (action_status(e), e.to_string()),
+            HttpError::Workfront(e) => (e.status(), e.to_string()),
             HttpError::Panicked => (500, "internal error".to_string()),
         }
     }
@@ -47,6 +51,7 @@ impl HttpError {
         match self {
             HttpError::Store(StoreError::Io(e) | StoreError::Body(e))
             | HttpError::Action(ActionError::Store(StoreError::Io(e) | StoreError::Body(e))) => Some(e.to_string()),
+            HttpError::Workfront(e) => e.detail().map(str::to_string),
             _ => None,
         }
     }
@@ -54,8 +59,9 @@ impl HttpError {
 
 fn store_status(e: &StoreError) -> u16 {
     match e {
-        StoreError::BadId | StoreError::BadName(_) | StoreError::Invalid(_) | StoreError::Body(_) => 400,
-        StoreError::NotFound(_) => 404,
+        StoreError::BadName(_) | StoreError::Invalid(_) | StoreError::Body(_) => 400,
+        // An id that cannot exist names nothing, as Adobe's contract has it.
+        StoreError::BadId | StoreError::NotFound(_) => 404,
         StoreError::Exists => 409,
         StoreError::Locked | StoreError::Archived => 403,
         StoreError::Io(_) => 500,
@@ -83,6 +89,12 @@ impl From<StoreError> for HttpError {
     }
 }
 
+impl From<LookupError> for HttpError {
+    fn from(e: LookupError) -> HttpError {
+        HttpError::Workfront(e)
+    }
+}
+
 impl From<ActionError> for HttpError {
     fn from(e: ActionError) -> HttpError {
         HttpError::Action(e)
@@ -103,7 +115,7 @@ mod tests {
             (HttpError::MethodNotAllowed("GET".into()), 405),
             (HttpError::TooLarge(1), 413),
             (HttpError::MissingParameter("id".into()), 400),
-            (StoreError::BadId.into(), 400),
+            (StoreError::BadId.into(), 404),
             (StoreError::Exists.into(), 409),
             (StoreError::Locked.into(), 403),
             (StoreError::NotFound("x").into(), 404),
@@ -112,6 +124,10 @@ mod tests {
             (ActionError::Refused("x".into()).into(), 409),
             (ActionError::TimedOut(Duration::from_secs(1)).into(), 500),
             (ActionError::Panicked.into(), 500),
+            (LookupError::NotConfigured.into(), 404),
+            (LookupError::Busy.into(), 503),
+            (LookupError::TimedOut.into(), 504),
+            (LookupError::KeyRefused.into(), 502),
             (HttpError::Panicked, 500),
         ];
         for (e, status) in cases {

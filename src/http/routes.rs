@@ -3,6 +3,7 @@
 //! from the action registry, so neither can drift from what is served.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use compact_str::CompactString;
 use serde_json::{Map, Value, json};
@@ -13,7 +14,8 @@ use super::request::{Limited, declared_length};
 use super::response::{Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
-use crate::store::{DocumentRef, Item, Kind, ROOT_ID};
+use crate::store::{DocumentRef, Item, Kind, ROOT_ID, StoreError};
+use crate::workfront::LookupError;
 
 /// Who may call an endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +130,7 @@ fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     }
     let document = DocumentRef { document_id, version_id };
     // An unknown document is a 404 before anything else is asked of it.
-    let id = if action.needs_document() { Some(app.store.resolve_document(&document)?) } else { None };
+    let id = if action.needs_document() { Some(document_file(app, &document)?) } else { None };
     if action.needs_version() && document.version_id.is_none() {
         return Err(HttpError::MissingParameter("documentVersionId".into()));
     }
@@ -144,6 +146,34 @@ fn custom_action(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     body.insert("status".into(), "success".into());
     body.extend(success.0);
     Ok(Reply::Json(200, Value::Object(body)))
+}
+
+/// Our id for a Workfront document: from the links uploadInit (or an
+/// earlier lookup) recorded, else from Workfront's API, trusted only for a
+/// file of this store and then recorded, so that Workfront is asked once
+/// per document (by every instance sharing the root).
+fn document_file(app: &App, document: &DocumentRef) -> Result<String, HttpError> {
+    match app.store.resolve_document(document) {
+        Err(StoreError::NotFound(_)) => {}
+        known => return Ok(known?),
+    }
+    let asked = Instant::now();
+    let id = app.workfront.provider_id(document)?;
+    match app.store.link_document(document, &id) {
+        Ok(()) => {
+            log::info!(
+                "Workfront document {} is file {id} (asked Workfront in {} ms); the link is recorded",
+                document.document_id,
+                asked.elapsed().as_millis()
+            );
+            Ok(id)
+        }
+        Err(StoreError::BadId | StoreError::NotFound(_)) => {
+            app.workfront.remember_not_here(document);
+            Err(LookupError::NotHere.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn metadata(app: &App, call: &mut Call) -> Result<Reply, HttpError> {

@@ -21,6 +21,7 @@ use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
 use crate::metrics::{ActionCount, Metrics};
 use crate::store::Store;
+use crate::workfront::Resolver;
 
 /// Live figures for the dashboard and the metrics.
 pub struct Live {
@@ -37,6 +38,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub keys: Keys,
     pub links: Links,
+    /// Asks Workfront which file a document linked by browsing is.
+    pub workfront: Resolver,
     pub journal: Arc<Journal>,
     pub bus: Bus,
     pub runner: Runner,
@@ -60,6 +63,7 @@ pub struct Parts {
     pub link_secret: String,
     pub journal: Journal,
     pub bus: Bus,
+    pub workfront: Resolver,
 }
 
 impl Server {
@@ -69,11 +73,7 @@ impl Server {
         let addr = listener.local_addr()?;
         let public = cfg.public_url.clone().unwrap_or_else(|| format!("http://{addr}"));
         cfg.public_url = Some(public.trim_end_matches('/').to_string());
-        let links = Links::new(
-            format!("{}{}", public.trim_end_matches('/'), cfg.base_path),
-            parts.link_secret.as_bytes(),
-            cfg.link_ttl,
-        );
+        let links = Links::new(cfg.base_api_url(), parts.link_secret.as_bytes(), cfg.link_ttl);
         let runner = Runner::new(cfg.workers, cfg.action_timeout);
         let journal = Arc::new(parts.journal);
         let metrics = Arc::new(Metrics::new());
@@ -89,6 +89,7 @@ impl Server {
             store: parts.store,
             keys: parts.keys,
             links,
+            workfront: parts.workfront,
             journal,
             bus: parts.bus,
             runner,
@@ -285,6 +286,7 @@ pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
         link_secret: "s".into(),
         journal,
         bus: Bus::new(),
+        workfront: Resolver::disabled(),
     };
     Arc::clone(Server::bind(cfg, parts).unwrap().app())
 }

@@ -481,15 +481,15 @@ impl FsStore {
     }
 
     /// The children of the folder `dir` (at `rel`) worth showing: no
-    /// links, never the state folder (under any name), no names with a
-    /// backslash (a Windows share's separator). Names that are not UTF-8
-    /// are kept, in the state log's escaped form.
+    /// links, never the state folder (under any name). Names that are not
+    /// UTF-8 are kept, in the state log's escaped form, and so are names
+    /// with a backslash (a character like any other here).
     fn children(&self, rel: &str, dir: &OwnedFd) -> io::Result<Vec<(String, Stat)>> {
         let mut out = Vec::new();
         for entry in rustix::fs::Dir::read_from(dir)? {
             let entry = entry?;
             let bytes = entry.file_name().to_bytes();
-            if bytes == b"." || bytes == b".." || bytes.contains(&b'\\') {
+            if bytes == b"." || bytes == b".." {
                 continue;
             }
             let name = paths::encode(bytes);
@@ -960,6 +960,28 @@ impl Store for FsStore {
                 .linked(&doc.document_id, doc.version_id.as_deref())
                 .map(str::to_string)
                 .ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
+        })
+    }
+
+    fn link_document(&self, doc: &DocumentRef, id: &str) -> Result<()> {
+        paths::check_id(id)?;
+        if id == ROOT_ID {
+            return Err(StoreError::NotFound("the root folder is not a document"));
+        }
+        // The item is there now, not only in the state.
+        self.with_item(id, |rel| self.stat(rel))?;
+        self.log.write(&|check| self.happened(check), |state| {
+            self.path_of(state, id)?;
+            let records = if state.linked(&doc.document_id, doc.version_id.as_deref()) == Some(id) {
+                Vec::new()
+            } else {
+                vec![Record::Link {
+                    document_id: doc.document_id.clone(),
+                    version_id: doc.version_id.clone(),
+                    id: id.to_string(),
+                }]
+            };
+            Ok::<_, StoreError>(((), records))
         })
     }
 

@@ -46,7 +46,7 @@ pub struct Item {
 }
 
 /// A Workfront document (and optionally one of its versions).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DocumentRef {
     pub document_id: String,
     pub version_id: Option<String>,
@@ -72,7 +72,8 @@ pub enum ChecksumOutcome {
 
 #[derive(Debug)]
 pub enum StoreError {
-    /// An id that this store can never have handed out.
+    /// An id that this store can never have handed out (a 404: it names
+    /// nothing).
     BadId,
     /// A name that cannot be a file or folder name here; says why.
     BadName(&'static str),
@@ -96,7 +97,7 @@ pub enum StoreError {
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreError::BadId => f.write_str("invalid id"),
+            StoreError::BadId => f.write_str("no item has this id"),
             StoreError::BadName(why) => write!(f, "invalid name: {why}"),
             StoreError::Invalid(why) => f.write_str(why),
             StoreError::NotFound(what) => f.write_str(what),
@@ -142,8 +143,12 @@ pub trait Store: Send + Sync {
     /// Renames in place; the id stays valid.
     fn rename(&self, id: &str, name: &str) -> Result<()>;
 
-    /// Our id for a Workfront document, through the links uploadInit made.
+    /// Our id for a Workfront document, through the links uploadInit (or
+    /// [`Store::link_document`]) made.
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String>;
+    /// Links a Workfront document to our item `id` (a file or folder other
+    /// than the root), once: a link already there is kept as it is.
+    fn link_document(&self, doc: &DocumentRef, id: &str) -> Result<()>;
     fn set_locked(&self, id: &str, locked: bool) -> Result<()>;
     fn checksum(&self, id: &str) -> Result<ChecksumOutcome>;
     /// Moves the item out of files and search; true when it was not archived yet.

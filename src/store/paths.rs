@@ -68,11 +68,9 @@ pub fn components(rel: &str) -> Result<Vec<&str>, StoreError> {
     rel.split('/')
         .map(|c| {
             let canonical = !c.contains('\0') || decode(c).is_some_and(|bytes| encode(&bytes) == c);
-            if c.is_empty() || c == "." || c == ".." || c.contains('\\') || !canonical {
-                Err(StoreError::BadId)
-            } else {
-                Ok(c)
-            }
+            // A backslash is a character like any other in a Unix name
+            // (an old share's `a\\b.txt`); only `/` separates.
+            if c.is_empty() || c == "." || c == ".." || !canonical { Err(StoreError::BadId) } else { Ok(c) }
         })
         .collect()
 }
@@ -194,6 +192,7 @@ mod tests {
         for bad in ["/a", "a//b", "a/../b", "..", "a/."] {
             assert!(components(bad).is_err(), "{bad}");
         }
+        assert_eq!(components("a/back\\slash.txt").unwrap(), ["a", "back\\slash.txt"]);
         assert_eq!(join("", "a"), "a");
         assert_eq!(join("a", "b"), "a/b");
         assert_eq!(parent("a/b/c"), "a/b");

@@ -18,6 +18,8 @@
 //! - [`sockets`]: [`connect_from`] a chosen loopback address with a small
 //!   receive buffer, and [`raise_open_file_limit`].
 //! - [`tmux`]: a tmux session to run the dashboard in.
+//! - [`workfront`]: a simulated Workfront REST API (and a `CONNECT` proxy)
+//!   for the lookups of documents linked by browsing.
 //!
 //! Every test file includes this module with `mod common;`, so helpers (and
 //! re-exports) that one file does not use are expected. The benches include
@@ -32,6 +34,7 @@ pub mod sockets;
 pub mod tmux;
 pub mod tools;
 pub mod wait;
+pub mod workfront;
 
 pub use api::{KEY, USER, as_array, enc, find, link_param, sha256_hex, titles};
 pub use client::{

@@ -24,7 +24,7 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_wfhook")
 }
 
-/// A `wfhook` command with the caller's `WFHOOK_*` variables removed, so
+/// A `wfhook` command with the caller's `WFHOOK_*` and proxy variables removed, so
 /// that nothing from the developer's shell changes what a test sees.
 pub fn command() -> Command {
     command_of(bin())
@@ -34,7 +34,10 @@ pub fn command() -> Command {
 fn command_of(program: &str) -> Command {
     let mut cmd = Command::new(program);
     for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("WFHOOK_") {
+        let k_text = k.to_string_lossy().to_ascii_uppercase();
+        // A proxy of the developer's would carry the lookups of the
+        // simulated Workfront elsewhere.
+        if k_text.starts_with("WFHOOK_") || k_text.ends_with("_PROXY") {
             cmd.env_remove(&k);
         }
     }
