@@ -206,7 +206,7 @@ impl Resolver {
         if key.is_empty() {
             return Err(format!("{API_KEY_VAR} is empty"));
         }
-        let roots = roots(settings.ca_file.as_deref())?;
+        let roots = roots(settings.ca_file.as_deref(), settings.url.starts_with("https://"))?;
         let tls = ureq::tls::TlsConfig::builder()
             .provider(ureq::tls::TlsProvider::Rustls)
             .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
@@ -426,8 +426,9 @@ fn read_key_file(path: &Path) -> Result<String, String> {
         .ok_or_else(|| "the Workfront API key file holds no key".to_string())
 }
 
-/// The system's root certificates, and those of `--workfront-ca-file`.
-fn roots(ca_file: Option<&Path>) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
+/// The system's root certificates, and those of `--workfront-ca-file`;
+/// none at all is an error only when Workfront is asked over TLS.
+fn roots(ca_file: Option<&Path>, tls: bool) -> Result<Vec<ureq::tls::Certificate<'static>>, String> {
     let system = rustls_native_certs::load_native_certs();
     let mut roots: Vec<_> =
         system.certs.iter().map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned()).collect();
@@ -442,7 +443,7 @@ fn roots(ca_file: Option<&Path>) -> Result<Vec<ureq::tls::Certificate<'static>>,
         if roots.len() == before {
             return Err("--workfront-ca-file holds no PEM certificate".into());
         }
-    } else if roots.is_empty() {
+    } else if roots.is_empty() && tls {
         let why = system.errors.first().map(|e| format!(": {e}")).unwrap_or_default();
         return Err(format!("no system root certificates were found{why}; give --workfront-ca-file"));
     }
