@@ -494,6 +494,9 @@ fn serve_args(
         return Err(UsageError("--journal-keep must be between 0 and 1000".into()));
     }
     let public_url = web_url("public-url", get("public-url"))?;
+    if public_url.as_ref().is_some_and(|u| u.contains(['?', '#'])) {
+        return Err(UsageError("--public-url takes no query or fragment".into()));
+    }
     let base = get("base-path").unwrap_or_default();
     let workfront = workfront_settings(get, env)?;
     Ok(ServeArgs {
@@ -804,6 +807,7 @@ mod tests {
             &[],
             &["serve", "--api-key", "k"],
             &["serve", "--public-url", "ftp://x"],
+            &["serve", "--public-url", "https://h?a=/api/v1"],
             &["serve", "--base-path", "/../x"],
             &["top", "--listen", "x"],
             &["actions", "--root", "x"],

@@ -108,10 +108,21 @@ pub fn init_logging(file: Option<&Path>, pane: Option<Box<dyn Fn(String) + Send 
     Ok(())
 }
 
+/// The crate whose debug and trace lines would hold a request head.
+const QUIET: &str = "ureq_proto";
+
 /// A logger writing to stderr, or appending to `file`, with millisecond
 /// times; `info` unless `RUST_LOG` says otherwise. `top` logs with it too.
 pub fn log_builder(file: Option<&Path>) -> io::Result<env_logger::Builder> {
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // ureq_proto traces every request head it sends, as hex and text: the
+    // Workfront API key with it. Never past `info`, whatever RUST_LOG asks
+    // (its own names below included, which would otherwise win).
+    let asked = std::env::var("RUST_LOG").unwrap_or_default();
+    let names = asked.split(',').filter_map(|d| d.split(['=', '/']).next()).map(str::trim);
+    for name in std::iter::once(QUIET).chain(names.filter(|n| n.starts_with(QUIET))) {
+        b.filter_module(name, log::LevelFilter::Info);
+    }
     b.format_timestamp_millis();
     if let Some(p) = file {
         let f = OpenOptions::new().create(true).append(true).open(p)?;
@@ -153,7 +164,11 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
         reload_keys_on_hangup(Arc::clone(server.app()), args.api_keys_file.clone()).map_err(ServeError::Signals)?;
     log::info!("listening on http://{}", server.addr());
     let app = server.app();
-    log::info!("Workfront Base API URL (paste it into Workfront's Custom Integrations): {}", app.cfg.base_api_url());
+    let api_url = app.cfg.base_api_url();
+    if !app.cfg.base_path.is_empty() && app.cfg.public_url.as_deref() == Some(api_url.as_str()) {
+        log::info!("--public-url already ends with --base-path {}: it is not added again", app.cfg.base_path);
+    }
+    log::info!("Workfront Base API URL (paste it into Workfront's Custom Integrations): {api_url}");
     if let Some(addr) = &args.admin_listen {
         let token = auth::load_or_create_secret(&state_dir, StateFile::AdminToken).map_err(root_err)?;
         let started = admin::check_address(addr, args.admin_allow_remote)
@@ -232,8 +247,9 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
     }
 }
 
-/// The Workfront lookups, at most half the workers at once: the other
-/// half always serves the requests that need no lookup.
+/// The Workfront lookups, at most half the workers at once (one with a
+/// single worker): the other half always serves the requests that need
+/// no lookup.
 fn workfront_resolver(settings: Option<&workfront::Settings>, workers: usize) -> Result<Resolver, ServeError> {
     let Some(settings) = settings else {
         log::info!(

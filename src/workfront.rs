@@ -369,9 +369,14 @@ fn version_of_answer(status: u16, body: &str, doc: &DocumentRef) -> Result<Strin
         },
     };
     let text = |field: &str| version.get(field).and_then(Value::as_str).filter(|s| !s.is_empty());
-    // A version of another document than the one named is not this one.
-    if text(DOCUMENT_ID).is_some_and(|d| !d.eq_ignore_ascii_case(&doc.document_id)) {
-        return Err(LookupError::UnknownDocument);
+    // A version of another document than the one named is not this one,
+    // and a version must say whose it is.
+    match text(DOCUMENT_ID) {
+        Some(d) if !d.eq_ignore_ascii_case(&doc.document_id) => return Err(LookupError::UnknownDocument),
+        None if doc.version_id.is_some() => {
+            return Err(LookupError::BadAnswer(format!("the version has no {DOCUMENT_ID}")));
+        }
+        _ => {}
     }
     let webhook = text(INTEGRATION).is_some_and(|t| WEBHOOK_TYPES.iter().any(|w| t.eq_ignore_ascii_case(w)));
     match text(STORAGE_ID) {
@@ -382,7 +387,9 @@ fn version_of_answer(status: u16, body: &str, doc: &DocumentRef) -> Result<Strin
 
 /// What an error answer means, by its status and the error's class or
 /// message (Adobe documents neither the codes nor the classes, so both
-/// are read).
+/// are read). "No such document" is believed only from Workfront's own
+/// JSON error: a 404 page of a proxy, or of a wrong `--workfront-url` or
+/// API version, is a bad answer, for the log and never remembered.
 fn refusal(status: u16, error: Option<&Value>) -> LookupError {
     let said = error
         .map(|e| {
@@ -395,10 +402,13 @@ fn refusal(status: u16, error: Option<&Value>) -> LookupError {
         LookupError::KeyRefused
     } else if status == 403 || says(&["security", "access denied", "not authorized"]) {
         LookupError::NoAccess
-    } else if matches!(status, 400 | 404 | 410 | 422) || says(&["notfound", "not found", "does not exist"]) {
+    } else if error.is_some() && (matches!(status, 400 | 404 | 410 | 422) || says(&["notfound", "not found"])) {
         LookupError::UnknownDocument
     } else {
-        LookupError::BadAnswer(format!("Workfront answered HTTP {status}"))
+        LookupError::BadAnswer(format!(
+            "Workfront answered HTTP {status}{}; check --workfront-url and --workfront-api-version",
+            if error.is_some() { format!(" ({})", said.trim()) } else { " without a Workfront error".into() }
+        ))
     }
 }
 
@@ -489,6 +499,11 @@ mod tests {
         assert_eq!(version_of_answer(404, &fixture("notFound"), &doc(Some(VER))), Err(LookupError::UnknownDocument));
         assert_eq!(version_of_answer(401, &fixture("badKey"), &doc(Some(VER))), Err(LookupError::KeyRefused));
         assert!(matches!(version_of_answer(500, "", &doc(None)), Err(LookupError::BadAnswer(_))));
+        // A 404 that is not Workfront's (a proxy's page, a wrong URL or
+        // API version) is no answer about the document.
+        assert!(matches!(version_of_answer(404, "<html>Not Found</html>", &doc(None)), Err(LookupError::BadAnswer(_))));
+        let no_owner = fixture("versionOfWfhook").replace(&format!("\"documentID\":\"{DOC}\","), "");
+        assert!(matches!(version_of_answer(200, &no_owner, &doc(Some(VER))), Err(LookupError::BadAnswer(_))));
         assert!(matches!(version_of_answer(200, "<html>", &doc(None)), Err(LookupError::BadAnswer(_))));
         // A version that belongs to another document is not this one.
         let other =

@@ -40,6 +40,16 @@ fn link_in_workfront(wf: &FakeWorkfront, n: u32, storage_id: &str, fixture: &'st
     (doc, ver)
 }
 
+/// A loopback port bound by a socket that does not listen: connecting to
+/// it is refused, and nobody else can take it while the socket lives.
+fn bound_not_listening() -> (rustix::fd::OwnedFd, std::net::SocketAddr) {
+    use rustix::net::{AddressFamily, SocketAddrV4, SocketType, bind, getsockname, socket};
+    let fd = socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    bind(&fd, &SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let addr = std::net::SocketAddr::try_from(getsockname(&fd).unwrap()).unwrap();
+    (fd, addr)
+}
+
 /// Every registered action, those that hide the document last.
 fn every_action_in_a_workable_order() -> Vec<&'static str> {
     let mut names: Vec<&str> = ACTIONS.iter().map(|a| a.name()).collect();
@@ -47,13 +57,15 @@ fn every_action_in_a_workable_order() -> Vec<&'static str> {
     names
 }
 
-/// Asserts that nothing the server wrote or answered holds the key.
-fn assert_key_never_shown(s: &TestServer, answers: &[&Response]) {
-    assert!(!s.stderr().contains(WF_KEY) && !s.stdout().contains(WF_KEY), "the key is in the log");
+/// Asserts that nothing the server wrote or answered holds `key`, nor a
+/// piece of it split across the lines of a hex dump.
+fn assert_key_never_shown(s: &TestServer, key: &str, answers: &[&Response]) {
+    let piece = &key[..key.len().min(8)];
+    assert!(!s.stderr().contains(piece) && !s.stdout().contains(piece), "the key is in the log");
     let journal = std::fs::read_to_string(s.state_dir().journal()).unwrap_or_default();
-    assert!(!journal.contains(WF_KEY), "the key is in the journal");
+    assert!(!journal.contains(piece), "the key is in the journal");
     for a in answers {
-        assert!(!a.text().contains(WF_KEY), "the key is in an answer: {}", a.text());
+        assert!(!a.text().contains(piece), "the key is in an answer: {}", a.text());
     }
 }
 
@@ -150,9 +162,9 @@ fn the_acceptance_list_with_every_action_on_uploaded_and_browsed_documents() {
         let version = (!ver.is_empty()).then_some(ver.as_str());
         let r = s.action("checksum", doc, version);
         assert_eq!(r.status, 200, "{}", r.text());
+        answers.push(r);
     }
-    answers.push(r);
-    assert_key_never_shown(&s, &answers.iter().collect::<Vec<_>>());
+    assert_key_never_shown(&s, WF_KEY, &answers.iter().collect::<Vec<_>>());
 }
 
 #[test]
@@ -184,15 +196,26 @@ fn failures_say_what_a_workfront_user_can_do() {
     assert_eq!(plain.action("ping", &wf_id(40), None).status, 200);
 
     let wf = FakeWorkfront::start(WF_KEY);
-    let s = server_for(&wf.url, WF_KEY, &[]);
+    // At trace level, where the HTTP client dumps what it sends.
+    let s = TestServer::builder()
+        .args(&["--workfront-url", &wf.url, "--workfront-api-version", API_VERSION])
+        .env(wfhook::workfront::API_KEY_VAR, WF_KEY)
+        .env("RUST_LOG", "trace,ureq_proto::util=trace")
+        .start();
     std::fs::write(s.root.join("here.txt"), b"here").unwrap();
+    let folder = s.mkdir("/", "a folder");
     let here = find(&s.files("/"), "here.txt").unwrap()["id"].as_str().unwrap().to_string();
     let (box_doc, box_ver) = link_in_workfront(&wf, 50, &here, "versionOfAnotherProvider");
     let (gone_doc, gone_ver) = link_in_workfront(&wf, 60, "0123456789abcdef", "versionOfWfhook");
+    // A folder, or the root, is never a Workfront document's file.
+    let (folder_doc, folder_ver) = link_in_workfront(&wf, 62, &folder, "versionOfWfhook");
+    let (root_doc, root_ver) = link_in_workfront(&wf, 64, "/", "versionOfWfhook");
     let cases = [
         (box_doc.as_str(), box_ver.as_str(), "another document provider"),
         (&wf_id(70), &wf_id(71), "Workfront does not know this document"),
         (&gone_doc, &gone_ver, "not in this wfhook's document folder"),
+        (&folder_doc, &folder_ver, "not in this wfhook's document folder"),
+        (&root_doc, &root_ver, "not in this wfhook's document folder"),
     ];
     let mut answers = Vec::new();
     for (doc, ver, says) in cases {
@@ -213,13 +236,20 @@ fn failures_say_what_a_workfront_user_can_do() {
     }
     assert_eq!(wf.asked().len(), before);
 
+    assert!(s.stderr().contains("TRACE"), "the server logged at trace level");
+    assert_key_never_shown(&s, WF_KEY, &answers.iter().collect::<Vec<_>>());
+
     // A wrong key: said, and the key never shown.
-    let wrong = server_for(&wf.url, "not-the-key", &[]);
+    let wrong_key = "not-the-key-7d1e";
+    let wrong = TestServer::builder()
+        .args(&["--workfront-url", &wf.url, "--workfront-api-version", API_VERSION])
+        .env(wfhook::workfront::API_KEY_VAR, wrong_key)
+        .env("RUST_LOG", "trace")
+        .start();
     let r = wrong.action("checksum", &box_doc, Some(&box_ver));
     r.assert_error(502, "failure");
     assert!(r.error().contains("refused wfhook's Workfront API key"), "{}", r.error());
-    answers.push(r);
-    assert_key_never_shown(&s, &answers.iter().collect::<Vec<_>>());
+    assert_key_never_shown(&wrong, wrong_key, &[&r]);
 }
 
 #[test]
@@ -241,13 +271,14 @@ fn a_new_key_file_is_read_on_sighup() {
     wait_for("the Workfront key reloaded", || s.stderr().contains("reloaded the Workfront API key file"));
     let r = s.action("checksum", &doc, Some(&ver));
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_key_never_shown(&s, &[&r]);
+    assert_key_never_shown(&s, WF_KEY, &[&r]);
 }
 
 #[test]
 fn workfront_unreachable_or_silent_fails_promptly_and_lookups_never_queue() {
-    // Nothing listens there.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Nothing listens there: a port held bound (so that no other test
+    // takes it) without listening, which refuses connections.
+    let (_held, closed) = bound_not_listening();
     let s = server_for(&format!("http://{closed}"), WF_KEY, &[]);
     let r = s.action("checksum", &wf_id(90), Some(&wf_id(91)));
     r.assert_error(502, "failure");

@@ -127,11 +127,12 @@ impl App {
             Ok(reply) => (reply, None),
             Err(e) => {
                 let (status, message) = e.status_and_message();
+                // Workfront out of reach or busy is the network's state, not
+                // wfhook's failure: a warning.
+                let level = if matches!(e, HttpError::Workfront(_)) { log::Level::Warn } else { log::Level::Error };
                 match e.detail() {
-                    Some(detail) => log::error!("{} {}: {message}: {detail}", event.request_id, event.endpoint),
-                    None if status >= 500 => {
-                        log::error!("{} {}: {message}", event.request_id, event.endpoint)
-                    }
+                    Some(detail) => log::log!(level, "{} {}: {message}: {detail}", event.request_id, event.endpoint),
+                    None if status >= 500 => log::log!(level, "{} {}: {message}", event.request_id, event.endpoint),
                     None => {}
                 }
                 event.error = Some(message.as_str().into());

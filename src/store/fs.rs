@@ -402,7 +402,9 @@ impl FsStore {
         if rel.is_empty() {
             return Err(StoreError::NotFound("no item has this id"));
         }
-        paths::components(rel)?;
+        // A path that cannot be is a damaged state log, not a missing item.
+        paths::components(rel)
+            .map_err(|_| io::Error::other(format!("the state log maps {id} to a path that cannot be")))?;
         // The state folder is never reachable by id, but for the archive.
         if paths::is_within(rel, state_dir::NAME) && !(state_dir::in_archive(rel) && state.is_archived(id)) {
             return Err(StoreError::NotFound("no item has this id"));
@@ -968,8 +970,12 @@ impl Store for FsStore {
         if id == ROOT_ID {
             return Err(StoreError::NotFound("the root folder is not a document"));
         }
-        // The item is there now, not only in the state.
-        self.with_item(id, |rel| self.stat(rel))?;
+        // A file that is there now, not only in the state: a document
+        // version is a file, never a folder (whose tree an action would
+        // lock or archive).
+        if !is_file(&self.with_item(id, |rel| self.stat(rel))?) {
+            return Err(StoreError::NotFound("a Workfront document is a file, not a folder"));
+        }
         self.log.write(&|check| self.happened(check), |state| {
             self.path_of(state, id)?;
             let records = if state.linked(&doc.document_id, doc.version_id.as_deref()) == Some(id) {
