@@ -146,8 +146,8 @@ pub trait Store: Send + Sync {
     /// Our id for a Workfront document, through the links uploadInit (or
     /// [`Store::link_document`]) made.
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String>;
-    /// Links a Workfront document to our item `id` (a file or folder other
-    /// than the root), once: a link already there is kept as it is.
+    /// Links a Workfront document to our file `id` (never a folder), once:
+    /// a link already there is kept as it is.
     fn link_document(&self, doc: &DocumentRef, id: &str) -> Result<()>;
     fn set_locked(&self, id: &str, locked: bool) -> Result<()>;
     fn checksum(&self, id: &str) -> Result<ChecksumOutcome>;
