@@ -34,8 +34,20 @@ impl Style {
 /// What a handler answers.
 pub enum Reply {
     Json(u16, Value),
+    /// A 200 JSON answer written to a nameless temp file first (a long
+    /// listing): sent from there, its memory is never held whole.
+    JsonFile {
+        file: File,
+        len: u64,
+    },
     Html(String),
-    File { file: File, len: u64, mime: String, name: String, inline: bool },
+    File {
+        file: File,
+        len: u64,
+        mime: String,
+        name: String,
+        inline: bool,
+    },
 }
 
 /// A header whose value is visible ASCII and spaces only; anything else is
@@ -120,6 +132,9 @@ pub fn is_active(mime: &str) -> bool {
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let mut rs = match reply {
         Reply::Json(status, body) => json(status, &body).boxed(),
+        Reply::JsonFile { file, len } => {
+            Response::from_file_len(file, len).with_header(safe_header("Content-Type", "application/json")).boxed()
+        }
         Reply::Html(page) => Response::from_data(page.into_bytes())
             .with_header(safe_header("Content-Type", "text/html; charset=utf-8"))
             .with_header(safe_header("Content-Security-Policy", "default-src 'none'"))

@@ -2,6 +2,7 @@
 //! `availableEndpoints` is read from this table, and its `customActions`
 //! from the action registry, so neither can drift from what is served.
 
+use std::io::{Seek, Write};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use super::request::{Limited, declared_length};
 use super::response::{Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
-use crate::store::{DocumentRef, Item, Kind, ROOT_ID, StoreError};
+use crate::store::{DocumentRef, Item, Kind, Page, ROOT_ID, SEARCH_LIMIT, StoreError};
 use crate::workfront::LookupError;
 
 /// Who may call an endpoint.
@@ -184,16 +185,60 @@ fn metadata(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 
 fn files(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let parent = call.record_folder_id("parentId");
-    let items = app.store.list(&parent)?;
-    Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())))
+    let page = page(call, None)?;
+    items_reply(app, &app.store.list_page(&parent, page)?)
 }
 
 fn search(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let query = call.params.require("query")?.to_string();
     let parent = call.params.get("parentId").filter(|p| !p.is_empty()).map(str::to_string);
     call.event.id = parent.as_deref().map(clip);
-    let items = app.store.search(&query, parent.as_deref())?;
-    Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())))
+    let page = page(call, Some(SEARCH_LIMIT))?;
+    items_reply(app, &app.store.search_page(&query, parent.as_deref(), page)?)
+}
+
+/// The window a listing asks for with `max` and `offset` (Adobe's
+/// per-endpoint pages), `default_max` when it sends no `max`.
+fn page(call: &Call, default_max: Option<usize>) -> Result<Page, HttpError> {
+    let number = |name: &str| match call.params.get(name).map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| v.parse::<usize>().ok())
+            .flatten()
+            .map(Some)
+            .ok_or_else(|| HttpError::BadRequest(format!("invalid {name}: not a whole number"))),
+    };
+    Ok(Page { offset: number("offset")?.unwrap_or(0), max: number("max")?.or(default_max) })
+}
+
+/// Items past this many are written to a temp file and sent from there.
+const SPOOL_ITEMS: usize = 256;
+
+/// A JSON array of items. A long one is written item by item to a
+/// nameless temp file and sent from there, so that a listing of 100 000
+/// items never holds its 50 MB of JSON (nor a `Value` per item) in memory.
+fn items_reply(app: &App, items: &[Item]) -> Result<Reply, HttpError> {
+    if items.len() <= SPOOL_ITEMS {
+        return Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())));
+    }
+    let spool = || -> std::io::Result<Reply> {
+        let mut out = std::io::BufWriter::with_capacity(64 * 1024, app.store.body_spool()?);
+        out.write_all(b"[")?;
+        for (n, item) in items.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut out, &item_json(app, item))?;
+        }
+        out.write_all(b"]")?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        let len = file.stream_position()?;
+        file.rewind()?;
+        Ok(Reply::JsonFile { file, len })
+    };
+    spool().map_err(|e| StoreError::Io(e).into())
 }
 
 fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {

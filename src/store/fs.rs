@@ -33,12 +33,14 @@ use rustix::io::Errno;
 use super::beneath::{self, Beneath, DIR};
 use super::paths;
 use super::state::{Check, Record, State, StateLog, WriterLock};
-use super::{ChecksumOutcome, DocumentRef, Item, Kind, ROOT_ID, Result, Store, StoreError, UploadReceipt};
+use super::{ChecksumOutcome, DocumentRef, Item, Kind, Page, ROOT_ID, Result, Store, StoreError, UploadReceipt};
 use crate::crypto::Sha256Hasher;
 use crate::state_dir::{self, StateDir};
 
-/// Search answers stop here; Workfront shows no more than this anyway.
-pub const SEARCH_LIMIT: usize = 1000;
+/// The most matches a search sorts before it pages: a query that matches
+/// more (a single letter on a huge share) pages through the first ones
+/// found.
+const MATCHES: usize = 100_000;
 /// Loose temp files of an older version's crashed writes: a live upload of
 /// such a version keeps writing its own, so start-up removes those older
 /// than this.
@@ -674,10 +676,7 @@ fn held_at(path: String, st: &Stat) -> Check {
 fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
     let name = paths::file_name(rel);
     let kind = if is_dir(st) { Kind::Folder } else { Kind::File };
-    let title = match paths::decode(name) {
-        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-        None => name.to_string(),
-    };
+    let title = title_of(name);
     Item {
         read_only: state.is_locked(&id) || state.is_archived(&id),
         id,
@@ -690,10 +689,25 @@ fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
     }
 }
 
-/// Folders first, then by title ignoring case, then by title. Each title is
-/// lower-cased once, not once per comparison.
-fn sort_folders_first(items: &mut [Item]) {
-    items.sort_by_cached_key(|i| (i.kind != Kind::Folder, i.title.to_lowercase(), i.title.clone()));
+/// Items found on disk in the order of every listing: folders first, then
+/// by title ignoring case, then by title, then by path (two names that are
+/// not UTF-8 can share a title). Each key is made once, not once per
+/// comparison.
+fn sorted(mut found: Vec<(String, Stat)>) -> Vec<(String, Stat)> {
+    found.sort_by_cached_key(|(rel, st)| {
+        let title = title_of(paths::file_name(rel));
+        (!is_dir(st), title.to_lowercase(), title, rel.clone())
+    });
+    found
+}
+
+/// The title of a name as the state log spells it: readable, with U+FFFD
+/// for bytes that are not UTF-8.
+fn title_of(name: &str) -> String {
+    match paths::decode(name) {
+        Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        None => name.to_string(),
+    }
 }
 
 /// The permission bits new bytes inherit from the file they replace: never
@@ -713,18 +727,18 @@ impl Store for FsStore {
         Ok(self.item_of(id, &rel, &st))
     }
 
-    fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
+    fn list_page(&self, parent_id: &str, page: Page) -> Result<Vec<Item>> {
         let kids = self.with_item(parent_id, |rel| {
             let st = self.stat(rel)?;
             is_dir(&st).then(|| self.children(rel, &self.beneath.open_dir(rel)?)).transpose()
         })?;
         let Some(kids) = kids else { return Err(StoreError::Invalid("not a folder")) };
-        let mut items = self.items(kids)?;
-        sort_folders_first(&mut items);
-        Ok(items)
+        // Sorted and cut before ids are handed out: a page of a huge folder
+        // records ids for its own items only.
+        self.items(page.of(sorted(kids)))
     }
 
-    fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>> {
+    fn search_page(&self, query: &str, parent_id: Option<&str>, page: Page) -> Result<Vec<Item>> {
         let (rel, dir) = self.with_item(parent_id.unwrap_or(ROOT_ID), |rel| {
             let st = self.stat(rel)?;
             Ok((rel.to_string(), is_dir(&st).then(|| self.beneath.open_dir(rel)).transpose()?))
@@ -754,14 +768,12 @@ impl Store for FsStore {
                     todo.push((child.clone(), Arc::clone(&dir), Some(beneath::to_disk(name)?)));
                 }
                 let title = paths::decode(name).map(|b| String::from_utf8_lossy(&b).to_lowercase());
-                if found.len() < SEARCH_LIMIT && title.is_some_and(|t| t.contains(&needle)) {
+                if found.len() < MATCHES && title.is_some_and(|t| t.contains(&needle)) {
                     found.push((child, st));
                 }
             }
         }
-        let mut items = self.items(found)?;
-        sort_folders_first(&mut items);
-        Ok(items)
+        self.items(page.of(sorted(found)))
     }
 
     fn open(&self, id: &str) -> Result<(Item, File)> {

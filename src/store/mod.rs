@@ -45,6 +45,27 @@ pub struct Item {
     pub read_only: bool,
 }
 
+/// Search answers stop here unless the caller asks for more (`max`).
+pub const SEARCH_LIMIT: usize = 1000;
+
+/// A window of a listing: `offset` items skipped, then at most `max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    pub offset: usize,
+    pub max: Option<usize>,
+}
+
+impl Page {
+    /// The whole list.
+    pub const ALL: Page = Page { offset: 0, max: None };
+
+    /// The part of `items` in the window.
+    pub fn of<T>(self, items: Vec<T>) -> Vec<T> {
+        let take = self.max.unwrap_or(usize::MAX);
+        items.into_iter().skip(self.offset).take(take).collect()
+    }
+}
+
 /// A Workfront document (and optionally one of its versions).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DocumentRef {
@@ -125,10 +146,20 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub trait Store: Send + Sync {
     fn metadata(&self, id: &str) -> Result<Item>;
     /// The children of a folder, folders first, then by name.
-    fn list(&self, parent_id: &str) -> Result<Vec<Item>>;
+    fn list(&self, parent_id: &str) -> Result<Vec<Item>> {
+        self.list_page(parent_id, Page::ALL)
+    }
+    /// A window of [`Store::list`]'s order, which stays put while the
+    /// folder does not change: pages never overlap or skip.
+    fn list_page(&self, parent_id: &str, page: Page) -> Result<Vec<Item>>;
     /// Items below `parent_id` (the root when `None`) whose name contains
-    /// `query`, case-insensitively.
-    fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>>;
+    /// `query`, case-insensitively, in [`Store::list`]'s order: the first
+    /// [`SEARCH_LIMIT`].
+    fn search(&self, query: &str, parent_id: Option<&str>) -> Result<Vec<Item>> {
+        self.search_page(query, parent_id, Page { offset: 0, max: Some(SEARCH_LIMIT) })
+    }
+    /// A window of the matches of [`Store::search`], in the same order.
+    fn search_page(&self, query: &str, parent_id: Option<&str>, page: Page) -> Result<Vec<Item>>;
     /// A file's metadata and an open handle to stream its bytes.
     fn open(&self, id: &str) -> Result<(Item, std::fs::File)>;
     /// Creates an empty file (a taken name gets a distinct one) and links it
