@@ -146,6 +146,46 @@ pub static SERVE_FLAGS: &[Flag] = &[
         "Longest a Workfront lookup may take, connecting included; a slower one fails with 504.",
     )
     .details("In seconds, fractions allowed, from 0.1 to 120."),
+    flag(
+        "index-dir",
+        "DIR",
+        Unset(
+            "a folder named after the root in the user's cache folder: `$CACHE_DIRECTORY` (systemd's \
+             `CacheDirectory=`), else `$XDG_CACHE_HOME/wfhook`, else `~/.cache/wfhook`",
+        ),
+        "Where this instance keeps its index of the root (names, sizes, dates, and the words of text documents): \
+         local disk, never the share; `off` turns the index off.",
+    )
+    .details(
+        "The index is derived data: deleting it costs a rebuild, never a file. It is built in the background at \
+         start while wfhook already answers (listings and searches read the disk until then), kept current by \
+         wfhook's own writes, by change notification and by `--index-reconcile`. Each instance sharing a root \
+         keeps an index of its own.",
+    ),
+    flag(
+        "index-max-bytes",
+        "N",
+        Value("268435456"),
+        "The most bytes of document text the index keeps for full-text search; past it, further documents are \
+         found by name only.",
+    )
+    .details("Each document gives at most 256 KiB of text. The default is 256 MiB."),
+    flag(
+        "index-reconcile",
+        "SECS",
+        Value("300"),
+        "How often the whole root is walked again, to catch what change notification cannot see (NFS, SMB, \
+         another instance's writes).",
+    )
+    .details("In seconds, from 1 to 86400."),
+    flag(
+        "index-watch",
+        "on|off",
+        Value("on"),
+        "Whether change notification (inotify) keeps the index current between walks.",
+    )
+    .details("Every folder of the root but the state folder is watched; the kernel's watch limit \
+        (`fs.inotify.max_user_watches`) bounds how many."),
     flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
     flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
         .details("From 1 to 1024; as many threads again run custom actions."),
@@ -354,6 +394,17 @@ pub struct ServeArgs {
     pub admin_allow_remote: bool,
     /// `None` without `--workfront-url`.
     pub workfront: Option<workfront::Settings>,
+    pub index: IndexArgs,
+}
+
+/// The index as the command line sets it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexArgs {
+    /// `None`: off; `Some(None)`: the default folder for the root.
+    pub dir: Option<Option<PathBuf>>,
+    pub max_text_bytes: u64,
+    pub reconcile: Duration,
+    pub watch: bool,
 }
 
 #[derive(Debug)]
@@ -524,6 +575,30 @@ fn serve_args(
         admin_explicit,
         admin_allow_remote: switch("admin-allow-remote", get("admin-allow-remote"))?,
         workfront,
+        index: index_args(get)?,
+    })
+}
+
+fn index_args(get: &dyn Fn(&'static str) -> Option<String>) -> Result<IndexArgs, UsageError> {
+    let dir = match get("index-dir") {
+        Some(d) if d.eq_ignore_ascii_case("off") => None,
+        Some(d) => Some(Some(PathBuf::from(d))),
+        None => Some(None),
+    };
+    let reconcile: f64 = number("index-reconcile", get("index-reconcile"))?;
+    if !(1.0..=86_400.0).contains(&reconcile) {
+        return Err(UsageError("--index-reconcile must be between 1 and 86400 seconds".into()));
+    }
+    let watch = match get("index-watch").unwrap_or_default().to_ascii_lowercase().as_str() {
+        "on" | "true" | "yes" | "1" => true,
+        "off" | "false" | "no" | "0" => false,
+        other => return Err(UsageError(format!("invalid value for --index-watch: '{other}' (on or off)"))),
+    };
+    Ok(IndexArgs {
+        dir,
+        max_text_bytes: number("index-max-bytes", get("index-max-bytes"))?,
+        reconcile: Duration::from_secs_f64(reconcile),
+        watch,
     })
 }
 
@@ -744,7 +819,8 @@ mod tests {
                     "public-url" | "workfront-url" => "https://x.example",
                     "base-path" => "/api",
                     "listen" | "root" | "publisher" | "api-keys-file" | "log-file" | "connect" => "x",
-                    "workfront-api-key-file" | "workfront-ca-file" => "x",
+                    "workfront-api-key-file" | "workfront-ca-file" | "index-dir" => "x",
+                    "index-watch" => "off",
                     "admin-listen" => "127.0.0.1:0",
                     "max-connections" => "64",
                     "journal-max-bytes" => "65536",

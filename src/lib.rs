@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod dashboard;
 pub mod events;
 pub mod http;
+pub mod index;
 pub mod journal;
 pub mod metrics;
 pub mod serve;

@@ -141,7 +141,8 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     }
     let root_err = |e| ServeError::Root(args.root.clone(), e);
     raise_open_file_limit();
-    let store = FsStore::open(&args.root).map_err(root_err)?;
+    let store = Arc::new(FsStore::open(&args.root).map_err(root_err)?);
+    start_index(&store, &args.index);
     let state_dir = store.state_dir().clone();
     let (keys, source) =
         Keys::load(args.api_keys_file.as_deref(), args.api_key.clone(), &state_dir).map_err(ServeError::Keys)?;
@@ -150,7 +151,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let journal = Journal::open(&state_dir, args.journal).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let workfront = workfront_resolver(args.workfront.as_ref(), args.config.workers)?;
-    let parts = Parts { store: Arc::new(store), keys, link_secret, journal, bus: Bus::new(), workfront };
+    let parts = Parts { store, keys, link_secret, journal, bus: Bus::new(), workfront };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -245,6 +246,46 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
             keys.len()
         ),
     }
+}
+
+/// Starts the index of the root, unless it is off; a failure to start it
+/// costs speed, not service.
+fn start_index(store: &Arc<FsStore>, args: &crate::cli::IndexArgs) {
+    let Some(dir) = &args.dir else {
+        log::info!("--index-dir off: listings and searches read the disk");
+        return;
+    };
+    let dir = dir.clone().unwrap_or_else(|| default_index_dir(store.root()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        log::warn!("no index: cannot make {}: {e}", dir.display());
+        return;
+    }
+    let settings = crate::store::fs::IndexSettings {
+        file: dir.join("index.sqlite"),
+        max_text_bytes: args.max_text_bytes,
+        reconcile: args.reconcile,
+        watch: args.watch,
+    };
+    match store.start_index(&settings) {
+        Ok(()) => log::info!("index of the root in {}, building", dir.display()),
+        Err(e) => log::warn!("no index ({e}): listings and searches read the disk"),
+    }
+}
+
+/// The index's folder for `root` in the user's cache folder: one per root,
+/// named after its path.
+fn default_index_dir(root: &Path) -> PathBuf {
+    let cache = std::env::var_os("CACHE_DIRECTORY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(|c| PathBuf::from(c).join("wfhook")))
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache/wfhook")))
+        .unwrap_or_else(std::env::temp_dir);
+    let mut hasher = crate::crypto::Sha256Hasher::default();
+    std::io::Write::write_all(&mut hasher, root.as_os_str().as_encoded_bytes()).expect("hashing never fails");
+    let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(32).collect();
+    cache.join(format!("{safe}-{}", &hasher.finish_hex()[..16]))
 }
 
 /// The Workfront lookups, at most half the workers at once (one with a

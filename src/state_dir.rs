@@ -24,7 +24,7 @@ use rustix::fs::{AtFlags, Mode, OFlags, Stat};
 /// The state folder's name at the top of the root; never listed or served.
 pub const NAME: &str = ".wfhook";
 
-const STATE_LOG: &str = "state.jsonl";
+pub const STATE_LOG: &str = "state.jsonl";
 const STATE_LOCK: &str = "state.lock";
 const JOURNAL: &str = "journal.jsonl";
 const API_KEY: &str = "api-key";

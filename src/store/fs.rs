@@ -51,12 +51,19 @@ const WRITER_PATIENCE: Duration = Duration::from_secs(2);
 /// again, each after the writers of the moment are done.
 const LOOKS: usize = 4;
 
+#[path = "indexing.rs"]
+mod indexing;
+
+pub use indexing::IndexSettings;
+
 pub struct FsStore {
     root: PathBuf,
     beneath: Beneath,
     state_dir: StateDir,
     log: StateLog,
     tmp: OwnTmp,
+    /// The index of the root and its threads, once started.
+    indexing: std::sync::OnceLock<indexing::Indexing>,
 }
 
 /// This process's own temp folder, `tmp/PID-ID/`, beside the lock file
@@ -325,7 +332,8 @@ impl FsStore {
         remove_dead_temps(&state_dir);
         let tmp = OwnTmp::new(&state_dir)?;
         let log = StateLog::open_staging_in(&state_dir, tmp.dir()?)?;
-        let store = FsStore { root, beneath, state_dir, log, tmp };
+        log.watch(&root.join(state_dir::NAME));
+        let store = FsStore { root, beneath, state_dir, log, tmp, indexing: std::sync::OnceLock::new() };
         // Settle what a writer that died left unfinished, now rather than
         // at the first write.
         drop(store.log.lock_for_writing(&|check| store.happened(check))?);
@@ -414,10 +422,18 @@ impl FsStore {
         Ok(rel.to_string())
     }
 
-    /// The relative path of an id, from the state brought up to date.
+    /// The relative path of an id, from the state as notification (or the
+    /// last look) left it; an id not found makes the log be read once more
+    /// (another instance may have made it a moment ago).
     fn current_path(&self, id: &str) -> Result<String> {
-        self.log.refresh()?;
-        self.log.read(|s| self.path_of(s, id))
+        self.log.refresh_if_stale()?;
+        match self.log.read(|s| self.path_of(s, id)) {
+            Err(StoreError::NotFound(_)) => {
+                self.log.refresh()?;
+                self.log.read(|s| self.path_of(s, id))
+            }
+            other => other,
+        }
     }
 
     /// Runs `f` on the path of item `id`. When the item is not where the
@@ -434,6 +450,8 @@ impl FsStore {
             match f(&rel) {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     WriterLock::wait_for_writers(&self.state_dir, WRITER_PATIENCE)?;
+                    // Moved by another process, maybe: read the log again.
+                    self.log.refresh()?;
                     rel = self.current_path(id)?;
                 }
                 other => return other.map_err(StoreError::from),
@@ -454,8 +472,8 @@ impl FsStore {
 
     /// Ids for relative paths, handing out new ones for items seen for the
     /// first time (dropped into the folder by hand).
-    fn items(&self, found: Vec<(String, Stat)>) -> Result<Vec<Item>> {
-        self.log.refresh()?;
+    fn items(&self, found: Vec<(String, Facts)>) -> Result<Vec<Item>> {
+        self.log.refresh_if_stale()?;
         let unknown = self.log.read(|state| found.iter().any(|(rel, _)| state.id_of(rel).is_none()));
         if unknown {
             self.log.write(&|check| self.happened(check), |state| {
@@ -473,15 +491,54 @@ impl FsStore {
                 .into_iter()
                 .filter_map(|(rel, st)| {
                     let id = state.id_of(&rel)?.to_string();
-                    Some(item(state, id, &rel, &st))
+                    Some(item(state, id, &rel, st))
                 })
                 .collect()
         }))
     }
 
+    /// Items for rows of the index, without reading the disk: the index
+    /// holds their folder exactly.
+    fn items_of_entries(&self, rows: Vec<crate::index::Entry>) -> Result<Vec<Item>> {
+        let found = rows
+            .into_iter()
+            .map(|e| {
+                let modified = SystemTime::UNIX_EPOCH
+                    .checked_add(Duration::from_nanos(e.mtime_ns.max(0) as u64))
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                (e.path, Facts { is_dir: e.is_dir, size: e.size, modified })
+            })
+            .collect();
+        self.items(found)
+    }
+
+    /// Name matches first, then the files whose text holds the words, each
+    /// checked on disk (the index may lag behind a change made by hand for
+    /// a moment), then the window.
+    fn search_index(&self, ix: &crate::index::Index, query: &str, under: &str, page: Page) -> Result<Vec<Item>> {
+        let io = |e: rusqlite::Error| StoreError::Io(io::Error::other(e.to_string()));
+        let needle = query.to_lowercase();
+        let mut hits = ix.search_names(&needle, under, MATCHES).map_err(io)?;
+        let named: std::collections::HashSet<String> = hits.iter().map(|e| e.path.clone()).collect();
+        hits.extend(ix.search_texts(query, under, MATCHES).map_err(io)?.into_iter().filter(|e| !named.contains(&e.path)));
+        let take = page.max.unwrap_or(usize::MAX);
+        let mut found = Vec::new();
+        for e in hits.into_iter().skip(page.offset) {
+            if found.len() >= take {
+                break;
+            }
+            if let Ok(Some(st)) = self.look(&e.path)
+                && is_dir(&st) == e.is_dir
+            {
+                found.push((e.path, Facts::of(&st)));
+            }
+        }
+        self.items(found)
+    }
+
     /// The item at `rel`; the root's path is `""`, so its title is empty.
     fn item_of(&self, id: &str, rel: &str, st: &Stat) -> Item {
-        self.log.read(|state| item(state, id.to_string(), rel, st))
+        self.log.read(|state| item(state, id.to_string(), rel, Facts::of(st)))
     }
 
     /// The children of the folder `dir` (at `rel`) worth showing: no
@@ -673,9 +730,27 @@ fn held_at(path: String, st: &Stat) -> Check {
     Check::Holds { path, dev: st.st_dev, ino: st.st_ino }
 }
 
-fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
+/// What a listing shows of an item, from a stat or from the index.
+struct Facts {
+    is_dir: bool,
+    size: u64,
+    modified: SystemTime,
+}
+
+impl Facts {
+    fn of(st: &Stat) -> Facts {
+        Facts { is_dir: is_dir(st), size: st.st_size.max(0) as u64, modified: modified(st) }
+    }
+}
+
+/// `found` with what a listing shows of each.
+fn facts(found: Vec<(String, Stat)>) -> Vec<(String, Facts)> {
+    found.into_iter().map(|(rel, st)| (rel, Facts::of(&st))).collect()
+}
+
+fn item(state: &State, id: String, rel: &str, st: Facts) -> Item {
     let name = paths::file_name(rel);
-    let kind = if is_dir(st) { Kind::Folder } else { Kind::File };
+    let kind = if st.is_dir { Kind::Folder } else { Kind::File };
     let title = title_of(name);
     Item {
         read_only: state.is_locked(&id) || state.is_archived(&id),
@@ -684,9 +759,16 @@ fn item(state: &State, id: String, rel: &str, st: &Stat) -> Item {
             .then(|| mime_guess::from_path(&title).first_or_octet_stream().essence_str().to_string()),
         title,
         kind,
-        size: (kind == Kind::File).then_some(st.st_size.max(0) as u64),
-        modified: modified(st),
+        size: (kind == Kind::File).then_some(st.size),
+        modified: st.modified,
     }
+}
+
+/// A folder's children, as read: from the index (already a window of the
+/// listing) or from disk (the whole folder).
+enum Listed {
+    Index(Vec<crate::index::Entry>),
+    Disk(Vec<(String, Stat)>),
 }
 
 /// Items found on disk in the order of every listing: folders first, then
@@ -728,17 +810,48 @@ impl Store for FsStore {
     }
 
     fn list_page(&self, parent_id: &str, page: Page) -> Result<Vec<Item>> {
-        let kids = self.with_item(parent_id, |rel| {
+        let found = self.with_item(parent_id, |rel| {
             let st = self.stat(rel)?;
-            is_dir(&st).then(|| self.children(rel, &self.beneath.open_dir(rel)?)).transpose()
+            if !is_dir(&st) {
+                return Ok(None);
+            }
+            let dir = self.beneath.open_dir(rel)?;
+            // What the folder looks like before it is read: a change while
+            // it is read shows at the next look.
+            let mark = indexing::mark_of(&rustix::fs::fstat(&dir)?);
+            if let Some(ix) = self.index()
+                && ix.holds_folder(rel, mark)
+                && let Ok(rows) = ix.children(rel, page.offset, page.max)
+            {
+                return Ok(Some((rel.to_string(), Listed::Index(rows))));
+            }
+            let kids = self.children(rel, &dir)?;
+            if let Some(ix) = self.index() {
+                let entries: Vec<_> = kids.iter().map(|(p, st)| indexing::entry_of(p, st)).collect();
+                if let Err(e) = ix.set_children(rel, mark, &entries) {
+                    log::warn!("index: cannot write a folder's children: {e}");
+                }
+            }
+            Ok(Some((rel.to_string(), Listed::Disk(kids))))
         })?;
-        let Some(kids) = kids else { return Err(StoreError::Invalid("not a folder")) };
-        // Sorted and cut before ids are handed out: a page of a huge folder
-        // records ids for its own items only.
-        self.items(page.of(sorted(kids)))
+        let Some((_, listed)) = found else { return Err(StoreError::Invalid("not a folder")) };
+        match listed {
+            // Sorted and cut before ids are handed out: a page of a huge
+            // folder records ids for its own items only.
+            Listed::Disk(kids) => self.items(facts(page.of(sorted(kids)))),
+            Listed::Index(rows) => self.items_of_entries(rows),
+        }
     }
 
     fn search_page(&self, query: &str, parent_id: Option<&str>, page: Page) -> Result<Vec<Item>> {
+        if let Some(ix) = self.index().filter(|ix| ix.is_ready()) {
+            let under = self.with_item(parent_id.unwrap_or(ROOT_ID), |rel| {
+                let st = self.stat(rel)?;
+                Ok(is_dir(&st).then(|| rel.to_string()))
+            })?;
+            let Some(under) = under else { return Err(StoreError::Invalid("not a folder")) };
+            return self.search_index(ix, query, &under, page);
+        }
         let (rel, dir) = self.with_item(parent_id.unwrap_or(ROOT_ID), |rel| {
             let st = self.stat(rel)?;
             Ok((rel.to_string(), is_dir(&st).then(|| self.beneath.open_dir(rel)).transpose()?))
@@ -773,7 +886,7 @@ impl Store for FsStore {
                 }
             }
         }
-        self.items(page.of(sorted(found)))
+        self.items(facts(page.of(sorted(found))))
     }
 
     fn open(&self, id: &str) -> Result<(Item, File)> {
@@ -816,7 +929,10 @@ impl Store for FsStore {
                 });
             }
             match self.make_item(&lock, &dir, &name, &rel, records, Kind::File) {
-                Ok(st) => return Ok(self.item_of(&id, &rel, &st)),
+                Ok(st) => {
+                    self.touched(&rel);
+                    return Ok(self.item_of(&id, &rel, &st));
+                }
                 // Someone took the name since the look: the next one.
                 Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => continue,
                 Err(e) => return Err(e),
@@ -862,6 +978,9 @@ impl Store for FsStore {
         if let Err(e) = self.log.append(&lock, &[settled], true) {
             log::warn!("upload of {id}: the bytes are in place, their checksum record is not: {e}");
         }
+        if let Ok(rel) = self.log.read(|state| self.path_of(state, id)) {
+            self.touched(&rel);
+        }
         Ok(receipt)
     }
 
@@ -876,7 +995,10 @@ impl Store for FsStore {
         let id = self.log.read(|s| s.id_of(&rel).map_or_else(paths::new_id, str::to_string));
         let records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
         match self.make_item(&lock, &dir, name, &rel, records, Kind::Folder) {
-            Ok(st) => Ok(self.item_of(&id, &rel, &st)),
+            Ok(st) => {
+                self.touched(&rel);
+                Ok(self.item_of(&id, &rel, &st))
+            }
             Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => Err(StoreError::Exists),
             Err(e) => Err(e),
         }
@@ -932,6 +1054,7 @@ impl Store for FsStore {
         {
             log::warn!("a deleted item could not be removed from the temp folder (the next start will): {e}");
         }
+        self.touched(&rel);
         Ok(())
     }
 
@@ -961,6 +1084,10 @@ impl Store for FsStore {
             |()| Ok(rustix::fs::fsync(&dir)?),
             |()| rename(dir.as_fd(), OsStr::new(name), dir.as_fd(), &old, RenameFlags::NOREPLACE),
         );
+        if moved.is_ok() {
+            self.touched(&rel);
+            self.touched(&to);
+        }
         match moved {
             Err(e) if errno(&e) == Some(Errno::EXIST.raw_os_error()) => Err(StoreError::Exists),
             other => other,
@@ -968,13 +1095,19 @@ impl Store for FsStore {
     }
 
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
-        self.log.refresh()?;
-        self.log.read(|state| {
-            state
-                .linked(&doc.document_id, doc.version_id.as_deref())
-                .map(str::to_string)
-                .ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
-        })
+        self.log.refresh_if_stale()?;
+        let linked = || {
+            self.log.read(|state| state.linked(&doc.document_id, doc.version_id.as_deref()).map(str::to_string))
+        };
+        // Not linked as far as this view knows: read the log once more.
+        let id = match linked() {
+            Some(id) => Some(id),
+            None => {
+                self.log.refresh()?;
+                linked()
+            }
+        };
+        id.ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
     }
 
     fn link_document(&self, doc: &DocumentRef, id: &str) -> Result<()> {
@@ -1061,7 +1194,7 @@ impl Store for FsStore {
         let to = state_dir::archived_path(id, paths::file_name(&rel));
         self.change(
             &lock,
-            vec![Record::Move { from: rel, to: to.clone() }, Record::Archive { id: id.to_string() }],
+            vec![Record::Move { from: rel.clone(), to: to.clone() }, Record::Archive { id: id.to_string() }],
             held_at(to, &st),
             || rename(dir.as_fd(), &name, shelf.as_fd(), &name, RenameFlags::NOREPLACE),
             |()| {
@@ -1070,6 +1203,7 @@ impl Store for FsStore {
             },
             |()| rename(shelf.as_fd(), &name, dir.as_fd(), &name, RenameFlags::NOREPLACE),
         )?;
+        self.touched(&rel);
         Ok(true)
     }
 

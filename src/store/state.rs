@@ -30,7 +30,8 @@ use std::fs::{File, TryLockError};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use rustix::fs::{Mode, OFlags};
@@ -382,13 +383,25 @@ impl Inner {
     }
 }
 
+/// Longest a reader goes without looking at the log's length, when no
+/// change notification says it grew (a share where notification is blind).
+const LOOK_EVERY: Duration = Duration::from_secs(1);
+
 /// The log file and this process's view of it.
 pub struct StateLog {
     dir: StateDir,
     /// Where compaction stages its snapshot: the process's own temp
     /// folder, which the next start removes if this process dies.
     stage: Arc<OwnedFd>,
-    inner: Mutex<Inner>,
+    /// Readers share it; only bringing the view up to date takes it alone,
+    /// for as long as applying the new lines takes (no I/O under it).
+    inner: RwLock<Inner>,
+    /// Set when notification says another process wrote the log.
+    stale: Arc<AtomicBool>,
+    /// When the view was last brought up to date, in ms since `epoch`.
+    looked: AtomicU64,
+    epoch: Instant,
+    watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
 impl StateLog {
@@ -400,19 +413,62 @@ impl StateLog {
 
     /// [`StateLog::open`], staging compactions in the folder `stage`.
     pub fn open_staging_in(dir: &StateDir, stage: Arc<OwnedFd>) -> io::Result<StateLog> {
-        Ok(StateLog { dir: dir.clone(), stage, inner: Mutex::new(Inner::load(dir)?) })
+        Ok(StateLog {
+            dir: dir.clone(),
+            stage,
+            inner: RwLock::new(Inner::load(dir)?),
+            stale: Arc::new(AtomicBool::new(false)),
+            looked: AtomicU64::new(0),
+            epoch: Instant::now(),
+            watcher: Mutex::new(None),
+        })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> RwLockWriteGuard<'_, Inner> {
         // A panic while holding the lock leaves the view as consistent as
         // the file is, so a poisoned lock is still usable.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` on the state as last read. `f` must do no I/O: the state's
-    /// mutex is held.
+    fn view(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the state as last read, sharing it with other readers.
+    /// `f` must do no I/O: the view cannot move on meanwhile.
     pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
-        f(&self.lock().state)
+        f(&self.view().state)
+    }
+
+    /// Watches the folder holding the log (`folder`, as a path) so that a
+    /// write by another process is noticed without looking at the log's
+    /// length on every request. Without it (or on a share where
+    /// notification is blind), the log is looked at every second.
+    pub fn watch(&self, folder: &std::path::Path) {
+        use notify::Watcher;
+        let stale = Arc::clone(&self.stale);
+        let name = std::ffi::OsString::from(state_dir::STATE_LOG);
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if event.is_ok_and(|e| e.paths.iter().any(|p| p.file_name() == Some(&name))) {
+                stale.store(true, Ordering::SeqCst);
+            }
+        });
+        match watcher.and_then(|mut w| w.watch(folder, notify::RecursiveMode::NonRecursive).map(|()| w)) {
+            Ok(w) => *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(w),
+            Err(e) => log::warn!("the state log is looked at every second: no change notification ({e})"),
+        }
+    }
+
+    /// Brings the view up to date when notification says the log changed,
+    /// or when it was last looked at a while ago; otherwise costs two
+    /// atomic loads.
+    pub fn refresh_if_stale(&self) -> io::Result<()> {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let due = now.saturating_sub(self.looked.load(Ordering::SeqCst)) >= LOOK_EVERY.as_millis() as u64;
+        if self.stale.swap(false, Ordering::SeqCst) || due {
+            self.refresh()?;
+        }
+        Ok(())
     }
 
     /// Reads what writers appended since (or reloads after a compaction, or
@@ -420,8 +476,9 @@ impl StateLog {
     /// mutex; a thread that finds the view moved on meanwhile leaves it to
     /// the one that moved it. Returns the log's length as seen.
     pub fn refresh(&self) -> io::Result<u64> {
+        self.looked.store(self.epoch.elapsed().as_millis() as u64, Ordering::SeqCst);
         let (file, ino, end) = {
-            let g = self.lock();
+            let g = self.view();
             (Arc::clone(&g.file), g.ino, g.end())
         };
         let on_disk = self.dir.stat_file(StateFile::StateLog)?;
@@ -459,7 +516,7 @@ impl StateLog {
     fn refresh_to_end(&self) -> io::Result<u64> {
         for _ in 0..1000 {
             let len = self.refresh()?;
-            if self.lock().end() == len {
+            if self.view().end() == len {
                 return Ok(len);
             }
         }

@@ -141,6 +141,10 @@ impl Builder {
         if !self.args.iter().any(|a| a.starts_with("--admin-listen")) {
             cmd.args(["--admin-listen", "off"]);
         }
+        // The index goes beside the root, never into the user's cache.
+        if !self.args.iter().any(|a| a.starts_with("--index-dir")) {
+            cmd.arg("--index-dir").arg(tmp.path().join("index"));
+        }
         match &self.key {
             Some(k) => cmd.env("WFHOOK_API_KEY", k),
             None => cmd.env_remove("WFHOOK_API_KEY"),

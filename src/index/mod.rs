@@ -1,0 +1,513 @@
+//! The per-instance index of the root: derived data, kept in SQLite on
+//! local disk (never on the share), that makes pages of huge folders and
+//! searches of huge trees cheap.
+//!
+//! It owns the database and its queries: one row per item (by its path as
+//! the state log spells it) with its parent, title, kind, size and dates;
+//! one row per folder with what the folder looked like (`mtime`, `ctime`,
+//! inode) when its children were last written, so that a listing can tell
+//! whether the index still holds that folder exactly; and an FTS5 table of
+//! the words of text documents. Nothing here touches the root: the store
+//! walks it (through its handles) and hands the entries over. The index is
+//! never the truth — a folder that changed since is read from disk, and a
+//! search's hits are checked on disk before they are answered — so a lost
+//! or stale index costs time, never a wrong answer.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+
+/// Bumped when the schema changes: an index of another version is rebuilt.
+const SCHEMA: i64 = 1;
+
+/// One item as the index knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// The relative path as the state log spells it.
+    pub path: String,
+    pub title: String,
+    pub is_dir: bool,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// What a folder looked like when its children were written: any change
+/// of its entries changes its `mtime` and `ctime`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FolderMark {
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+    pub ino: u64,
+}
+
+/// What [`Index::set_children`] found new or changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Files new, or whose size or date changed.
+    pub files: Vec<String>,
+    /// Folders new (or that were files).
+    pub new_folders: Vec<String>,
+}
+
+pub struct Index {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// True once a whole walk of the root has been written.
+    ready: AtomicBool,
+    /// Bytes of text held for full-text search, and the most allowed.
+    text_bytes: AtomicU64,
+    max_text_bytes: u64,
+}
+
+impl Index {
+    /// Opens (or creates) the index at `file`. An index that cannot be read,
+    /// or of another schema, is deleted and made afresh.
+    pub fn open(file: &Path, max_text_bytes: u64) -> rusqlite::Result<Index> {
+        let writer = match Self::connect(file) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("index: {e}; rebuilding it");
+                Self::remove_files(file);
+                Self::connect(file)?
+            }
+        };
+        let text_bytes: i64 =
+            writer.query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts", [], |r| r.get(0)).unwrap_or(0);
+        Ok(Index {
+            path: file.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            ready: AtomicBool::new(false),
+            text_bytes: AtomicU64::new(text_bytes.max(0) as u64),
+            max_text_bytes,
+        })
+    }
+
+    fn remove_files(file: &Path) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = file.as_os_str().to_owned();
+            p.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(p));
+        }
+    }
+
+    /// A connection with the schema in place, checked.
+    fn connect(file: &Path) -> rusqlite::Result<Connection> {
+        let c = Connection::open(file)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))?;
+        // WAL: readers never wait for the writer; NORMAL: a crash loses at
+        // most the last transactions, never the database's consistency.
+        c.pragma_update(None, "journal_mode", "WAL")?;
+        c.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let ok: String = c.pragma_query_value(None, "quick_check", |r| r.get(0))?;
+        if ok != "ok" {
+            return Err(rusqlite::Error::InvalidQuery);
+        }
+        if version != SCHEMA && version != 0 {
+            return Err(rusqlite::Error::InvalidParameterName(format!("schema {version}, not {SCHEMA}")));
+        }
+        c.execute_batch(
+            "CREATE TABLE IF NOT EXISTS items (
+                 path TEXT PRIMARY KEY,
+                 parent TEXT NOT NULL,
+                 is_dir INTEGER NOT NULL,
+                 sort_title TEXT NOT NULL,
+                 title TEXT NOT NULL,
+                 size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL
+             ) WITHOUT ROWID;
+             CREATE INDEX IF NOT EXISTS items_by_parent ON items (parent, is_dir DESC, sort_title, title, path);
+             CREATE TABLE IF NOT EXISTS folders (
+                 path TEXT PRIMARY KEY,
+                 mtime_ns INTEGER NOT NULL,
+                 ctime_ns INTEGER NOT NULL,
+                 ino INTEGER NOT NULL
+             ) WITHOUT ROWID;
+             CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5 (path UNINDEXED, sort_title, tokenize = 'trigram');
+             CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5 (path UNINDEXED, body);
+             CREATE TABLE IF NOT EXISTS texted (
+                 path TEXT PRIMARY KEY,
+                 size INTEGER NOT NULL,
+                 mtime_ns INTEGER NOT NULL
+             ) WITHOUT ROWID;",
+        )?;
+        c.pragma_update(None, "user_version", SCHEMA)?;
+        Ok(c)
+    }
+
+    /// A reader connection from the pool, returned when `f` is done.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let c = match pooled {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+                c.busy_timeout(std::time::Duration::from_secs(10))?;
+                c
+            }
+        };
+        let out = f(&c);
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < 16 {
+            pool.push(c);
+        }
+        out
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let mut c = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = c.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+
+    /// A whole walk of the root is written: searches may use the index.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the index holds the children of folder `path` exactly as the
+    /// folder is now (`mark`).
+    pub fn holds_folder(&self, path: &str, mark: FolderMark) -> bool {
+        let known = self.read(|c| {
+            c.query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [path], |r| {
+                Ok(FolderMark { mtime_ns: r.get(0)?, ctime_ns: r.get(1)?, ino: r.get::<_, i64>(2)? as u64 })
+            })
+            .optional()
+        });
+        matches!(known, Ok(Some(k)) if k == mark)
+    }
+
+    /// Writes one item, found on disk, without a word about its folder's
+    /// other children. Answers whether it is new or changed.
+    pub fn set_entry(&self, parent: &str, e: &Entry) -> rusqlite::Result<bool> {
+        self.write(|tx| {
+            let known: Option<(i64, i64, bool)> = tx
+                .query_row("SELECT size, mtime_ns, is_dir FROM items WHERE path = ?1", [&e.path], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            match known {
+                Some((size, mtime, dir)) if size as u64 == e.size && mtime == e.mtime_ns && dir == e.is_dir => Ok(false),
+                Some(_) => {
+                    upsert(tx, parent, e)?;
+                    Ok(true)
+                }
+                None => {
+                    upsert(tx, parent, e)?;
+                    tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
+                        .execute(params![e.path, e.title.to_lowercase()])?;
+                    Ok(true)
+                }
+            }
+        })
+    }
+
+    /// Writes the children of folder `path`, read from disk while it
+    /// looked like `mark`: rows of children gone are removed (with what was
+    /// below them), others written. Answers what is new or changed.
+    pub fn set_children(&self, path: &str, mark: FolderMark, children: &[Entry]) -> rusqlite::Result<Changes> {
+        self.write(|tx| {
+            let mut known: std::collections::HashMap<String, (u64, i64, bool)> = std::collections::HashMap::new();
+            {
+                let mut q = tx.prepare_cached("SELECT path, size, mtime_ns, is_dir FROM items WHERE parent = ?1")?;
+                let rows = q.query_map([path], |r| {
+                    Ok((r.get::<_, String>(0)?, (r.get::<_, i64>(1)? as u64, r.get(2)?, r.get::<_, bool>(3)?)))
+                })?;
+                for row in rows {
+                    let (p, v) = row?;
+                    known.insert(p, v);
+                }
+            }
+            let mut changes = Changes::default();
+            for e in children {
+                match known.remove(&e.path) {
+                    Some((size, mtime, dir)) if size == e.size && mtime == e.mtime_ns && dir == e.is_dir => {}
+                    Some((_, _, was_dir)) => {
+                        if was_dir && !e.is_dir {
+                            remove_below(tx, &e.path)?;
+                        }
+                        upsert(tx, path, e)?;
+                        if e.is_dir {
+                            changes.new_folders.push(e.path.clone());
+                        } else {
+                            changes.files.push(e.path.clone());
+                        }
+                    }
+                    None => {
+                        upsert(tx, path, e)?;
+                        tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
+                            .execute(params![e.path, e.title.to_lowercase()])?;
+                        if e.is_dir {
+                            changes.new_folders.push(e.path.clone());
+                        } else {
+                            changes.files.push(e.path.clone());
+                        }
+                    }
+                }
+            }
+            for gone in known.keys() {
+                remove_item(tx, gone)?;
+                remove_below(tx, gone)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO folders (path, mtime_ns, ctime_ns, ino) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (path) DO UPDATE SET mtime_ns = ?2, ctime_ns = ?3, ino = ?4",
+            )?
+            .execute(params![path, mark.mtime_ns, mark.ctime_ns, mark.ino as i64])?;
+            Ok(changes)
+        })
+    }
+
+    /// Forgets `path` and everything below it.
+    pub fn remove(&self, path: &str) -> rusqlite::Result<()> {
+        self.write(|tx| {
+            remove_item(tx, path)?;
+            remove_below(tx, path)
+        })
+    }
+
+    /// A window of the children of `parent`, in every listing's order.
+    pub fn children(&self, parent: &str, offset: usize, max: Option<usize>) -> rusqlite::Result<Vec<Entry>> {
+        let limit = max.map_or(-1, |m| m.min(i64::MAX as usize) as i64);
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT path, title, is_dir, size, mtime_ns FROM items WHERE parent = ?1
+                 ORDER BY is_dir DESC, sort_title, title, path LIMIT ?2 OFFSET ?3",
+            )?;
+            let rows = q.query_map(params![parent, limit, offset as i64], entry)?;
+            rows.collect()
+        })
+    }
+
+    /// Items at or below `under` (`""`: everywhere) whose title contains
+    /// `needle` (lower case), in every listing's order, at most `cap`.
+    pub fn search_names(&self, needle: &str, under: &str, cap: usize) -> rusqlite::Result<Vec<Entry>> {
+        let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let prefix = if under.is_empty() { String::new() } else { format!("{under}/") };
+        self.read(|c| {
+            // Three letters or more: the trigram table finds the rows; fewer,
+            // a scan of the titles (short queries match a lot anyway).
+            let sql = if needle.chars().count() >= 3 {
+                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM names n JOIN items i ON i.path = n.path
+                 WHERE n.sort_title LIKE ?1 ESCAPE '\\' AND substr(i.path, 1, length(?2)) = ?2
+                 ORDER BY i.is_dir DESC, i.sort_title, i.title, i.path LIMIT ?3"
+            } else {
+                "SELECT path, title, is_dir, size, mtime_ns FROM items
+                 WHERE sort_title LIKE ?1 ESCAPE '\\' AND substr(path, 1, length(?2)) = ?2
+                 ORDER BY is_dir DESC, sort_title, title, path LIMIT ?3"
+            };
+            let mut q = c.prepare_cached(sql)?;
+            let rows = q.query_map(params![like, prefix, cap as i64], entry)?;
+            rows.collect()
+        })
+    }
+
+    /// Files at or below `under` whose text holds every word of `query`,
+    /// best first, at most `cap`.
+    pub fn search_texts(&self, query: &str, under: &str, cap: usize) -> rusqlite::Result<Vec<Entry>> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{}\"", w.replace('"', "")))
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let prefix = if under.is_empty() { String::new() } else { format!("{under}/") };
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM texts t JOIN items i ON i.path = t.path
+                 WHERE texts MATCH ?1 AND substr(i.path, 1, length(?2)) = ?2 ORDER BY rank LIMIT ?3",
+            )?;
+            let rows = q.query_map(params![words.join(" "), prefix, cap as i64], entry)?;
+            rows.collect()
+        })
+    }
+
+    /// Whether the text of `path` is wanted: a file whose size and date
+    /// differ from those of the text held (or none is held).
+    pub fn wants_text(&self, e: &Entry) -> bool {
+        let held = self.read(|c| {
+            c.query_row("SELECT size, mtime_ns FROM texted WHERE path = ?1", [&e.path], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)?))
+            })
+            .optional()
+        });
+        !matches!(held, Ok(Some((size, mtime))) if size == e.size && mtime == e.mtime_ns)
+    }
+
+    /// Holds `text` as the words of `e` (none: only that it was looked at).
+    /// Past the byte bound, new text is not kept. Answers false then.
+    pub fn set_text(&self, e: &Entry, text: Option<&str>) -> rusqlite::Result<bool> {
+        let len = text.map_or(0, |t| t.len() as u64);
+        let fits = self.text_bytes.load(Ordering::SeqCst) + len <= self.max_text_bytes;
+        let freed = self.write(|tx| {
+            let old: i64 = tx
+                .query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts WHERE path = ?1", [&e.path], |r| r.get(0))?;
+            tx.prepare_cached("DELETE FROM texts WHERE path = ?1")?.execute([&e.path])?;
+            if let (Some(t), true) = (text, fits) {
+                tx.prepare_cached("INSERT INTO texts (path, body) VALUES (?1, ?2)")?.execute(params![e.path, t])?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO texted (path, size, mtime_ns) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3",
+            )?
+            .execute(params![e.path, e.size as i64, e.mtime_ns])?;
+            Ok(old.max(0) as u64)
+        })?;
+        self.text_bytes.fetch_sub(freed.min(self.text_bytes.load(Ordering::SeqCst)), Ordering::SeqCst);
+        if fits {
+            self.text_bytes.fetch_add(len, Ordering::SeqCst);
+        }
+        Ok(fits || text.is_none())
+    }
+
+    /// Bytes of text held for full-text search.
+    pub fn text_bytes(&self) -> u64 {
+        self.text_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Items in the index.
+    pub fn len(&self) -> u64 {
+        self.read(|c| c.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0))).unwrap_or(0).max(0) as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes the index takes on disk (the database and its write-ahead log).
+    pub fn disk_bytes(&self) -> u64 {
+        ["", "-wal"]
+            .iter()
+            .filter_map(|s| {
+                let mut p = self.path.as_os_str().to_owned();
+                p.push(s);
+                std::fs::metadata(PathBuf::from(p)).ok()
+            })
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        path: r.get(0)?,
+        title: r.get(1)?,
+        is_dir: r.get(2)?,
+        size: r.get::<_, i64>(3)?.max(0) as u64,
+        mtime_ns: r.get(4)?,
+    })
+}
+
+fn upsert(tx: &rusqlite::Transaction<'_>, parent: &str, e: &Entry) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO items (path, parent, is_dir, sort_title, title, size, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (path) DO UPDATE SET is_dir = ?3, size = ?6, mtime_ns = ?7",
+    )?
+    .execute(params![e.path, parent, e.is_dir, e.title.to_lowercase(), e.title, e.size as i64, e.mtime_ns])?;
+    Ok(())
+}
+
+fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
+    for sql in [
+        "DELETE FROM items WHERE path = ?1",
+        "DELETE FROM names WHERE path = ?1",
+        "DELETE FROM texts WHERE path = ?1",
+        "DELETE FROM texted WHERE path = ?1",
+        "DELETE FROM folders WHERE path = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([path])?;
+    }
+    Ok(())
+}
+
+/// Removes every row strictly below `path`.
+fn remove_below(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
+    let prefix = format!("{path}/");
+    for sql in [
+        "DELETE FROM items WHERE substr(path, 1, length(?1)) = ?1",
+        "DELETE FROM names WHERE substr(path, 1, length(?1)) = ?1",
+        "DELETE FROM texts WHERE substr(path, 1, length(?1)) = ?1",
+        "DELETE FROM texted WHERE substr(path, 1, length(?1)) = ?1",
+        "DELETE FROM folders WHERE substr(path, 1, length(?1)) = ?1",
+    ] {
+        tx.prepare_cached(sql)?.execute([&prefix])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(path: &str, is_dir: bool, size: u64) -> Entry {
+        Entry { path: path.into(), title: path.rsplit('/').next().unwrap().into(), is_dir, size, mtime_ns: 1 }
+    }
+
+    const MARK: FolderMark = FolderMark { mtime_ns: 1, ctime_ns: 1, ino: 1 };
+
+    #[test]
+    fn children_come_in_listing_order_and_gone_ones_go_with_their_trees() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = Index::open(&dir.path().join("index.db"), 1 << 20).unwrap();
+        let kids = [e("b.txt", false, 1), e("A.txt", false, 2), e("zed", true, 0), e("Alpha", true, 0)];
+        let changes = ix.set_children("", MARK, &kids).unwrap();
+        assert_eq!(changes.files, ["b.txt", "A.txt"]);
+        assert_eq!(changes.new_folders, ["zed", "Alpha"]);
+        assert!(ix.set_children("", MARK, &kids).unwrap() == Changes::default(), "nothing new the second time");
+        assert!(!ix.set_entry("", &kids[0]).unwrap());
+        assert!(ix.set_entry("", &e("b.txt", false, 9)).unwrap());
+        ix.set_children("zed", MARK, &[e("zed/inner.txt", false, 3)]).unwrap();
+        let titles: Vec<String> = ix.children("", 0, None).unwrap().into_iter().map(|e| e.title).collect();
+        assert_eq!(titles, ["Alpha", "zed", "A.txt", "b.txt"]);
+        assert_eq!(ix.children("", 1, Some(2)).unwrap().len(), 2);
+        assert!(ix.holds_folder("", MARK));
+        assert!(!ix.holds_folder("", FolderMark { ino: 2, ..MARK }));
+        assert_eq!(ix.search_names("inner", "", 10).unwrap()[0].path, "zed/inner.txt");
+        assert_eq!(ix.search_names("in", "zed", 10).unwrap().len(), 1);
+        // zed is gone: so is what was below it.
+        ix.set_children("", MARK, &kids[..2]).unwrap();
+        assert!(ix.search_names("inner", "", 10).unwrap().is_empty());
+        assert_eq!(ix.len(), 2);
+    }
+
+    #[test]
+    fn text_is_bounded_in_bytes_and_searched_by_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let ix = Index::open(&dir.path().join("index.db"), 100).unwrap();
+        let a = e("a.txt", false, 1);
+        ix.set_children("", MARK, std::slice::from_ref(&a)).unwrap();
+        assert!(ix.wants_text(&a));
+        assert!(ix.set_text(&a, Some("the quick zanzibar fox")).unwrap());
+        assert!(!ix.wants_text(&a));
+        assert_eq!(ix.search_texts("Zanzibar", "", 10).unwrap()[0].path, "a.txt");
+        let b = e("b.txt", false, 1);
+        ix.set_children("", MARK, &[a.clone(), b.clone()]).unwrap();
+        assert!(!ix.set_text(&b, Some(&"word ".repeat(40))).unwrap(), "over the bound");
+        assert!(ix.text_bytes() <= 100);
+        // The bound holds across a reopen.
+        drop(ix);
+        let ix = Index::open(&dir.path().join("index.db"), 100).unwrap();
+        assert_eq!(ix.text_bytes(), "the quick zanzibar fox".len() as u64);
+    }
+
+    #[test]
+    fn a_damaged_index_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("index.db");
+        std::fs::write(&file, b"this is not a database at all, not at all").unwrap();
+        let ix = Index::open(&file, 1 << 20).unwrap();
+        assert!(ix.is_empty());
+    }
+}

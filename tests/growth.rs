@@ -1,0 +1,183 @@
+//! The index of the root, through the real binary: what people and tools
+//! do in the folder by hand is found (or gone) in search, by change
+//! notification and by the periodic re-walk alone; words inside text
+//! documents are found; the text kept is bounded in bytes; the index
+//! survives a restart and a `kill -9` without ever answering wrong.
+//!
+//! The issue asks for "within 2 s": the tests wait for outcomes (up to the
+//! suite's usual deadline, so that a loaded machine never fails them) and
+//! print how long each took.
+
+mod common;
+
+use std::io::Write;
+use std::time::Instant;
+
+use common::*;
+
+/// Waits until searching `query` finds (or, with `present` false, no
+/// longer finds) an item titled `title`; says how long it took.
+fn until_search(s: &TestServer, query: &str, title: &str, present: bool) {
+    let started = Instant::now();
+    wait_for(&format!("search {query:?} to {} {title}", if present { "find" } else { "lose" }), || {
+        s.search(query).iter().any(|i| i["title"] == title) == present
+    });
+    say(&format!("search {query:?} {} {title} after {} ms", if present { "found" } else { "lost" }, started.elapsed().as_millis()));
+}
+
+fn index_ready(s: &TestServer) {
+    wait_for("the index to be ready", || s.stderr().contains("index ready:"));
+}
+
+#[test]
+fn changes_made_by_hand_are_found_by_notification() {
+    let s = TestServer::start(&[]);
+    index_ready(&s);
+    std::fs::create_dir(s.root.join("Plans")).unwrap();
+    std::fs::write(s.root.join("Plans/budget-2027.xlsx"), b"not really").unwrap();
+    until_search(&s, "budget-2027", "budget-2027.xlsx", true);
+    std::fs::rename(s.root.join("Plans/budget-2027.xlsx"), s.root.join("Plans/forecast-2027.xlsx")).unwrap();
+    until_search(&s, "forecast-2027", "forecast-2027.xlsx", true);
+    until_search(&s, "budget-2027", "budget-2027.xlsx", false);
+    std::fs::remove_file(s.root.join("Plans/forecast-2027.xlsx")).unwrap();
+    until_search(&s, "forecast-2027", "forecast-2027.xlsx", false);
+    // A folder moved in with its tree.
+    let outside = s.outside();
+    std::fs::create_dir_all(outside.join("Archive/2019")).unwrap();
+    std::fs::write(outside.join("Archive/2019/minutes-q3.txt"), b"minutes").unwrap();
+    std::fs::rename(outside.join("Archive"), s.root.join("Archive")).unwrap();
+    until_search(&s, "minutes-q3", "minutes-q3.txt", true);
+    // Changes made through wfhook are found at once.
+    let id = s.put_file("/", "sent-by-workfront.pdf", b"%PDF", None);
+    assert!(s.search("sent-by-workfront").iter().any(|i| i["id"] == id.as_str()));
+    assert_eq!(s.rename(&id, "renamed-by-workfront.pdf").status, 200);
+    assert!(s.search("renamed-by-workfront").iter().any(|i| i["id"] == id.as_str()));
+    assert!(s.search("sent-by-workfront").is_empty());
+}
+
+#[test]
+fn the_periodic_walk_alone_keeps_the_index() {
+    let s = TestServer::start(&["--index-watch", "off", "--index-reconcile", "1"]);
+    index_ready(&s);
+    std::fs::write(s.root.join("dropped-by-hand.docx"), b"x").unwrap();
+    until_search(&s, "dropped-by-hand", "dropped-by-hand.docx", true);
+    std::fs::rename(s.root.join("dropped-by-hand.docx"), s.root.join("moved-by-hand.docx")).unwrap();
+    until_search(&s, "moved-by-hand", "moved-by-hand.docx", true);
+    until_search(&s, "dropped-by-hand", "dropped-by-hand.docx", false);
+    std::fs::remove_file(s.root.join("moved-by-hand.docx")).unwrap();
+    until_search(&s, "moved-by-hand", "moved-by-hand.docx", false);
+}
+
+/// A minimal .docx: a zip with the one part that holds the text.
+fn docx(text: &str) -> Vec<u8> {
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut out);
+    let opts = zip::write::SimpleFileOptions::default();
+    zip.start_file("[Content_Types].xml", opts).unwrap();
+    zip.write_all(br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#)
+        .unwrap();
+    zip.start_file("word/document.xml", opts).unwrap();
+    let xml = format!(
+        r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
+    );
+    zip.write_all(xml.as_bytes()).unwrap();
+    zip.finish().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn words_inside_documents_are_found_after_names() {
+    let s = TestServer::start(&[]);
+    index_ready(&s);
+    std::fs::write(s.root.join("notes.txt"), b"The quarterly zanzibar review is on Monday.").unwrap();
+    std::fs::write(s.root.join("contract.docx"), docx("Signed in Zanzibar by both parties")).unwrap();
+    std::fs::write(s.root.join("zanzibar-trip.md"), b"itinerary").unwrap();
+    std::fs::write(s.root.join("unrelated.txt"), b"nothing to see").unwrap();
+    wait_for("both documents found by their words", || s.search("zanzibar").len() == 3);
+    let found = titles(&s.search("zanzibar"));
+    // The name match first, then the documents whose text holds the word.
+    assert_eq!(found[0], "zanzibar-trip.md", "{found:?}");
+    let mut rest = found[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, ["contract.docx", "notes.txt"]);
+    // A changed document is read again.
+    std::fs::write(s.root.join("notes.txt"), b"The review moved to Tuesday.").unwrap();
+    wait_for("the old words gone", || !titles(&s.search("zanzibar")).contains(&"notes.txt".to_string()));
+    assert!(titles(&s.search("tuesday")).contains(&"notes.txt".to_string()));
+}
+
+#[test]
+fn the_text_kept_is_bounded_in_bytes() {
+    let s = TestServer::start(&["--index-max-bytes", "2000"]);
+    index_ready(&s);
+    for i in 0..20 {
+        std::fs::write(s.root.join(format!("doc-{i:02}.txt")), format!("keyword{i} {}", "filler ".repeat(40))).unwrap();
+    }
+    wait_for("the bound reached", || s.stderr().contains("reached --index-max-bytes"));
+    let line = s.stderr().lines().find(|l| l.contains("reached --index-max-bytes")).unwrap().to_string();
+    let held: u64 = line.split('(').nth(2).and_then(|p| p.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap();
+    assert!(held <= 2000, "{line}");
+    // The documents that fit are searchable by their words; every one by its name.
+    let by_words = (0..20).filter(|i| !s.search(&format!("keyword{i}")).is_empty()).count();
+    assert!((1..20).contains(&by_words), "{by_words} documents found by their words");
+    assert_eq!(s.search("doc-").len(), 20);
+}
+
+#[test]
+fn the_index_survives_a_restart_and_a_kill_and_is_never_wrong() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let index = tmp.path().join("index");
+    let start = || {
+        TestServer::builder().root(&root).args(&["--index-dir", index.to_str().unwrap()]).start()
+    };
+    std::fs::create_dir_all(&root).unwrap();
+    for i in 0..50 {
+        std::fs::write(root.join(format!("kept-{i}.txt")), b"k").unwrap();
+    }
+    let mut s = start();
+    index_ready(&s);
+    assert_eq!(s.search("kept-").len(), 50);
+    s.kill9();
+    // While it is down: one file goes, one comes.
+    std::fs::remove_file(root.join("kept-7.txt")).unwrap();
+    std::fs::write(root.join("came-while-down.txt"), b"c").unwrap();
+    let s = start();
+    // Never wrong, before the walk is done or after: the file gone is never
+    // answered.
+    for _ in 0..20 {
+        assert!(!titles(&s.search("kept-7")).contains(&"kept-7.txt".to_string()));
+    }
+    index_ready(&s);
+    assert_eq!(s.search("kept-").len(), 49);
+    assert_eq!(titles(&s.search("came-while")), ["came-while-down.txt"]);
+    // A damaged index is rebuilt.
+    drop(s);
+    std::fs::write(index.join("index.sqlite"), b"garbage, not a database").unwrap();
+    let _ = std::fs::remove_file(index.join("index.sqlite-wal"));
+    let s = start();
+    index_ready(&s);
+    assert_eq!(s.search("kept-").len(), 49);
+}
+
+#[test]
+fn listings_come_from_the_index_only_for_folders_it_holds_exactly() {
+    let s = TestServer::start(&[]);
+    index_ready(&s);
+    for i in 0..300 {
+        std::fs::write(s.root.join(format!("f{i:03}.txt")), b"x").unwrap();
+    }
+    // Read at once after the change: never a stale listing.
+    assert_eq!(s.files("/").len(), 300);
+    std::fs::remove_file(s.root.join("f150.txt")).unwrap();
+    let after = s.files("/");
+    assert_eq!(after.len(), 299);
+    assert!(!titles(&after).contains(&"f150.txt".to_string()));
+    // Pages of the indexed folder agree with the whole listing.
+    let whole: Vec<String> = after.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect();
+    let page: Vec<String> = as_array(s.get_json("/files?parentId=%2F&max=50&offset=100"))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(page, whole[100..150]);
+}
