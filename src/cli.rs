@@ -184,8 +184,10 @@ pub static SERVE_FLAGS: &[Flag] = &[
         Value("on"),
         "Whether change notification (inotify) keeps the index current between walks.",
     )
-    .details("Every folder of the root but the state folder is watched; the kernel's watch limit \
-        (`fs.inotify.max_user_watches`) bounds how many."),
+    .details(
+        "Every folder of the root but the state folder is watched; the kernel's watch limit \
+        (`fs.inotify.max_user_watches`) bounds how many.",
+    ),
     flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
     flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
         .details("From 1 to 1024; as many threads again run custom actions."),

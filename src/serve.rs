@@ -278,7 +278,9 @@ fn default_index_dir(root: &Path) -> PathBuf {
     let cache = std::env::var_os("CACHE_DIRECTORY")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(|c| PathBuf::from(c).join("wfhook")))
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(|c| PathBuf::from(c).join("wfhook"))
+        })
         .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache/wfhook")))
         .unwrap_or_else(std::env::temp_dir);
     let mut hasher = crate::crypto::Sha256Hasher::default();

@@ -308,10 +308,11 @@ fn files_dropped_in_by_hand_appear_with_stable_ids() {
     let ids = |items: &[Value]| items.iter().map(|i| (i["title"].clone(), i["id"].clone())).collect::<Vec<_>>();
     assert_eq!(ids(&s.files("/")), ids(&top), "ids are stable between listings");
 
-    // Search gives ids to files nobody listed yet.
+    // Search gives ids to files nobody listed yet, once the index has
+    // seen them (change notification, a moment after the write).
     fs::write(s.root.join("Shared/later.txt"), "later").unwrap();
+    wait_for("search to see a file dropped by hand", || s.search("later").len() == 1);
     let later = s.search("later");
-    assert_eq!(later.len(), 1);
     let later_id = later[0]["id"].as_str().unwrap();
     assert_eq!(s.download(later_id).body, b"later");
     assert_eq!(find(&s.files(&shared), "later.txt").unwrap()["id"], later_id);

@@ -22,7 +22,11 @@ fn until_search(s: &TestServer, query: &str, title: &str, present: bool) {
     wait_for(&format!("search {query:?} to {} {title}", if present { "find" } else { "lose" }), || {
         s.search(query).iter().any(|i| i["title"] == title) == present
     });
-    say(&format!("search {query:?} {} {title} after {} ms", if present { "found" } else { "lost" }, started.elapsed().as_millis()));
+    say(&format!(
+        "search {query:?} {} {title} after {} ms",
+        if present { "found" } else { "lost" },
+        started.elapsed().as_millis()
+    ));
 }
 
 fn index_ready(s: &TestServer) {
@@ -74,8 +78,10 @@ fn docx(text: &str) -> Vec<u8> {
     let mut zip = zip::ZipWriter::new(&mut out);
     let opts = zip::write::SimpleFileOptions::default();
     zip.start_file("[Content_Types].xml", opts).unwrap();
-    zip.write_all(br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#)
-        .unwrap();
+    zip.write_all(
+        br#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#,
+    )
+    .unwrap();
     zip.start_file("word/document.xml", opts).unwrap();
     let xml = format!(
         r#"<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>{text}</w:t></w:r></w:p></w:body></w:document>"#
@@ -115,7 +121,12 @@ fn the_text_kept_is_bounded_in_bytes() {
     }
     wait_for("the bound reached", || s.stderr().contains("reached --index-max-bytes"));
     let line = s.stderr().lines().find(|l| l.contains("reached --index-max-bytes")).unwrap().to_string();
-    let held: u64 = line.split('(').nth(2).and_then(|p| p.split_whitespace().next()).and_then(|n| n.parse().ok()).unwrap();
+    let held: u64 = line
+        .split(" bytes held)")
+        .next()
+        .and_then(|head| head.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no figure in {line}"));
     assert!(held <= 2000, "{line}");
     // The documents that fit are searchable by their words; every one by its name.
     let by_words = (0..20).filter(|i| !s.search(&format!("keyword{i}")).is_empty()).count();
@@ -128,9 +139,7 @@ fn the_index_survives_a_restart_and_a_kill_and_is_never_wrong() {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     let index = tmp.path().join("index");
-    let start = || {
-        TestServer::builder().root(&root).args(&["--index-dir", index.to_str().unwrap()]).start()
-    };
+    let start = || TestServer::builder().root(&root).args(&["--index-dir", index.to_str().unwrap()]).start();
     std::fs::create_dir_all(&root).unwrap();
     for i in 0..50 {
         std::fs::write(root.join(format!("kept-{i}.txt")), b"k").unwrap();

@@ -76,7 +76,9 @@ fn pages_are_windows_of_the_whole_listing() {
 fn search_pages_in_the_same_order_and_stops_at_1000_unless_asked() {
     let s = TestServer::start(&[]);
     mixed(&s, 1500);
-    // "report" matches the two report spellings: 750 files.
+    // "report" matches the two report spellings: 750 files (once the index
+    // has seen what was written by hand).
+    wait_for("search to see every file", || s.search("report").len() == 750);
     let all = s.search("report");
     assert_eq!(all.len(), 750);
     let mut paged = Vec::new();

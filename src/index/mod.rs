@@ -197,7 +197,9 @@ impl Index {
                 })
                 .optional()?;
             match known {
-                Some((size, mtime, dir)) if size as u64 == e.size && mtime == e.mtime_ns && dir == e.is_dir => Ok(false),
+                Some((size, mtime, dir)) if size as u64 == e.size && mtime == e.mtime_ns && dir == e.is_dir => {
+                    Ok(false)
+                }
                 Some(_) => {
                     upsert(tx, parent, e)?;
                     Ok(true)
@@ -352,8 +354,10 @@ impl Index {
         let len = text.map_or(0, |t| t.len() as u64);
         let fits = self.text_bytes.load(Ordering::SeqCst) + len <= self.max_text_bytes;
         let freed = self.write(|tx| {
-            let old: i64 = tx
-                .query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts WHERE path = ?1", [&e.path], |r| r.get(0))?;
+            let old: i64 =
+                tx.query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts WHERE path = ?1", [&e.path], |r| {
+                    r.get(0)
+                })?;
             tx.prepare_cached("DELETE FROM texts WHERE path = ?1")?.execute([&e.path])?;
             if let (Some(t), true) = (text, fits) {
                 tx.prepare_cached("INSERT INTO texts (path, body) VALUES (?1, ?2)")?.execute(params![e.path, t])?;

@@ -520,7 +520,9 @@ impl FsStore {
         let needle = query.to_lowercase();
         let mut hits = ix.search_names(&needle, under, MATCHES).map_err(io)?;
         let named: std::collections::HashSet<String> = hits.iter().map(|e| e.path.clone()).collect();
-        hits.extend(ix.search_texts(query, under, MATCHES).map_err(io)?.into_iter().filter(|e| !named.contains(&e.path)));
+        hits.extend(
+            ix.search_texts(query, under, MATCHES).map_err(io)?.into_iter().filter(|e| !named.contains(&e.path)),
+        );
         let take = page.max.unwrap_or(usize::MAX);
         let mut found = Vec::new();
         for e in hits.into_iter().skip(page.offset) {
@@ -1032,7 +1034,7 @@ impl Store for FsStore {
         self.change(
             &lock,
             vec![Record::Gone { path: rel.clone() }],
-            Check::Left { path: rel, dev: st.st_dev, ino: st.st_ino },
+            Check::Left { path: rel.clone(), dev: st.st_dev, ino: st.st_ino },
             || match rustix::fs::renameat(&dir, &name, &*bin, &trash) {
                 Err(Errno::XDEV) => {
                     aside.set(false);
@@ -1077,8 +1079,8 @@ impl Store for FsStore {
         let (dir, old, st) = self.entry(&rel).map_err(not_found)?;
         let moved = self.change(
             &lock,
-            vec![Record::Move { from: rel, to: to.clone() }],
-            held_at(to, &st),
+            vec![Record::Move { from: rel.clone(), to: to.clone() }],
+            held_at(to.clone(), &st),
             // Never over an item that is there (someone else's file).
             || rename(dir.as_fd(), &old, dir.as_fd(), OsStr::new(name), RenameFlags::NOREPLACE),
             |()| Ok(rustix::fs::fsync(&dir)?),
@@ -1096,9 +1098,8 @@ impl Store for FsStore {
 
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
         self.log.refresh_if_stale()?;
-        let linked = || {
-            self.log.read(|state| state.linked(&doc.document_id, doc.version_id.as_deref()).map(str::to_string))
-        };
+        let linked =
+            || self.log.read(|state| state.linked(&doc.document_id, doc.version_id.as_deref()).map(str::to_string));
         // Not linked as far as this view knows: read the log once more.
         let id = match linked() {
             Some(id) => Some(id),
