@@ -356,6 +356,9 @@ struct Server {
     log: PathBuf,
     /// Spawn to the first line with `index ready`, and the line.
     index_ready: Arc<Mutex<Option<(Duration, String)>>>,
+    /// Spawn to the first line with `words ready` (the text of documents
+    /// read for full-text search), and the line.
+    words_ready: Arc<Mutex<Option<(Duration, String)>>>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -379,6 +382,8 @@ impl Server {
         let stderr = child.stderr.take().unwrap();
         let index_ready = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&index_ready);
+        let words_ready = Arc::new(Mutex::new(None));
+        let words = Arc::clone(&words_ready);
         let mut out = File::create(log).unwrap();
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
@@ -387,9 +392,12 @@ impl Server {
                 if line.contains("index ready") {
                     slot.lock().unwrap().get_or_insert_with(|| (spawned.elapsed(), line.trim().to_string()));
                 }
+                if line.contains("words ready") {
+                    words.lock().unwrap().get_or_insert_with(|| (spawned.elapsed(), line.trim().to_string()));
+                }
             }
         });
-        Server { child, addr, spawned, log: log.to_path_buf(), index_ready, reader: Some(reader) }
+        Server { child, addr, spawned, log: log.to_path_buf(), index_ready, words_ready, reader: Some(reader) }
     }
 
     fn pid(&self) -> u32 {
@@ -418,8 +426,19 @@ impl Server {
 
     /// Spawn to the `index ready` line, waiting until `bound` after spawn.
     fn wait_index(&mut self, bound: Duration) -> Option<(Duration, String)> {
+        let slot = Arc::clone(&self.index_ready);
+        self.wait_line(&slot, bound)
+    }
+
+    /// Spawn to the `words ready` line, waiting until `bound` after spawn.
+    fn wait_words(&mut self, bound: Duration) -> Option<(Duration, String)> {
+        let slot = Arc::clone(&self.words_ready);
+        self.wait_line(&slot, bound)
+    }
+
+    fn wait_line(&mut self, slot: &Mutex<Option<(Duration, String)>>, bound: Duration) -> Option<(Duration, String)> {
         loop {
-            if let Some(seen) = self.index_ready.lock().unwrap().clone() {
+            if let Some(seen) = slot.lock().unwrap().clone() {
                 return Some(seen);
             }
             if self.spawned.elapsed() >= bound || self.child.try_wait().unwrap().is_some() {
@@ -657,6 +676,11 @@ fn main() {
         Some((t, line)) => println!("index: ready {} after spawn: {line}", fmt_ms(ms(*t))),
         None => println!("index: no `index ready` line within {} s of spawn: no index", index_bound.as_secs()),
     }
+    // Full-text search needs the words of the documents read as well.
+    let words = if index.is_some() { server.wait_words(index_bound) } else { None };
+    if let Some((t, line)) = &words {
+        println!("index: words ready {} after spawn: {line}", fmt_ms(ms(*t)));
+    }
     let index_size = index_dir.as_deref().and_then(dir_size);
     if let Some((files, bytes)) = index_size {
         println!("index: {} on disk ({files} files) in {}", fmt_mib(bytes), index_dir.as_ref().unwrap().display());
@@ -670,6 +694,12 @@ fn main() {
     figures.push(figure(
         "index build (spawn to `index ready`)",
         index.as_ref().map_or("no index".into(), |(t, _)| fmt_ms(ms(*t))),
+        "reported",
+        None,
+    ));
+    figures.push(figure(
+        "document text read (spawn to `words ready`)",
+        words.as_ref().map_or("no full-text index".into(), |(t, _)| fmt_ms(ms(*t))),
         "reported",
         None,
     ));

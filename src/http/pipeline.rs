@@ -148,7 +148,7 @@ impl App {
         }
         event.status = match &reply {
             Reply::Json(status, _) => *status,
-            Reply::Html(_) | Reply::File { .. } | Reply::JsonFile { .. } => 200,
+            Reply::Html(_) | Reply::File { .. } | Reply::JsonBytes(_) | Reply::JsonFile { .. } => 200,
         };
         // A success that may have changed something is journaled before
         // the answer says it happened; errors changed nothing.

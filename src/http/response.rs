@@ -34,6 +34,8 @@ impl Style {
 /// What a handler answers.
 pub enum Reply {
     Json(u16, Value),
+    /// A 200 JSON answer, already serialized.
+    JsonBytes(Vec<u8>),
     /// A 200 JSON answer written to a nameless temp file first (a long
     /// listing): sent from there, its memory is never held whole.
     JsonFile {
@@ -132,6 +134,9 @@ pub fn is_active(mime: &str) -> bool {
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let mut rs = match reply {
         Reply::Json(status, body) => json(status, &body).boxed(),
+        Reply::JsonBytes(bytes) => {
+            Response::from_data(bytes).with_header(safe_header("Content-Type", "application/json")).boxed()
+        }
         Reply::JsonFile { file, len } => {
             Response::from_file_len(file, len).with_header(safe_header("Content-Type", "application/json")).boxed()
         }

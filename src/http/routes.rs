@@ -186,7 +186,9 @@ fn metadata(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
 fn files(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let parent = call.record_folder_id("parentId");
     let page = page(call, None)?;
-    items_reply(app, &app.store.list_page(&parent, page)?)
+    let mut out = JsonArray::new(app);
+    app.store.list_each(&parent, page, &mut |item| out.push(&item_json(app, item)))?;
+    out.finish().map_err(|e| StoreError::Io(e).into())
 }
 
 fn search(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
@@ -213,32 +215,59 @@ fn page(call: &Call, default_max: Option<usize>) -> Result<Page, HttpError> {
     Ok(Page { offset: number("offset")?.unwrap_or(0), max: number("max")?.or(default_max) })
 }
 
-/// Items past this many are written to a temp file and sent from there.
-const SPOOL_ITEMS: usize = 256;
-
-/// A JSON array of items. A long one is written item by item to a
-/// nameless temp file and sent from there, so that a listing of 100 000
-/// items never holds its 50 MB of JSON (nor a `Value` per item) in memory.
+/// A JSON array of items.
 fn items_reply(app: &App, items: &[Item]) -> Result<Reply, HttpError> {
-    if items.len() <= SPOOL_ITEMS {
-        return Ok(Reply::Json(200, Value::Array(items.iter().map(|i| item_json(app, i)).collect())));
+    let mut out = JsonArray::new(app);
+    for item in items {
+        out.push(&item_json(app, item)).map_err(StoreError::Io)?;
     }
-    let spool = || -> std::io::Result<Reply> {
-        let mut out = std::io::BufWriter::with_capacity(64 * 1024, app.store.body_spool()?);
-        out.write_all(b"[")?;
-        for (n, item) in items.iter().enumerate() {
-            if n > 0 {
-                out.write_all(b",")?;
-            }
-            serde_json::to_writer(&mut out, &item_json(app, item))?;
+    out.finish().map_err(|e| StoreError::Io(e).into())
+}
+
+/// JSON past this many bytes is written to a temp file and sent from there.
+const SPOOL_BYTES: usize = 256 * 1024;
+
+/// A JSON array written element by element: in memory while short, then
+/// in a nameless temp file, so that a listing of 100 000 items never holds
+/// its 50 MB of JSON (nor a `Value` per item) in memory.
+struct JsonArray<'a> {
+    app: &'a App,
+    bytes: Vec<u8>,
+    file: Option<std::io::BufWriter<std::fs::File>>,
+    empty: bool,
+}
+
+impl<'a> JsonArray<'a> {
+    fn new(app: &'a App) -> JsonArray<'a> {
+        JsonArray { app, bytes: b"[".to_vec(), file: None, empty: true }
+    }
+
+    fn push(&mut self, v: &Value) -> std::io::Result<()> {
+        if !self.empty {
+            self.bytes.push(b',');
         }
-        out.write_all(b"]")?;
-        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        self.empty = false;
+        serde_json::to_writer(&mut self.bytes, v)?;
+        if self.bytes.len() >= SPOOL_BYTES {
+            let file = match &mut self.file {
+                Some(f) => f,
+                None => self.file.insert(std::io::BufWriter::with_capacity(64 * 1024, self.app.store.body_spool()?)),
+            };
+            file.write_all(&self.bytes)?;
+            self.bytes.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> std::io::Result<Reply> {
+        self.bytes.push(b']');
+        let Some(mut file) = self.file else { return Ok(Reply::JsonBytes(self.bytes)) };
+        file.write_all(&self.bytes)?;
+        let mut file = file.into_inner().map_err(|e| e.into_error())?;
         let len = file.stream_position()?;
         file.rewind()?;
         Ok(Reply::JsonFile { file, len })
-    };
-    spool().map_err(|e| StoreError::Io(e).into())
+    }
 }
 
 fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {

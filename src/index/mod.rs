@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// Bumped when the schema changes: an index of another version is rebuilt.
-const SCHEMA: i64 = 1;
+const SCHEMA: i64 = 2;
 
 /// One item as the index knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,11 +102,10 @@ impl Index {
         // most the last transactions, never the database's consistency.
         c.pragma_update(None, "journal_mode", "WAL")?;
         c.pragma_update(None, "synchronous", "NORMAL")?;
+        // A file that is no database fails here. (No integrity check: it
+        // reads the whole file, seconds for a big index, before the first
+        // request; a query that meets damage falls back to the disk.)
         let version: i64 = c.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let ok: String = c.pragma_query_value(None, "quick_check", |r| r.get(0))?;
-        if ok != "ok" {
-            return Err(rusqlite::Error::InvalidQuery);
-        }
         if version != SCHEMA && version != 0 {
             return Err(rusqlite::Error::InvalidParameterName(format!("schema {version}, not {SCHEMA}")));
         }
@@ -118,9 +117,10 @@ impl Index {
                  sort_title TEXT NOT NULL,
                  title TEXT NOT NULL,
                  size INTEGER NOT NULL,
-                 mtime_ns INTEGER NOT NULL
+                 mtime_ns INTEGER NOT NULL,
+                 ord INTEGER NOT NULL
              ) WITHOUT ROWID;
-             CREATE INDEX IF NOT EXISTS items_by_parent ON items (parent, is_dir DESC, sort_title, title, path);
+             CREATE INDEX IF NOT EXISTS items_by_parent ON items (parent, ord);
              CREATE TABLE IF NOT EXISTS folders (
                  path TEXT PRIMARY KEY,
                  mtime_ns INTEGER NOT NULL,
@@ -188,9 +188,11 @@ impl Index {
     }
 
     /// Writes one item, found on disk, without a word about its folder's
-    /// other children. Answers whether it is new or changed.
+    /// other children (whose positions it may shift: the folder is read
+    /// from disk at its next listing). Answers whether it is new or changed.
     pub fn set_entry(&self, parent: &str, e: &Entry) -> rusqlite::Result<bool> {
         self.write(|tx| {
+            tx.prepare_cached("DELETE FROM folders WHERE path = ?1")?.execute([parent])?;
             let known: Option<(i64, i64, bool)> = tx
                 .query_row("SELECT size, mtime_ns, is_dir FROM items WHERE path = ?1", [&e.path], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -201,11 +203,11 @@ impl Index {
                     Ok(false)
                 }
                 Some(_) => {
-                    upsert(tx, parent, e)?;
+                    upsert(tx, parent, e, i64::MAX)?;
                     Ok(true)
                 }
                 None => {
-                    upsert(tx, parent, e)?;
+                    upsert(tx, parent, e, i64::MAX)?;
                     tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
                         .execute(params![e.path, e.title.to_lowercase()])?;
                     Ok(true)
@@ -231,14 +233,28 @@ impl Index {
                 }
             }
             let mut changes = Changes::default();
-            for e in children {
+            // Positions in every listing's order: folders first, then by
+            // title ignoring case, then by title, then by path.
+            let mut order: Vec<(usize, (bool, String))> =
+                children.iter().enumerate().map(|(i, e)| (i, (!e.is_dir, e.title.to_lowercase()))).collect();
+            order.sort_by(|(a, ka), (b, kb)| {
+                ka.cmp(kb)
+                    .then_with(|| children[*a].title.cmp(&children[*b].title))
+                    .then_with(|| children[*a].path.cmp(&children[*b].path))
+            });
+            for (ord, (i, _)) in order.into_iter().enumerate() {
+                let e = &children[i];
+                let ord = ord as i64;
                 match known.remove(&e.path) {
-                    Some((size, mtime, dir)) if size == e.size && mtime == e.mtime_ns && dir == e.is_dir => {}
+                    Some((size, mtime, dir)) if size == e.size && mtime == e.mtime_ns && dir == e.is_dir => {
+                        tx.prepare_cached("UPDATE items SET ord = ?2 WHERE path = ?1 AND ord != ?2")?
+                            .execute(params![e.path, ord])?;
+                    }
                     Some((_, _, was_dir)) => {
                         if was_dir && !e.is_dir {
                             remove_below(tx, &e.path)?;
                         }
-                        upsert(tx, path, e)?;
+                        upsert(tx, path, e, ord)?;
                         if e.is_dir {
                             changes.new_folders.push(e.path.clone());
                         } else {
@@ -246,7 +262,7 @@ impl Index {
                         }
                     }
                     None => {
-                        upsert(tx, path, e)?;
+                        upsert(tx, path, e, ord)?;
                         tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
                             .execute(params![e.path, e.title.to_lowercase()])?;
                         if e.is_dir {
@@ -270,23 +286,28 @@ impl Index {
         })
     }
 
-    /// Forgets `path` and everything below it.
+    /// Forgets `path` and everything below it (and that its folder is held
+    /// exactly: the positions of its other children have a hole now).
     pub fn remove(&self, path: &str) -> rusqlite::Result<()> {
+        let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
         self.write(|tx| {
+            tx.prepare_cached("DELETE FROM folders WHERE path = ?1")?.execute([parent])?;
             remove_item(tx, path)?;
             remove_below(tx, path)
         })
     }
 
-    /// A window of the children of `parent`, in every listing's order.
+    /// A window of the children of a folder the index holds exactly, in
+    /// every listing's order: found by position, so that a page deep in a
+    /// huge folder costs what the first one does.
     pub fn children(&self, parent: &str, offset: usize, max: Option<usize>) -> rusqlite::Result<Vec<Entry>> {
         let limit = max.map_or(-1, |m| m.min(i64::MAX as usize) as i64);
         self.read(|c| {
             let mut q = c.prepare_cached(
-                "SELECT path, title, is_dir, size, mtime_ns FROM items WHERE parent = ?1
-                 ORDER BY is_dir DESC, sort_title, title, path LIMIT ?2 OFFSET ?3",
+                "SELECT path, title, is_dir, size, mtime_ns FROM items WHERE parent = ?1 AND ord >= ?2
+                 ORDER BY ord LIMIT ?3",
             )?;
-            let rows = q.query_map(params![parent, limit, offset as i64], entry)?;
+            let rows = q.query_map(params![parent, offset.min(i64::MAX as usize) as i64, limit], entry)?;
             rows.collect()
         })
     }
@@ -299,9 +320,12 @@ impl Index {
         self.read(|c| {
             // Three letters or more: the trigram table finds the rows; fewer,
             // a scan of the titles (short queries match a lot anyway).
+            // The trigram phrase finds the candidates through the index;
+            // LIKE keeps exactly the titles that hold the needle.
             let sql = if needle.chars().count() >= 3 {
-                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM names n JOIN items i ON i.path = n.path
-                 WHERE n.sort_title LIKE ?1 ESCAPE '\\' AND substr(i.path, 1, length(?2)) = ?2
+                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM items i
+                 WHERE i.path IN (SELECT path FROM names WHERE names MATCH ?4)
+                 AND i.sort_title LIKE ?1 ESCAPE '\\' AND substr(i.path, 1, length(?2)) = ?2
                  ORDER BY i.is_dir DESC, i.sort_title, i.title, i.path LIMIT ?3"
             } else {
                 "SELECT path, title, is_dir, size, mtime_ns FROM items
@@ -309,8 +333,13 @@ impl Index {
                  ORDER BY is_dir DESC, sort_title, title, path LIMIT ?3"
             };
             let mut q = c.prepare_cached(sql)?;
-            let rows = q.query_map(params![like, prefix, cap as i64], entry)?;
-            rows.collect()
+            let phrase = format!("sort_title : \"{}\"", needle.replace('"', "\"\""));
+            let rows = if needle.chars().count() >= 3 {
+                q.query_map(params![like, prefix, cap as i64, phrase], entry)?.collect()
+            } else {
+                q.query_map(params![like, prefix, cap as i64], entry)?.collect()
+            };
+            rows
         })
     }
 
@@ -414,12 +443,14 @@ fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-fn upsert(tx: &rusqlite::Transaction<'_>, parent: &str, e: &Entry) -> rusqlite::Result<()> {
+/// Writes an item at position `ord` of its folder (`i64::MAX`: unknown).
+fn upsert(tx: &rusqlite::Transaction<'_>, parent: &str, e: &Entry, ord: i64) -> rusqlite::Result<()> {
     tx.prepare_cached(
-        "INSERT INTO items (path, parent, is_dir, sort_title, title, size, mtime_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (path) DO UPDATE SET is_dir = ?3, size = ?6, mtime_ns = ?7",
+        "INSERT INTO items (path, parent, is_dir, sort_title, title, size, mtime_ns, ord)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (path) DO UPDATE SET is_dir = ?3, size = ?6, mtime_ns = ?7, ord = ?8",
     )?
-    .execute(params![e.path, parent, e.is_dir, e.title.to_lowercase(), e.title, e.size as i64, e.mtime_ns])?;
+    .execute(params![e.path, parent, e.is_dir, e.title.to_lowercase(), e.title, e.size as i64, e.mtime_ns, ord])?;
     Ok(())
 }
 
@@ -467,11 +498,9 @@ mod tests {
         let ix = Index::open(&dir.path().join("index.db"), 1 << 20).unwrap();
         let kids = [e("b.txt", false, 1), e("A.txt", false, 2), e("zed", true, 0), e("Alpha", true, 0)];
         let changes = ix.set_children("", MARK, &kids).unwrap();
-        assert_eq!(changes.files, ["b.txt", "A.txt"]);
-        assert_eq!(changes.new_folders, ["zed", "Alpha"]);
+        assert_eq!(changes.files, ["A.txt", "b.txt"]);
+        assert_eq!(changes.new_folders, ["Alpha", "zed"]);
         assert!(ix.set_children("", MARK, &kids).unwrap() == Changes::default(), "nothing new the second time");
-        assert!(!ix.set_entry("", &kids[0]).unwrap());
-        assert!(ix.set_entry("", &e("b.txt", false, 9)).unwrap());
         ix.set_children("zed", MARK, &[e("zed/inner.txt", false, 3)]).unwrap();
         let titles: Vec<String> = ix.children("", 0, None).unwrap().into_iter().map(|e| e.title).collect();
         assert_eq!(titles, ["Alpha", "zed", "A.txt", "b.txt"]);
@@ -484,6 +513,10 @@ mod tests {
         ix.set_children("", MARK, &kids[..2]).unwrap();
         assert!(ix.search_names("inner", "", 10).unwrap().is_empty());
         assert_eq!(ix.len(), 2);
+        // One item written alone: the folder is no longer held exactly.
+        assert!(!ix.set_entry("", &kids[0]).unwrap());
+        assert!(ix.set_entry("", &e("b.txt", false, 9)).unwrap());
+        assert!(!ix.holds_folder("", MARK));
     }
 
     #[test]

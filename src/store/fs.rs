@@ -37,6 +37,14 @@ use super::{ChecksumOutcome, DocumentRef, Item, Kind, Page, ROOT_ID, Result, Sto
 use crate::crypto::Sha256Hasher;
 use crate::state_dir::{self, StateDir};
 
+/// Rows read from the index at a time when listing a folder it holds.
+const CHUNK: usize = 1000;
+
+/// An index that fails a query: the detail is for the log.
+fn index_error(e: rusqlite::Error) -> StoreError {
+    StoreError::Io(io::Error::other(format!("the index: {e}")))
+}
+
 /// The most matches a search sorts before it pages: a query that matches
 /// more (a single letter on a huge share) pages through the first ones
 /// found.
@@ -516,7 +524,7 @@ impl FsStore {
     /// checked on disk (the index may lag behind a change made by hand for
     /// a moment), then the window.
     fn search_index(&self, ix: &crate::index::Index, query: &str, under: &str, page: Page) -> Result<Vec<Item>> {
-        let io = |e: rusqlite::Error| StoreError::Io(io::Error::other(e.to_string()));
+        let io = index_error;
         let needle = query.to_lowercase();
         let mut hits = ix.search_names(&needle, under, MATCHES).map_err(io)?;
         let named: std::collections::HashSet<String> = hits.iter().map(|e| e.path.clone()).collect();
@@ -812,6 +820,15 @@ impl Store for FsStore {
     }
 
     fn list_page(&self, parent_id: &str, page: Page) -> Result<Vec<Item>> {
+        let mut items = Vec::new();
+        self.list_each(parent_id, page, &mut |item| {
+            items.push(item.clone());
+            Ok(())
+        })?;
+        Ok(items)
+    }
+
+    fn list_each(&self, parent_id: &str, page: Page, each: &mut dyn FnMut(&Item) -> io::Result<()>) -> Result<()> {
         let found = self.with_item(parent_id, |rel| {
             let st = self.stat(rel)?;
             if !is_dir(&st) {
@@ -823,7 +840,7 @@ impl Store for FsStore {
             let mark = indexing::mark_of(&rustix::fs::fstat(&dir)?);
             if let Some(ix) = self.index()
                 && ix.holds_folder(rel, mark)
-                && let Ok(rows) = ix.children(rel, page.offset, page.max)
+                && let Ok(rows) = ix.children(rel, page.offset, Some(page.max.unwrap_or(usize::MAX).min(CHUNK)))
             {
                 return Ok(Some((rel.to_string(), Listed::Index(rows))));
             }
@@ -836,13 +853,34 @@ impl Store for FsStore {
             }
             Ok(Some((rel.to_string(), Listed::Disk(kids))))
         })?;
-        let Some((_, listed)) = found else { return Err(StoreError::Invalid("not a folder")) };
+        let Some((rel, listed)) = found else { return Err(StoreError::Invalid("not a folder")) };
         match listed {
             // Sorted and cut before ids are handed out: a page of a huge
             // folder records ids for its own items only.
-            Listed::Disk(kids) => self.items(facts(page.of(sorted(kids)))),
-            Listed::Index(rows) => self.items_of_entries(rows),
+            Listed::Disk(kids) => {
+                for item in self.items(facts(page.of(sorted(kids))))? {
+                    each(&item)?;
+                }
+            }
+            // The rest of the window a chunk at a time: memory stays that of
+            // a chunk, whatever the folder holds.
+            Listed::Index(mut rows) => {
+                let (mut at, mut left) = (page.offset, page.max.unwrap_or(usize::MAX));
+                let ix = self.index().expect("listed from the index");
+                loop {
+                    let n = rows.len();
+                    for item in self.items_of_entries(rows)? {
+                        each(&item)?;
+                    }
+                    (at, left) = (at + n, left - n.min(left));
+                    if n < CHUNK || left == 0 {
+                        break;
+                    }
+                    rows = ix.children(&rel, at, Some(CHUNK.min(left))).map_err(index_error)?;
+                }
+            }
         }
+        Ok(())
     }
 
     fn search_page(&self, query: &str, parent_id: Option<&str>, page: Page) -> Result<Vec<Item>> {
@@ -852,7 +890,10 @@ impl Store for FsStore {
                 Ok(is_dir(&st).then(|| rel.to_string()))
             })?;
             let Some(under) = under else { return Err(StoreError::Invalid("not a folder")) };
-            return self.search_index(ix, query, &under, page);
+            match self.search_index(ix, query, &under, page) {
+                Err(StoreError::Io(e)) => log::warn!("search walks the root: {e}"),
+                other => return other,
+            }
         }
         let (rel, dir) = self.with_item(parent_id.unwrap_or(ROOT_ID), |rel| {
             let st = self.stat(rel)?;

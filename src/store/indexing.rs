@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,11 @@ pub struct Indexing {
     pub index: Arc<Index>,
     jobs: Mutex<Sender<Job>>,
     texts: Mutex<Sender<Entry>>,
+    /// Documents queued for their text and not read yet.
+    queued: AtomicUsize,
+    /// Whether "words ready" was said.
+    said: AtomicBool,
+    started: Instant,
     watcher: Mutex<Option<notify::RecommendedWatcher>>,
 }
 
@@ -63,6 +69,9 @@ impl FsStore {
             index: Arc::new(index),
             jobs: Mutex::new(jobs_tx.clone()),
             texts: Mutex::new(texts_tx),
+            queued: AtomicUsize::new(0),
+            said: AtomicBool::new(false),
+            started: Instant::now(),
             watcher: Mutex::new(None),
         };
         if self.indexing.set(indexing).is_err() {
@@ -119,6 +128,7 @@ impl FsStore {
             started.elapsed().as_millis(),
             ix.disk_bytes()
         );
+        self.words_ready_when_done();
         let mut next_walk = Instant::now() + every;
         loop {
             let wait = next_walk.saturating_duration_since(Instant::now());
@@ -217,7 +227,24 @@ impl FsStore {
     fn queue_text(&self, e: &Entry) {
         let indexing = self.indexing_ref();
         if !e.is_dir && extract::kind_of(&e.title).is_some() && indexing.index.wants_text(e) {
+            indexing.queued.fetch_add(1, Ordering::SeqCst);
             let _ = indexing.texts.lock().unwrap_or_else(|p| p.into_inner()).send(e.clone());
+        }
+    }
+
+    /// Says, once, when the walk is done and every document it queued has
+    /// been read: from then on a search finds words as well as names.
+    fn words_ready_when_done(&self) {
+        let indexing = self.indexing_ref();
+        if indexing.index.is_ready()
+            && indexing.queued.load(Ordering::SeqCst) == 0
+            && !indexing.said.swap(true, Ordering::SeqCst)
+        {
+            log::info!(
+                "index: words ready, {} bytes of document text, {} ms after start",
+                indexing.index.text_bytes(),
+                indexing.started.elapsed().as_millis()
+            );
         }
     }
 
@@ -227,26 +254,36 @@ impl FsStore {
         let ix = &self.indexing_ref().index;
         let limits = extract::Limits::default();
         let mut full = false;
+        let indexing = self.indexing_ref();
         for e in texts {
-            if !ix.wants_text(&e) {
-                continue;
+            self.read_text(ix, &e, &limits, &mut full);
+            indexing.queued.fetch_sub(1, Ordering::SeqCst);
+            self.words_ready_when_done();
+        }
+    }
+
+    /// Reads the text of one queued document into the index.
+    fn read_text(&self, ix: &Index, e: &Entry, limits: &extract::Limits, full: &mut bool) {
+        {
+            if !ix.wants_text(e) {
+                return;
             }
             let flags = rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
-            let Ok(fd) = self.beneath.open_at(&e.path, flags, rustix::fs::Mode::empty()) else { continue };
+            let Ok(fd) = self.beneath.open_at(&e.path, flags, rustix::fs::Mode::empty()) else { return };
             match rustix::fs::fstat(fd.as_fd()) {
                 Ok(st) if super::is_file(&st) => {}
-                _ => continue,
+                _ => return,
             }
-            let text = match extract::extract(std::fs::File::from(fd), &e.title, &limits) {
+            let text = match extract::extract(std::fs::File::from(fd), &e.title, limits) {
                 Ok(text) => text,
                 Err(err) => {
                     log::debug!("index: no text from a file: {err}");
                     None
                 }
             };
-            match ix.set_text(&e, text.as_deref()) {
-                Ok(false) if !full => {
-                    full = true;
+            match ix.set_text(e, text.as_deref()) {
+                Ok(false) if !*full => {
+                    *full = true;
                     log::warn!(
                         "index: the text of documents reached --index-max-bytes ({} bytes held); more documents \
                          are searched by name only",

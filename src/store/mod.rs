@@ -152,6 +152,14 @@ pub trait Store: Send + Sync {
     /// A window of [`Store::list`]'s order, which stays put while the
     /// folder does not change: pages never overlap or skip.
     fn list_page(&self, parent_id: &str, page: Page) -> Result<Vec<Item>>;
+    /// [`Store::list_page`] item by item, for answers too long to hold in
+    /// memory whole (a folder of 100 000 files).
+    fn list_each(&self, parent_id: &str, page: Page, each: &mut dyn FnMut(&Item) -> io::Result<()>) -> Result<()> {
+        for item in self.list_page(parent_id, page)? {
+            each(&item)?;
+        }
+        Ok(())
+    }
     /// Items below `parent_id` (the root when `None`) whose name contains
     /// `query`, case-insensitively, in [`Store::list`]'s order: the first
     /// [`SEARCH_LIMIT`].
