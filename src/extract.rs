@@ -159,6 +159,10 @@ pub fn extract(mut file: File, name: &str, limits: &Limits) -> Result<Option<Str
         // A FIFO or a device could block or never end.
         return Err(ExtractError::Io(io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")));
     }
+    // Nothing to read: no need to start a parser, let alone a process.
+    if meta.len() == 0 {
+        return Ok(Some(String::new()));
+    }
     file.seek(SeekFrom::Start(0))?;
     match kind {
         Kind::Txt | Kind::Md | Kind::Csv | Kind::Json => plain(file, limits).map(Some),
@@ -858,7 +862,14 @@ fn cpu_seconds(timeout: Duration) -> u64 {
 /// pdf: `pdftotext` on the already-open file as its stdin (a path could be
 /// swapped between our check and its open), at most 200 pages, its output
 /// read up to the text bound, killed at the deadline.
-fn pdf(file: File, limits: &Limits, deadline: Instant) -> Result<String, ExtractError> {
+fn pdf(mut file: File, limits: &Limits, deadline: Instant) -> Result<String, ExtractError> {
+    // A file that does not start as a PDF does is not worth a process
+    // (a share holds many misnamed or empty ones).
+    let mut magic = [0u8; 5];
+    if file.read_exact(&mut magic).is_err() || &magic != b"%PDF-" {
+        return Err(ExtractError::Damaged("not a PDF".into()));
+    }
+    file.seek(SeekFrom::Start(0))?;
     let mut cmd = if prlimit_available() {
         let mut cmd = Command::new("prlimit");
         cmd.arg(format!("--as={PDF_ADDRESS_SPACE}"))

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 /// Bumped when the schema changes: an index of another version is rebuilt.
-const SCHEMA: i64 = 2;
+const SCHEMA: i64 = 4;
 
 /// One item as the index knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,7 +75,7 @@ impl Index {
             }
         };
         let text_bytes: i64 =
-            writer.query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts", [], |r| r.get(0)).unwrap_or(0);
+            writer.query_row("SELECT COALESCE(SUM(bytes), 0) FROM texted", [], |r| r.get(0)).unwrap_or(0);
         Ok(Index {
             path: file.to_path_buf(),
             writer: Mutex::new(writer),
@@ -111,7 +111,8 @@ impl Index {
         }
         c.execute_batch(
             "CREATE TABLE IF NOT EXISTS items (
-                 path TEXT PRIMARY KEY,
+                 rid INTEGER PRIMARY KEY,
+                 path TEXT NOT NULL UNIQUE,
                  parent TEXT NOT NULL,
                  is_dir INTEGER NOT NULL,
                  sort_title TEXT NOT NULL,
@@ -119,7 +120,7 @@ impl Index {
                  size INTEGER NOT NULL,
                  mtime_ns INTEGER NOT NULL,
                  ord INTEGER NOT NULL
-             ) WITHOUT ROWID;
+             );
              CREATE INDEX IF NOT EXISTS items_by_parent ON items (parent, ord);
              CREATE TABLE IF NOT EXISTS folders (
                  path TEXT PRIMARY KEY,
@@ -127,13 +128,15 @@ impl Index {
                  ctime_ns INTEGER NOT NULL,
                  ino INTEGER NOT NULL
              ) WITHOUT ROWID;
-             CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5 (path UNINDEXED, sort_title, tokenize = 'trigram');
-             CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5 (path UNINDEXED, body);
+             CREATE VIRTUAL TABLE IF NOT EXISTS names USING fts5 (sort_title, tokenize = 'trigram');
              CREATE TABLE IF NOT EXISTS texted (
-                 path TEXT PRIMARY KEY,
+                 rid INTEGER PRIMARY KEY,
+                 path TEXT NOT NULL UNIQUE,
                  size INTEGER NOT NULL,
-                 mtime_ns INTEGER NOT NULL
-             ) WITHOUT ROWID;",
+                 mtime_ns INTEGER NOT NULL,
+                 bytes INTEGER NOT NULL
+             );
+             CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5 (body);",
         )?;
         c.pragma_update(None, "user_version", SCHEMA)?;
         Ok(c)
@@ -208,8 +211,7 @@ impl Index {
                 }
                 None => {
                     upsert(tx, parent, e, i64::MAX)?;
-                    tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
-                        .execute(params![e.path, e.title.to_lowercase()])?;
+                    name(tx, e)?;
                     Ok(true)
                 }
             }
@@ -263,8 +265,7 @@ impl Index {
                     }
                     None => {
                         upsert(tx, path, e, ord)?;
-                        tx.prepare_cached("INSERT INTO names (path, sort_title) VALUES (?1, ?2)")?
-                            .execute(params![e.path, e.title.to_lowercase()])?;
+                        name(tx, e)?;
                         if e.is_dir {
                             changes.new_folders.push(e.path.clone());
                         } else {
@@ -324,7 +325,7 @@ impl Index {
             // LIKE keeps exactly the titles that hold the needle.
             let sql = if needle.chars().count() >= 3 {
                 "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM items i
-                 WHERE i.path IN (SELECT path FROM names WHERE names MATCH ?4)
+                 WHERE i.rid IN (SELECT rowid FROM names WHERE names MATCH ?4)
                  AND i.sort_title LIKE ?1 ESCAPE '\\' AND substr(i.path, 1, length(?2)) = ?2
                  ORDER BY i.is_dir DESC, i.sort_title, i.title, i.path LIMIT ?3"
             } else {
@@ -357,8 +358,9 @@ impl Index {
         let prefix = if under.is_empty() { String::new() } else { format!("{under}/") };
         self.read(|c| {
             let mut q = c.prepare_cached(
-                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM texts t JOIN items i ON i.path = t.path
-                 WHERE texts MATCH ?1 AND substr(i.path, 1, length(?2)) = ?2 ORDER BY rank LIMIT ?3",
+                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM texts
+                 JOIN texted t ON t.rid = texts.rowid JOIN items i ON i.path = t.path
+                 WHERE texts MATCH ?1 AND substr(i.path, 1, length(?2)) = ?2 ORDER BY texts.rank LIMIT ?3",
             )?;
             let rows = q.query_map(params![words.join(" "), prefix, cap as i64], entry)?;
             rows.collect()
@@ -382,26 +384,25 @@ impl Index {
     pub fn set_text(&self, e: &Entry, text: Option<&str>) -> rusqlite::Result<bool> {
         let len = text.map_or(0, |t| t.len() as u64);
         let fits = self.text_bytes.load(Ordering::SeqCst) + len <= self.max_text_bytes;
+        let kept = if fits { text } else { None };
         let freed = self.write(|tx| {
-            let old: i64 =
-                tx.query_row("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM texts WHERE path = ?1", [&e.path], |r| {
-                    r.get(0)
-                })?;
-            tx.prepare_cached("DELETE FROM texts WHERE path = ?1")?.execute([&e.path])?;
-            if let (Some(t), true) = (text, fits) {
-                tx.prepare_cached("INSERT INTO texts (path, body) VALUES (?1, ?2)")?.execute(params![e.path, t])?;
+            let old: Option<(i64, i64)> = tx
+                .query_row("SELECT rid, bytes FROM texted WHERE path = ?1", [&e.path], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((rid, _)) = old {
+                tx.prepare_cached("DELETE FROM texts WHERE rowid = ?1")?.execute([rid])?;
+                tx.prepare_cached("DELETE FROM texted WHERE rid = ?1")?.execute([rid])?;
             }
-            tx.prepare_cached(
-                "INSERT INTO texted (path, size, mtime_ns) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (path) DO UPDATE SET size = ?2, mtime_ns = ?3",
-            )?
-            .execute(params![e.path, e.size as i64, e.mtime_ns])?;
-            Ok(old.max(0) as u64)
+            tx.prepare_cached("INSERT INTO texted (path, size, mtime_ns, bytes) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![e.path, e.size as i64, e.mtime_ns, kept.map_or(0, |t| t.len() as i64)])?;
+            if let Some(t) = kept {
+                let rid = tx.last_insert_rowid();
+                tx.prepare_cached("INSERT INTO texts (rowid, body) VALUES (?1, ?2)")?.execute(params![rid, t])?;
+            }
+            Ok(old.map_or(0, |(_, b)| b.max(0) as u64))
         })?;
-        self.text_bytes.fetch_sub(freed.min(self.text_bytes.load(Ordering::SeqCst)), Ordering::SeqCst);
-        if fits {
-            self.text_bytes.fetch_add(len, Ordering::SeqCst);
-        }
+        let held = self.text_bytes.load(Ordering::SeqCst);
+        self.text_bytes.store(held.saturating_sub(freed) + kept.map_or(0, |t| t.len() as u64), Ordering::SeqCst);
         Ok(fits || text.is_none())
     }
 
@@ -450,15 +451,31 @@ fn upsert(tx: &rusqlite::Transaction<'_>, parent: &str, e: &Entry, ord: i64) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (path) DO UPDATE SET is_dir = ?3, size = ?6, mtime_ns = ?7, ord = ?8",
     )?
-    .execute(params![e.path, parent, e.is_dir, e.title.to_lowercase(), e.title, e.size as i64, e.mtime_ns, ord])?;
+    .execute(params![
+        e.path,
+        parent,
+        e.is_dir,
+        e.title.to_lowercase(),
+        e.title,
+        e.size as i64,
+        e.mtime_ns,
+        ord
+    ])?;
+    Ok(())
+}
+
+/// Writes the title of a new item (just inserted) into the trigram table.
+fn name(tx: &rusqlite::Transaction<'_>, e: &Entry) -> rusqlite::Result<()> {
+    tx.prepare_cached("INSERT INTO names (rowid, sort_title) SELECT rid, ?2 FROM items WHERE path = ?1")?
+        .execute(params![e.path, e.title.to_lowercase()])?;
     Ok(())
 }
 
 fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
     for sql in [
+        "DELETE FROM names WHERE rowid IN (SELECT rid FROM items WHERE path = ?1)",
         "DELETE FROM items WHERE path = ?1",
-        "DELETE FROM names WHERE path = ?1",
-        "DELETE FROM texts WHERE path = ?1",
+        "DELETE FROM texts WHERE rowid IN (SELECT rid FROM texted WHERE path = ?1)",
         "DELETE FROM texted WHERE path = ?1",
         "DELETE FROM folders WHERE path = ?1",
     ] {
@@ -467,17 +484,19 @@ fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<(
     Ok(())
 }
 
-/// Removes every row strictly below `path`.
+/// Removes every row strictly below `path`: the paths from `path/` up to
+/// (not including) `path0`, `0` being the character after `/`, found
+/// through the indexes on `path`.
 fn remove_below(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
-    let prefix = format!("{path}/");
+    let (from, to) = (format!("{path}/"), format!("{path}0"));
     for sql in [
-        "DELETE FROM items WHERE substr(path, 1, length(?1)) = ?1",
-        "DELETE FROM names WHERE substr(path, 1, length(?1)) = ?1",
-        "DELETE FROM texts WHERE substr(path, 1, length(?1)) = ?1",
-        "DELETE FROM texted WHERE substr(path, 1, length(?1)) = ?1",
-        "DELETE FROM folders WHERE substr(path, 1, length(?1)) = ?1",
+        "DELETE FROM names WHERE rowid IN (SELECT rid FROM items WHERE path > ?1 AND path < ?2)",
+        "DELETE FROM items WHERE path > ?1 AND path < ?2",
+        "DELETE FROM texts WHERE rowid IN (SELECT rid FROM texted WHERE path > ?1 AND path < ?2)",
+        "DELETE FROM texted WHERE path > ?1 AND path < ?2",
+        "DELETE FROM folders WHERE path > ?1 AND path < ?2",
     ] {
-        tx.prepare_cached(sql)?.execute([&prefix])?;
+        tx.prepare_cached(sql)?.execute([&from, &to])?;
     }
     Ok(())
 }

@@ -11,8 +11,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -255,7 +255,25 @@ impl FsStore {
         let limits = extract::Limits::default();
         let mut full = false;
         let indexing = self.indexing_ref();
-        for e in texts {
+        // Plain text first: it takes microseconds, where a PDF takes a
+        // process; a share full of PDFs must not hold back its notes.
+        let (mut cheap, mut costly) = (std::collections::VecDeque::new(), std::collections::VecDeque::new());
+        loop {
+            for e in texts.try_iter() {
+                match extract::kind_of(&e.title) {
+                    Some(extract::Kind::Pdf | extract::Kind::Docx | extract::Kind::Xlsx | extract::Kind::Pptx) => {
+                        costly.push_back(e)
+                    }
+                    _ => cheap.push_back(e),
+                }
+            }
+            let e = match cheap.pop_front().or_else(|| costly.pop_front()) {
+                Some(e) => e,
+                None => match texts.recv() {
+                    Ok(e) => e,
+                    Err(_) => return,
+                },
+            };
             self.read_text(ix, &e, &limits, &mut full);
             indexing.queued.fetch_sub(1, Ordering::SeqCst);
             self.words_ready_when_done();
