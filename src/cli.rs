@@ -180,7 +180,7 @@ pub static SERVE_FLAGS: &[Flag] = &[
     .details("In seconds, from 1 to 86400."),
     flag(
         "index-watch",
-        "on|off",
+        "on/off",
         Value("on"),
         "Whether change notification (inotify) keeps the index current between walks.",
     )

@@ -335,12 +335,11 @@ impl Index {
             };
             let mut q = c.prepare_cached(sql)?;
             let phrase = format!("sort_title : \"{}\"", needle.replace('"', "\"\""));
-            let rows = if needle.chars().count() >= 3 {
+            if needle.chars().count() >= 3 {
                 q.query_map(params![like, prefix, cap as i64, phrase], entry)?.collect()
             } else {
                 q.query_map(params![like, prefix, cap as i64], entry)?.collect()
-            };
-            rows
+            }
         })
     }
 
