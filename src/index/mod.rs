@@ -334,12 +334,11 @@ impl Index {
             };
             let mut q = c.prepare_cached(sql)?;
             let phrase = format!("sort_title : \"{}\"", needle.replace('"', "\"\""));
-            let rows = if needle.chars().count() >= 3 {
+            if needle.chars().count() >= 3 {
                 q.query_map(params![like, prefix, cap as i64, phrase], entry)?.collect()
             } else {
                 q.query_map(params![like, prefix, cap as i64], entry)?.collect()
-            };
-            rows
+            }
         })
     }
 
@@ -450,7 +449,16 @@ fn upsert(tx: &rusqlite::Transaction<'_>, parent: &str, e: &Entry, ord: i64) -> 
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (path) DO UPDATE SET is_dir = ?3, size = ?6, mtime_ns = ?7, ord = ?8",
     )?
-    .execute(params![e.path, parent, e.is_dir, e.title.to_lowercase(), e.title, e.size as i64, e.mtime_ns, ord])?;
+    .execute(params![
+        e.path,
+        parent,
+        e.is_dir,
+        e.title.to_lowercase(),
+        e.title,
+        e.size as i64,
+        e.mtime_ns,
+        ord
+    ])?;
     Ok(())
 }
 
