@@ -10,14 +10,14 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use common::{KEY, TestServer, USER, enc, free_ports, poll};
+use common::{KEY, Nginx, TestServer, USER, enc, free_ports};
 
 const SITE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/nginx/wfhook.conf");
 const UNIT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/wfhook.service");
@@ -205,92 +205,22 @@ fn localize(site: &str, https: u16, http: u16, cert: &Path, key: &Path, upstream
     out
 }
 
-/// nginx running the shipped site from a temporary prefix; killed on drop.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    fn start(nginx: &Path, openssl: &Path, dir: &Path, https: u16, http: u16, upstream: SocketAddr) -> Nginx {
-        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-        let made = Command::new(openssl)
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
-            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-            .arg("-keyout")
-            .arg(&key)
-            .arg("-out")
-            .arg(&cert)
-            .output()
-            .expect("run openssl");
-        assert!(made.status.success(), "openssl req failed: {}", String::from_utf8_lossy(&made.stderr));
-
-        let site = std::fs::read_to_string(SITE).expect("deploy/nginx/wfhook.conf");
-        std::fs::write(dir.join("wfhook.conf"), localize(&site, https, http, &cert, &key, upstream)).unwrap();
-        // The main file a distribution would have, with every path in `dir`.
-        // One process (no master): nothing can outlive the test.
-        let d = dir.display();
-        let main = format!(
-            "master_process off;\n\
-             pid \"{d}/nginx.pid\";\n\
-             error_log \"{d}/error.log\" warn;\n\
-             events {{ worker_connections 64; }}\n\
-             http {{\n\
-             \x20   access_log \"{d}/access.log\";\n\
-             \x20   client_body_temp_path \"{d}/client_body\";\n\
-             \x20   proxy_temp_path \"{d}/proxy\";\n\
-             \x20   fastcgi_temp_path \"{d}/fastcgi\";\n\
-             \x20   uwsgi_temp_path \"{d}/uwsgi\";\n\
-             \x20   scgi_temp_path \"{d}/scgi\";\n\
-             \x20   include \"{d}/wfhook.conf\";\n\
-             }}\n"
-        );
-        std::fs::write(dir.join("nginx.conf"), main).unwrap();
-        let command = |test: bool| {
-            let mut cmd = Command::new(nginx);
-            cmd.arg("-p").arg(dir).arg("-e").arg(dir.join("error.log")).arg("-c").arg(dir.join("nginx.conf"));
-            if test {
-                cmd.arg("-t");
-            } else {
-                cmd.args(["-g", "daemon off;"]);
-            }
-            cmd.stdin(Stdio::null());
-            cmd
-        };
-
-        // The site must load without a single warning.
-        let checked = command(true).output().expect("run nginx -t");
-        let said = String::from_utf8_lossy(&checked.stderr).into_owned();
-        assert!(checked.status.success(), "nginx -t refused the site:\n{said}");
-        assert!(!["[warn]", "[emerg]", "[alert]", "[crit]"].iter().any(|l| said.contains(l)), "nginx -t:\n{said}");
-
-        let child = command(false)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-            .spawn()
-            .expect("start nginx");
-        let mut proxy = Nginx { child, dir: dir.to_path_buf() };
-        let listening = poll(|| {
-            if let Ok(Some(status)) = proxy.child.try_wait() {
-                panic!("nginx exited ({status}):\n{}", proxy.log());
-            }
-            TcpStream::connect(("127.0.0.1", https)).ok()
-        });
-        assert!(listening.is_some(), "nginx did not listen on {https}:\n{}", proxy.log());
-        proxy
-    }
-
-    /// nginx's error log and stderr.
-    fn log(&self) -> String {
-        ["error.log", "stderr.log"].map(|f| std::fs::read_to_string(self.dir.join(f)).unwrap_or_default()).concat()
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// nginx running the shipped site, with a fresh self-signed certificate,
+/// from the prefix `dir`.
+fn start_site(nginx: &Path, openssl: &Path, dir: &Path, https: u16, http: u16, upstream: SocketAddr) -> Nginx {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new(openssl)
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(made.status.success(), "openssl req failed: {}", String::from_utf8_lossy(&made.stderr));
+    let site = std::fs::read_to_string(SITE).expect("deploy/nginx/wfhook.conf");
+    Nginx::start(nginx, dir, &localize(&site, https, http, &cert, &key, upstream), https)
 }
 
 /// A response as curl saw it.
@@ -386,7 +316,7 @@ fn workfront_flow_through_nginx_over_https() {
     let [https, http] = free_ports();
     let base = format!("https://127.0.0.1:{https}");
     let server = TestServer::builder().args(&["--public-url", &base]).start();
-    let proxy = Nginx::start(nginx, openssl, tmp.path(), https, http, server.addr);
+    let proxy = start_site(nginx, openssl, tmp.path(), https, http, server.addr);
     let curl = Curl { bin: curl.clone(), dir: tmp.path().to_path_buf() };
     let get = |endpoint: &str, auth: bool| curl.call("GET", &format!("{base}{endpoint}"), auth, None, &[]);
     let call = |method: &str, endpoint: &str| curl.call(method, &format!("{base}{endpoint}"), true, None, &[]);
@@ -451,8 +381,8 @@ fn workfront_flow_through_nginx_over_https() {
     // first: with request buffering on, nginx warns "a client request body
     // is buffered to a temporary file". (Socket buffers hide a buffered
     // download of this size; the_nginx_site_fits_wfhook_defaults checks it.)
-    let log = proxy.log();
-    assert!(!["[warn]", "[error]", "[crit]", "[alert]", "[emerg]"].iter().any(|l| log.contains(l)), "nginx:\n{log}");
+    let trouble = proxy.trouble();
+    assert!(trouble.is_empty(), "nginx:\n{}", trouble.join("\n"));
 
     // nginx itself refuses a body over wfhook's limit, before wfhook sees it.
     let big = curl.call(

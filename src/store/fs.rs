@@ -990,7 +990,12 @@ impl Store for FsStore {
         if !is_file(&st) {
             return Err(StoreError::Invalid("not a file"));
         }
-        self.log.read(|s| Self::check_writable(s, id))?;
+        // The view may be stale: another instance may have unlocked the
+        // file a moment ago. Refuse only what the log says now.
+        if self.log.read(|s| Self::check_writable(s, id)).is_err() {
+            self.log.refresh()?;
+            self.log.read(|s| Self::check_writable(s, id))?;
+        }
         let (staged, file, receipt) = self.spool(body)?;
         // The only writer from here to the end, across instances.
         let lock = self.lock()?;

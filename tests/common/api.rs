@@ -1,10 +1,12 @@
-//! The Workfront document-webhooks API as Workfront calls it, on a
-//! [`TestServer`]: the credentials it sends, each endpoint as a method
-//! (`metadata`, `files`, `search`, `upload_init`, `put_file`, `action`…),
-//! the journal, signed links, and the JSON helpers the tests read answers
-//! with.
+//! The Workfront document-webhooks API as Workfront calls it, on an
+//! [`Api`]: the credentials it sends, each endpoint as a method
+//! (`metadata`, `files`, `search`, `upload_init`, `put_file`, `action`…).
+//! A [`TestServer`] derefs to its own `Api`; [`Api::at`] calls a proxy in
+//! front of servers the same way. Then the journal and signed links of a
+//! `TestServer`, and the JSON helpers the tests read answers with.
 
 use std::fmt::Write as _;
+use std::net::SocketAddr;
 
 use serde_json::Value;
 
@@ -58,7 +60,26 @@ pub fn find<'a>(items: &'a [Value], title: &str) -> Option<&'a Value> {
     items.iter().find(|i| i["title"] == title)
 }
 
-impl TestServer {
+/// Where the Workfront API is called, and how: an address, the key the
+/// helpers send and the base path. What a [`TestServer`] derefs to, so
+/// that `s.addr`, `s.key` and `s.files("/")` read as the server's own.
+#[derive(Clone, Debug)]
+pub struct Api {
+    pub addr: SocketAddr,
+    /// The key the server was given (`None`: none, and the helpers send
+    /// [`KEY`]).
+    pub key: Option<String>,
+    /// The base path, `""` or `/api/v1`.
+    pub base: String,
+}
+
+impl Api {
+    /// The API at `addr` (a proxy in front of test servers), with the
+    /// default test key and no base path.
+    pub fn at(addr: SocketAddr) -> Api {
+        Api { addr, key: Some(KEY.to_string()), base: String::new() }
+    }
+
     /// `endpoint` (e.g. `/metadata?id=%2F`) under the base path.
     pub fn target(&self, endpoint: &str) -> String {
         format!("{}{endpoint}", self.base)
@@ -177,7 +198,9 @@ impl TestServer {
         }
         self.get(&q)
     }
+}
 
+impl TestServer {
     /// Every line of the journal, parsed; panics on a line that is not JSON.
     pub fn journal_lines(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(self.state_dir().journal()).unwrap_or_default();

@@ -8,11 +8,14 @@
 //!   [`command`], [`run`] and [`help`] for one-shot runs of the binary.
 //! - [`client`]: the HTTP client: [`request`], [`raw`], [`connect`], [`Conn`],
 //!   [`Response`] and the response readers.
-//! - [`api`]: the Workfront API on a `TestServer` (`upload_init`, `put_file`,
-//!   `files`, `search`, `action`, `journal`…), [`KEY`], [`USER`], [`enc`].
+//! - [`api`]: the Workfront API on an [`Api`], which a `TestServer` derefs
+//!   to (`upload_init`, `put_file`, `files`, `search`, `action`…), a
+//!   server's `journal`, [`KEY`], [`USER`], [`enc`].
+//! - [`nginx`]: nginx in front of test servers, from a prefix of its own,
+//!   killed when dropped: any site, or a [`Nginx::round_robin`] over several.
 //! - [`wait`]: [`wait_for`] and the one deadline, [`WAIT`].
 //! - [`tools`]: free ports, `/proc`, folder listings and whole [`tree`]s,
-//!   the tests' [`knob`]s, [`say`] for lines on the real stderr, and
+//!   the tests' [`knob`]s and [`Rng`], [`say`] for lines on the real stderr, and
 //!   [`tools_or_skip`] and [`skip_unless_ci`] for tests that need tmux,
 //!   groff, nginx, a tmpfs….
 //! - [`sockets`]: [`connect_from`] a chosen loopback address with a small
@@ -29,6 +32,7 @@
 
 pub mod api;
 pub mod client;
+pub mod nginx;
 pub mod server;
 pub mod sockets;
 pub mod tmux;
@@ -36,16 +40,17 @@ pub mod tools;
 pub mod wait;
 pub mod workfront;
 
-pub use api::{KEY, USER, as_array, enc, find, link_param, sha256_hex, titles};
+pub use api::{Api, KEY, USER, as_array, enc, find, link_param, sha256_hex, titles};
 pub use client::{
     Conn, IO_TIMEOUT, Response, connect, raw, read_response, request, split_raw, status_of, try_connect,
     try_read_response,
 };
+pub use nginx::{Nginx, Passed};
 pub use server::{Builder, TestServer, bin, command, help, metric, run};
 pub use sockets::{connect_from, raise_open_file_limit};
 pub use tmux::Tmux;
 pub use tools::{
-    Node, Tree, free_port, free_ports, knob, on_disk, proc_status, restore_tree, say, skip_unless_ci, temp_files,
+    Node, Rng, Tree, free_port, free_ports, knob, on_disk, proc_status, restore_tree, say, skip_unless_ci, temp_files,
     tools_or_skip, tree, tree_diff,
 };
 pub use wait::{WAIT, poll, poll_within, wait_for, wait_for_listener, wait_until};

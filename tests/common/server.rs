@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use wfhook::state_dir::StateDir;
 
-use super::api::KEY;
+use super::api::{Api, KEY};
 use super::client::request;
 use super::tools::proc_status;
 use super::wait::{WAIT, poll, wait_until};
@@ -182,11 +182,9 @@ impl Builder {
         };
         TestServer {
             child,
-            addr,
+            api: Api { addr, key: self.key, base: self.base },
             root: root.canonicalize().unwrap_or(root),
             tmp,
-            key: self.key,
-            base: self.base,
             stderr,
             stdout,
             readers,
@@ -227,17 +225,15 @@ fn drain(
     })
 }
 
-/// A running `wfhook serve`, killed when dropped.
+/// A running `wfhook serve`, killed when dropped. It derefs to its
+/// [`Api`]: its address (`s.addr`), key, base path and the endpoints.
 pub struct TestServer {
     child: Child,
-    pub addr: SocketAddr,
+    api: Api,
     /// The served folder (canonical).
     pub root: PathBuf,
     /// The temporary folder holding the root; also a place outside the root.
     tmp: tempfile::TempDir,
-    pub key: Option<String>,
-    /// The base path, `""` or `/api/v1`.
-    pub base: String,
     stderr: Arc<Mutex<String>>,
     stdout: Arc<Mutex<String>>,
     readers: Vec<JoinHandle<()>>,
@@ -380,6 +376,20 @@ impl TestServer {
             .filter_map(|fd| std::fs::read_link(fd.path()).ok())
             .filter(|target| target.starts_with(&tmp) && target.to_string_lossy().ends_with("(deleted)"))
             .count()
+    }
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl std::ops::DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Api {
+        &mut self.api
     }
 }
 

@@ -1,6 +1,7 @@
 //! What the tests need from the machine: free loopback ports, a process's
 //! `/proc` figures, the names in a folder and a whole folder tree, the
-//! tests' knobs from the environment, lines on the real stderr, and the
+//! tests' knobs from the environment and a seeded [`Rng`] to pick
+//! operations with, lines on the real stderr, and the
 //! tools some tests drive (tmux, groff, nginx…), skipped visibly where they
 //! are missing. Std only: the benches include this file too.
 
@@ -108,6 +109,32 @@ pub fn knob<T: std::str::FromStr>(name: &str, default: T) -> T {
             v.trim().parse().unwrap_or_else(|_| panic!("{name}={v:?} is not a number of the expected kind"))
         }
         _ => default,
+    }
+}
+
+/// xorshift64*: small, seeded, good enough to pick operations.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    pub fn pick<T: Clone>(&mut self, from: &[T]) -> Option<T> {
+        (!from.is_empty()).then(|| from[self.below(from.len() as u64) as usize].clone())
     }
 }
 
