@@ -6,6 +6,7 @@
 use std::fmt;
 use std::fs::OpenOptions;
 use std::io::{self, IsTerminal};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -255,8 +256,13 @@ fn start_index(store: &Arc<FsStore>, args: &crate::cli::IndexArgs) {
         log::info!("--index-dir off: listings and searches read the disk");
         return;
     };
-    let dir = dir.clone().unwrap_or_else(|| default_index_dir(store.root()));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
+    let Some(dir) = dir.clone().or_else(|| default_index_dir(store.root())) else {
+        log::warn!("no index: no cache folder (no CACHE_DIRECTORY, XDG_CACHE_HOME or HOME); give --index-dir");
+        return;
+    };
+    // Only its owner reads it: it holds the names and words of the documents.
+    let made = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&dir);
+    if let Err(e) = made {
         log::warn!("no index: cannot make {}: {e}", dir.display());
         return;
     }
@@ -274,20 +280,21 @@ fn start_index(store: &Arc<FsStore>, args: &crate::cli::IndexArgs) {
 
 /// The index's folder for `root` in the user's cache folder: one per root,
 /// named after its path.
-fn default_index_dir(root: &Path) -> PathBuf {
+fn default_index_dir(root: &Path) -> Option<PathBuf> {
     let cache = std::env::var_os("CACHE_DIRECTORY")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(|c| PathBuf::from(c).join("wfhook"))
         })
-        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache/wfhook")))
-        .unwrap_or_else(std::env::temp_dir);
+        .or_else(|| {
+            std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".cache/wfhook"))
+        })?;
     let mut hasher = crate::crypto::Sha256Hasher::default();
     std::io::Write::write_all(&mut hasher, root.as_os_str().as_encoded_bytes()).expect("hashing never fails");
     let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let safe: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(32).collect();
-    cache.join(format!("{safe}-{}", &hasher.finish_hex()[..16]))
+    Some(cache.join(format!("{safe}-{}", &hasher.finish_hex()[..16])))
 }
 
 /// The Workfront lookups, at most half the workers at once (one with a

@@ -190,3 +190,110 @@ fn listings_come_from_the_index_only_for_folders_it_holds_exactly() {
         .collect();
     assert_eq!(page, whole[100..150]);
 }
+
+/// Waits out the quiet time after which a folder's date is trusted (two
+/// changes within one tick of a coarse clock would look like one).
+fn let_folders_settle() {
+    std::thread::sleep(std::time::Duration::from_millis(2200));
+}
+
+#[test]
+fn a_listing_read_from_the_index_is_one_snapshot_with_fresh_sizes() {
+    let s = TestServer::start(&["--index-watch", "off"]);
+    index_ready(&s);
+    let dir = s.root.join("many");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..2500 {
+        std::fs::write(dir.join(format!("n{i:04}.txt")), b"x").unwrap();
+    }
+    let many = find(&s.files("/"), "many").unwrap()["id"].as_str().unwrap().to_string();
+    let_folders_settle();
+    // Read from disk once (the index learns the folder), then from the
+    // index, three chunks of rows, while files keep arriving.
+    assert_eq!(s.files(&many).len(), 2500);
+    let writer = {
+        let dir = dir.clone();
+        std::thread::spawn(move || {
+            for i in 0..200 {
+                std::fs::write(dir.join(format!("late{i:03}.txt")), b"y").unwrap();
+            }
+        })
+    };
+    for _ in 0..5 {
+        let listed = s.files(&many);
+        let ids: std::collections::HashSet<&str> = listed.iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(ids.len(), listed.len(), "an item listed twice");
+        assert!(listed.len() >= 2500, "{}", listed.len());
+    }
+    writer.join().unwrap();
+    // A file written in place changes no folder's date: its size is fresh
+    // anyway.
+    let_folders_settle();
+    let before = s.files(&many).len();
+    std::fs::write(dir.join("n0001.txt"), b"now much longer than one byte").unwrap();
+    let listed = s.files(&many);
+    assert_eq!(listed.len(), before);
+    assert_eq!(find(&listed, "n0001.txt").unwrap()["size"], 29);
+}
+
+#[test]
+fn odd_names_and_queries_search_right() {
+    use std::os::unix::ffi::OsStrExt;
+    let s = TestServer::start(&[]);
+    let latin1 = s.root.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir(&latin1).unwrap();
+    std::fs::write(latin1.join("inner-xyz.txt"), b"z").unwrap();
+    std::fs::write(s.root.join("outer-xyz.txt"), b"z").unwrap();
+    index_ready(&s);
+    let cafe = find(&s.files("/"), "caf\u{fffd}").expect("the folder is listed")["id"].as_str().unwrap().to_string();
+    wait_for("both files in search", || s.search("-xyz").len() == 2);
+    let below = as_array(s.get_json(&format!("/search?query=xyz&parentId={}", enc(&cafe))));
+    assert_eq!(titles(&below), ["inner-xyz.txt"]);
+    // A NUL is in no name: nothing matches it, and it matches not everything.
+    assert!(as_array(s.get_json("/search?query=%00")).is_empty());
+    // Quotes and FTS5's own syntax are plain characters of a query.
+    for q in ["%22", "NEAR(a%20b)", "*", "%5E", "a%22%20OR%20%22b", "sort_title%3Ax"] {
+        let r = s.get(&format!("/search?query={q}"));
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+    }
+}
+
+/// CPU time, in clock ticks, of the server's thread named `name`.
+fn thread_ticks(pid: u32, name: &str) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim() == name {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            // utime and stime: fields 14 and 15 of stat, 12 and 13 after the name.
+            total += fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            total += fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+#[test]
+fn an_idle_index_does_nothing() {
+    let s = TestServer::start(&[]);
+    for i in 0..500 {
+        std::fs::create_dir_all(s.root.join(format!("d{}", i % 20))).unwrap();
+        std::fs::write(s.root.join(format!("d{}/f{i}.txt", i % 20)), b"words").unwrap();
+    }
+    index_ready(&s);
+    wait_for("the words read", || s.stderr().contains("words ready"));
+    // Reading and downloading change nothing: no walk follows them.
+    let d1 = find(&s.files("/"), "d1").unwrap()["id"].as_str().unwrap().to_string();
+    let f1 = find(&s.files(&d1), "f1.txt").unwrap()["id"].as_str().unwrap().to_string();
+    assert_eq!(s.download(&f1).status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let before = thread_ticks(s.pid(), "wfhook-index");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let spent = thread_ticks(s.pid(), "wfhook-index") - before;
+    // A thread that walks again after every open (the bug this guards
+    // against) spent over 50 ticks of these 2 s here; an idle one spends
+    // none.
+    assert!(spent < 20, "the index thread spent {spent} ticks of 2 s while nothing changed");
+}

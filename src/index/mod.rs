@@ -144,6 +144,11 @@ impl Index {
 
     /// A reader connection from the pool, returned when `f` is done.
     fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        self.reader(f)
+    }
+
+    /// [`Index::read`] for callers with errors of their own.
+    fn reader<T, E: From<rusqlite::Error>>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let c = match pooled {
             Some(c) => c,
@@ -220,8 +225,11 @@ impl Index {
 
     /// Writes the children of folder `path`, read from disk while it
     /// looked like `mark`: rows of children gone are removed (with what was
-    /// below them), others written. Answers what is new or changed.
-    pub fn set_children(&self, path: &str, mark: FolderMark, children: &[Entry]) -> rusqlite::Result<Changes> {
+    /// below them), others written. Answers what is new or changed. With
+    /// no mark (a folder changed too recently to tell a later change in the
+    /// same tick of the clock), the folder is not held exactly: its next
+    /// listing reads the disk again.
+    pub fn set_children(&self, path: &str, mark: Option<FolderMark>, children: &[Entry]) -> rusqlite::Result<Changes> {
         self.write(|tx| {
             let mut known: std::collections::HashMap<String, (u64, i64, bool)> = std::collections::HashMap::new();
             {
@@ -235,6 +243,7 @@ impl Index {
                 }
             }
             let mut changes = Changes::default();
+            let mut freed = 0u64;
             // Positions in every listing's order: folders first, then by
             // title ignoring case, then by title, then by path.
             let mut order: Vec<(usize, (bool, String))> =
@@ -254,7 +263,7 @@ impl Index {
                     }
                     Some((_, _, was_dir)) => {
                         if was_dir && !e.is_dir {
-                            remove_below(tx, &e.path)?;
+                            freed += remove_below(tx, &e.path)?;
                         }
                         upsert(tx, path, e, ord)?;
                         if e.is_dir {
@@ -275,26 +284,88 @@ impl Index {
                 }
             }
             for gone in known.keys() {
-                remove_item(tx, gone)?;
-                remove_below(tx, gone)?;
+                freed += remove_item(tx, gone)?;
+                freed += remove_below(tx, gone)?;
             }
-            tx.prepare_cached(
-                "INSERT INTO folders (path, mtime_ns, ctime_ns, ino) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (path) DO UPDATE SET mtime_ns = ?2, ctime_ns = ?3, ino = ?4",
-            )?
-            .execute(params![path, mark.mtime_ns, mark.ctime_ns, mark.ino as i64])?;
-            Ok(changes)
+            match mark {
+                Some(mark) => tx
+                    .prepare_cached(
+                        "INSERT INTO folders (path, mtime_ns, ctime_ns, ino) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (path) DO UPDATE SET mtime_ns = ?2, ctime_ns = ?3, ino = ?4",
+                    )?
+                    .execute(params![path, mark.mtime_ns, mark.ctime_ns, mark.ino as i64])?,
+                None => tx.prepare_cached("DELETE FROM folders WHERE path = ?1")?.execute([path])?,
+            };
+            Ok((changes, freed))
         })
+        .map(|(changes, freed)| {
+            self.freed(freed);
+            changes
+        })
+    }
+
+    /// Takes text removed with its items off the count of bytes held.
+    fn freed(&self, bytes: u64) {
+        let _ =
+            self.text_bytes.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |held| Some(held.saturating_sub(bytes)));
     }
 
     /// Forgets `path` and everything below it (and that its folder is held
     /// exactly: the positions of its other children have a hole now).
     pub fn remove(&self, path: &str) -> rusqlite::Result<()> {
         let parent = path.rsplit_once('/').map_or("", |(p, _)| p);
-        self.write(|tx| {
+        let freed = self.write(|tx| {
             tx.prepare_cached("DELETE FROM folders WHERE path = ?1")?.execute([parent])?;
-            remove_item(tx, path)?;
-            remove_below(tx, path)
+            Ok(remove_item(tx, path)? + remove_below(tx, path)?)
+        })?;
+        self.freed(freed);
+        Ok(())
+    }
+
+    /// Runs `each` on a window of the children of `parent`, `chunk` rows
+    /// at a time, all read in one transaction: a snapshot, whatever the
+    /// index's writer does meanwhile, so that no row is seen twice or
+    /// missed. Only when the index holds the folder exactly as `mark` (in
+    /// the same snapshot); answers false, having called nothing, when not.
+    pub fn each_child<E: From<rusqlite::Error>>(
+        &self,
+        parent: &str,
+        mark: FolderMark,
+        page: (usize, Option<usize>),
+        chunk: usize,
+        each: &mut dyn FnMut(Vec<Entry>) -> Result<(), E>,
+    ) -> Result<bool, E> {
+        self.reader(|c| {
+            c.execute_batch("BEGIN")?;
+            let out = (|| {
+                let held = c
+                    .query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [parent], |r| {
+                        Ok(FolderMark { mtime_ns: r.get(0)?, ctime_ns: r.get(1)?, ino: r.get::<_, i64>(2)? as u64 })
+                    })
+                    .optional()?;
+                if held != Some(mark) {
+                    return Ok(false);
+                }
+                let limit = page.1.map_or(-1, |m| m.min(i64::MAX as usize) as i64);
+                let mut q = c.prepare_cached(
+                    "SELECT path, title, is_dir, size, mtime_ns FROM items WHERE parent = ?1 AND ord >= ?2
+                     ORDER BY ord LIMIT ?3",
+                )?;
+                let rows = q.query_map(params![parent, page.0.min(i64::MAX as usize) as i64, limit], entry)?;
+                let mut batch = Vec::with_capacity(chunk);
+                for row in rows {
+                    batch.push(row?);
+                    if batch.len() == chunk {
+                        each(std::mem::take(&mut batch))?;
+                    }
+                }
+                if !batch.is_empty() {
+                    each(batch)?;
+                }
+                Ok(true)
+            })();
+            c.execute_batch("COMMIT")?;
+            out
         })
     }
 
@@ -316,8 +387,12 @@ impl Index {
     /// Items at or below `under` (`""`: everywhere) whose title contains
     /// `needle` (lower case), in every listing's order, at most `cap`.
     pub fn search_names(&self, needle: &str, under: &str, cap: usize) -> rusqlite::Result<Vec<Entry>> {
+        // A title never holds a NUL (LIKE would stop reading its pattern at one).
+        if needle.contains('\0') {
+            return Ok(Vec::new());
+        }
         let like = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-        let prefix = if under.is_empty() { String::new() } else { format!("{under}/") };
+        let (from, to) = below(under);
         self.read(|c| {
             // Three letters or more: the trigram table finds the rows; fewer,
             // a scan of the titles (short queries match a lot anyway).
@@ -326,19 +401,19 @@ impl Index {
             let sql = if needle.chars().count() >= 3 {
                 "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM items i
                  WHERE i.rid IN (SELECT rowid FROM names WHERE names MATCH ?4)
-                 AND i.sort_title LIKE ?1 ESCAPE '\\' AND substr(i.path, 1, length(?2)) = ?2
+                 AND i.sort_title LIKE ?1 ESCAPE '\\' AND i.path > ?2 AND i.path < ?5
                  ORDER BY i.is_dir DESC, i.sort_title, i.title, i.path LIMIT ?3"
             } else {
                 "SELECT path, title, is_dir, size, mtime_ns FROM items
-                 WHERE sort_title LIKE ?1 ESCAPE '\\' AND substr(path, 1, length(?2)) = ?2
+                 WHERE sort_title LIKE ?1 ESCAPE '\\' AND path > ?2 AND path < ?5
                  ORDER BY is_dir DESC, sort_title, title, path LIMIT ?3"
             };
             let mut q = c.prepare_cached(sql)?;
             let phrase = format!("sort_title : \"{}\"", needle.replace('"', "\"\""));
             if needle.chars().count() >= 3 {
-                q.query_map(params![like, prefix, cap as i64, phrase], entry)?.collect()
+                q.query_map(params![like, from, cap as i64, phrase, to], entry)?.collect()
             } else {
-                q.query_map(params![like, prefix, cap as i64], entry)?.collect()
+                q.query_map(params![like, from, cap as i64, rusqlite::types::Null, to], entry)?.collect()
             }
         })
     }
@@ -347,21 +422,21 @@ impl Index {
     /// best first, at most `cap`.
     pub fn search_texts(&self, query: &str, under: &str, cap: usize) -> rusqlite::Result<Vec<Entry>> {
         let words: Vec<String> = query
-            .split(|c: char| !c.is_alphanumeric())
+            .split(|c: char| !c.is_alphanumeric() || c == '\0')
             .filter(|w| !w.is_empty())
             .map(|w| format!("\"{}\"", w.replace('"', "")))
             .collect();
         if words.is_empty() {
             return Ok(Vec::new());
         }
-        let prefix = if under.is_empty() { String::new() } else { format!("{under}/") };
+        let (from, to) = below(under);
         self.read(|c| {
             let mut q = c.prepare_cached(
                 "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM texts
                  JOIN texted t ON t.rid = texts.rowid JOIN items i ON i.path = t.path
-                 WHERE texts MATCH ?1 AND substr(i.path, 1, length(?2)) = ?2 ORDER BY texts.rank LIMIT ?3",
+                 WHERE texts MATCH ?1 AND i.path > ?2 AND i.path < ?4 ORDER BY texts.rank LIMIT ?3",
             )?;
-            let rows = q.query_map(params![words.join(" "), prefix, cap as i64], entry)?;
+            let rows = q.query_map(params![words.join(" "), from, cap as i64, to], entry)?;
             rows.collect()
         })
     }
@@ -405,6 +480,32 @@ impl Index {
         Ok(fits || text.is_none())
     }
 
+    /// Files after row `after` whose text is wanted (none held, or held
+    /// for another size or date), `limit` at a time, with their row.
+    pub fn wanted_texts(&self, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, Entry)>> {
+        self.read(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT i.rid, i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM items i
+                 LEFT JOIN texted t ON t.path = i.path
+                 WHERE i.rid > ?1 AND i.is_dir = 0 AND (t.path IS NULL OR t.size != i.size OR t.mtime_ns != i.mtime_ns)
+                 ORDER BY i.rid LIMIT ?2",
+            )?;
+            let rows = q.query_map(params![after, limit as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    Entry {
+                        path: r.get(1)?,
+                        title: r.get(2)?,
+                        is_dir: r.get(3)?,
+                        size: r.get::<_, i64>(4)?.max(0) as u64,
+                        mtime_ns: r.get(5)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
     /// Bytes of text held for full-text search.
     pub fn text_bytes(&self) -> u64 {
         self.text_bytes.load(Ordering::SeqCst)
@@ -431,6 +532,14 @@ impl Index {
             .map(|m| m.len())
             .sum()
     }
+}
+
+/// The bounds of the paths strictly below folder `under` (`""`: every
+/// path): from `under/` up to `under0`, `0` being the character after `/`.
+/// Compared as bytes, which a path's NUL escapes do not upset (`substr`
+/// and `length` stop at a NUL).
+fn below(under: &str) -> (String, String) {
+    if under.is_empty() { (String::new(), "\u{10FFFF}".repeat(2)) } else { (format!("{under}/"), format!("{under}0")) }
 }
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -470,7 +579,10 @@ fn name(tx: &rusqlite::Transaction<'_>, e: &Entry) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
+/// Removes the rows of `path`; answers the bytes of text it held.
+fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<u64> {
+    let freed: i64 =
+        tx.query_row("SELECT COALESCE(SUM(bytes), 0) FROM texted WHERE path = ?1", [path], |r| r.get(0))?;
     for sql in [
         "DELETE FROM names WHERE rowid IN (SELECT rid FROM items WHERE path = ?1)",
         "DELETE FROM items WHERE path = ?1",
@@ -480,14 +592,18 @@ fn remove_item(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<(
     ] {
         tx.prepare_cached(sql)?.execute([path])?;
     }
-    Ok(())
+    Ok(freed.max(0) as u64)
 }
 
 /// Removes every row strictly below `path`: the paths from `path/` up to
 /// (not including) `path0`, `0` being the character after `/`, found
 /// through the indexes on `path`.
-fn remove_below(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<()> {
-    let (from, to) = (format!("{path}/"), format!("{path}0"));
+fn remove_below(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<u64> {
+    let (from, to) = below(path);
+    let freed: i64 =
+        tx.query_row("SELECT COALESCE(SUM(bytes), 0) FROM texted WHERE path > ?1 AND path < ?2", [&from, &to], |r| {
+            r.get(0)
+        })?;
     for sql in [
         "DELETE FROM names WHERE rowid IN (SELECT rid FROM items WHERE path > ?1 AND path < ?2)",
         "DELETE FROM items WHERE path > ?1 AND path < ?2",
@@ -497,7 +613,7 @@ fn remove_below(tx: &rusqlite::Transaction<'_>, path: &str) -> rusqlite::Result<
     ] {
         tx.prepare_cached(sql)?.execute([&from, &to])?;
     }
-    Ok(())
+    Ok(freed.max(0) as u64)
 }
 
 #[cfg(test)]
@@ -515,11 +631,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ix = Index::open(&dir.path().join("index.db"), 1 << 20).unwrap();
         let kids = [e("b.txt", false, 1), e("A.txt", false, 2), e("zed", true, 0), e("Alpha", true, 0)];
-        let changes = ix.set_children("", MARK, &kids).unwrap();
+        let changes = ix.set_children("", Some(MARK), &kids).unwrap();
         assert_eq!(changes.files, ["A.txt", "b.txt"]);
         assert_eq!(changes.new_folders, ["Alpha", "zed"]);
-        assert!(ix.set_children("", MARK, &kids).unwrap() == Changes::default(), "nothing new the second time");
-        ix.set_children("zed", MARK, &[e("zed/inner.txt", false, 3)]).unwrap();
+        assert!(ix.set_children("", Some(MARK), &kids).unwrap() == Changes::default(), "nothing new the second time");
+        ix.set_children("zed", Some(MARK), &[e("zed/inner.txt", false, 3)]).unwrap();
         let titles: Vec<String> = ix.children("", 0, None).unwrap().into_iter().map(|e| e.title).collect();
         assert_eq!(titles, ["Alpha", "zed", "A.txt", "b.txt"]);
         assert_eq!(ix.children("", 1, Some(2)).unwrap().len(), 2);
@@ -528,7 +644,7 @@ mod tests {
         assert_eq!(ix.search_names("inner", "", 10).unwrap()[0].path, "zed/inner.txt");
         assert_eq!(ix.search_names("in", "zed", 10).unwrap().len(), 1);
         // zed is gone: so is what was below it.
-        ix.set_children("", MARK, &kids[..2]).unwrap();
+        ix.set_children("", Some(MARK), &kids[..2]).unwrap();
         assert!(ix.search_names("inner", "", 10).unwrap().is_empty());
         assert_eq!(ix.len(), 2);
         // One item written alone: the folder is no longer held exactly.
@@ -542,13 +658,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ix = Index::open(&dir.path().join("index.db"), 100).unwrap();
         let a = e("a.txt", false, 1);
-        ix.set_children("", MARK, std::slice::from_ref(&a)).unwrap();
+        ix.set_children("", Some(MARK), std::slice::from_ref(&a)).unwrap();
         assert!(ix.wants_text(&a));
         assert!(ix.set_text(&a, Some("the quick zanzibar fox")).unwrap());
         assert!(!ix.wants_text(&a));
         assert_eq!(ix.search_texts("Zanzibar", "", 10).unwrap()[0].path, "a.txt");
         let b = e("b.txt", false, 1);
-        ix.set_children("", MARK, &[a.clone(), b.clone()]).unwrap();
+        ix.set_children("", Some(MARK), &[a.clone(), b.clone()]).unwrap();
         assert!(!ix.set_text(&b, Some(&"word ".repeat(40))).unwrap(), "over the bound");
         assert!(ix.text_bytes() <= 100);
         // The bound holds across a reopen.

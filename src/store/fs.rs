@@ -505,21 +505,6 @@ impl FsStore {
         }))
     }
 
-    /// Items for rows of the index, without reading the disk: the index
-    /// holds their folder exactly.
-    fn items_of_entries(&self, rows: Vec<crate::index::Entry>) -> Result<Vec<Item>> {
-        let found = rows
-            .into_iter()
-            .map(|e| {
-                let modified = SystemTime::UNIX_EPOCH
-                    .checked_add(Duration::from_nanos(e.mtime_ns.max(0) as u64))
-                    .unwrap_or(SystemTime::UNIX_EPOCH);
-                (e.path, Facts { is_dir: e.is_dir, size: e.size, modified })
-            })
-            .collect();
-        self.items(found)
-    }
-
     /// Name matches first, then the files whose text holds the words, each
     /// checked on disk (the index may lag behind a change made by hand for
     /// a moment), then the window.
@@ -774,13 +759,6 @@ fn item(state: &State, id: String, rel: &str, st: Facts) -> Item {
     }
 }
 
-/// A folder's children, as read: from the index (already a window of the
-/// listing) or from disk (the whole folder).
-enum Listed {
-    Index(Vec<crate::index::Entry>),
-    Disk(Vec<(String, Stat)>),
-}
-
 /// Items found on disk in the order of every listing: folders first, then
 /// by title ignoring case, then by title, then by path (two names that are
 /// not UTF-8 can share a title). Each key is made once, not once per
@@ -837,48 +815,50 @@ impl Store for FsStore {
             let dir = self.beneath.open_dir(rel)?;
             // What the folder looks like before it is read: a change while
             // it is read shows at the next look.
-            let mark = indexing::mark_of(&rustix::fs::fstat(&dir)?);
-            if let Some(ix) = self.index()
-                && ix.holds_folder(rel, mark)
-                && let Ok(rows) = ix.children(rel, page.offset, Some(page.max.unwrap_or(usize::MAX).min(CHUNK)))
-            {
-                return Ok(Some((rel.to_string(), Listed::Index(rows))));
-            }
-            let kids = self.children(rel, &dir)?;
-            if let Some(ix) = self.index() {
-                let entries: Vec<_> = kids.iter().map(|(p, st)| indexing::entry_of(p, st)).collect();
-                if let Err(e) = ix.set_children(rel, mark, &entries) {
-                    log::warn!("index: cannot write a folder's children: {e}");
-                }
-            }
-            Ok(Some((rel.to_string(), Listed::Disk(kids))))
+            let st = rustix::fs::fstat(&dir)?;
+            Ok(Some((rel.to_string(), dir, st)))
         })?;
-        let Some((rel, listed)) = found else { return Err(StoreError::Invalid("not a folder")) };
-        match listed {
-            // Sorted and cut before ids are handed out: a page of a huge
-            // folder records ids for its own items only.
-            Listed::Disk(kids) => {
-                for item in self.items(facts(page.of(sorted(kids))))? {
+        let Some((rel, dir, st)) = found else { return Err(StoreError::Invalid("not a folder")) };
+        let mark = indexing::mark_of(&st);
+        if let Some(ix) = self.index() {
+            let mut emitted = false;
+            let mut emit = |rows: Vec<crate::index::Entry>| -> Result<()> {
+                // Sizes and dates as they are now (a file written in place
+                // changes no folder's date), from the folder's handle; a
+                // row whose item is gone (or is a link now) is left out.
+                let fresh = rows
+                    .into_iter()
+                    .filter_map(|e| {
+                        let name = beneath::to_disk(paths::file_name(&e.path)).ok()?;
+                        let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                        let link = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
+                        (!link && !self.beneath.is_state(&st)).then(|| (e.path, Facts::of(&st)))
+                    })
+                    .collect();
+                for item in self.items(fresh)? {
+                    emitted = true;
                     each(&item)?;
                 }
+                Ok(())
+            };
+            match ix.each_child(&rel, mark, (page.offset, page.max), CHUNK, &mut emit) {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) if emitted => return Err(e),
+                Err(e) => log::warn!("a listing reads the disk: {e}"),
             }
-            // The rest of the window a chunk at a time: memory stays that of
-            // a chunk, whatever the folder holds.
-            Listed::Index(mut rows) => {
-                let (mut at, mut left) = (page.offset, page.max.unwrap_or(usize::MAX));
-                let ix = self.index().expect("listed from the index");
-                loop {
-                    let n = rows.len();
-                    for item in self.items_of_entries(rows)? {
-                        each(&item)?;
-                    }
-                    (at, left) = (at + n, left - n.min(left));
-                    if n < CHUNK || left == 0 {
-                        break;
-                    }
-                    rows = ix.children(&rel, at, Some(CHUNK.min(left))).map_err(index_error)?;
-                }
+        }
+        let kids = self.children(&rel, &dir)?;
+        if let Some(ix) = self.index() {
+            let entries: Vec<_> = kids.iter().map(|(p, st)| indexing::entry_of(p, st)).collect();
+            if let Err(e) = ix.set_children(&rel, indexing::settled(mark), &entries) {
+                log::warn!("index: cannot write a folder's children: {e}");
             }
+        }
+        // Sorted and cut before ids are handed out: a page of a huge folder
+        // records ids for its own items only.
+        for item in self.items(facts(page.of(sorted(kids))))? {
+            each(&item)?;
         }
         Ok(())
     }
@@ -933,6 +913,10 @@ impl Store for FsStore {
     }
 
     fn open(&self, id: &str) -> Result<(Item, File)> {
+        // Bytes are served by id: the log is read to its end first, so that
+        // an id another instance moved a moment ago never serves the file
+        // that took its old name (listings may lag notification a moment).
+        self.log.refresh()?;
         let (rel, file) = self.with_item(id, |rel| {
             // Non-blocking, so that a FIFO planted in the folder cannot hang
             // the worker, and never a controlling terminal; anything but a
@@ -973,6 +957,7 @@ impl Store for FsStore {
             }
             match self.make_item(&lock, &dir, &name, &rel, records, Kind::File) {
                 Ok(st) => {
+                    drop(lock);
                     self.touched(&rel);
                     return Ok(self.item_of(&id, &rel, &st));
                 }
@@ -1026,6 +1011,7 @@ impl Store for FsStore {
         if let Err(e) = self.log.append(&lock, &[settled], true) {
             log::warn!("upload of {id}: the bytes are in place, their checksum record is not: {e}");
         }
+        drop(lock);
         if let Ok(rel) = self.log.read(|state| self.path_of(state, id)) {
             self.touched(&rel);
         }
@@ -1044,6 +1030,7 @@ impl Store for FsStore {
         let records = vec![Record::Id { id: id.clone(), path: rel.clone() }];
         match self.make_item(&lock, &dir, name, &rel, records, Kind::Folder) {
             Ok(st) => {
+                drop(lock);
                 self.touched(&rel);
                 Ok(self.item_of(&id, &rel, &st))
             }
@@ -1132,6 +1119,7 @@ impl Store for FsStore {
             |()| Ok(rustix::fs::fsync(&dir)?),
             |()| rename(dir.as_fd(), OsStr::new(name), dir.as_fd(), &old, RenameFlags::NOREPLACE),
         );
+        drop(lock);
         if moved.is_ok() {
             self.touched(&rel);
             self.touched(&to);
@@ -1250,6 +1238,7 @@ impl Store for FsStore {
             },
             |()| rename(shelf.as_fd(), &name, dir.as_fd(), &name, RenameFlags::NOREPLACE),
         )?;
+        drop(lock);
         self.touched(&rel);
         Ok(true)
     }

@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,17 +38,31 @@ pub struct IndexSettings {
 
 /// What the indexing threads are asked to do.
 enum Job {
-    /// Read this folder's children again (and walk the folders new in it).
-    Folder(String),
-    /// Read this item again: a file changed, or a folder came (with its tree).
+    /// Notification about this item: its folder is read again (and the
+    /// item's own children, for a folder that came).
     Item(String),
+    /// wfhook changed this item: it alone is written (its folder is read
+    /// from disk at its next listing).
+    Touched(String),
 }
+
+/// Jobs and documents waiting at most; past it, notification falls back to
+/// a whole walk, and documents to a pass over the index for those whose
+/// text is wanted: memory stays bounded whatever comes.
+const QUEUE: usize = 65_536;
 
 /// The index of a store and the queues of its threads.
 pub struct Indexing {
     pub index: Arc<Index>,
-    jobs: Mutex<Sender<Job>>,
-    texts: Mutex<Sender<Entry>>,
+    jobs: SyncSender<Job>,
+    texts: SyncSender<Entry>,
+    /// A job was dropped (the queue was full, or notification lost events):
+    /// the next cycle walks the whole root.
+    rescan: Arc<AtomicBool>,
+    /// A document was not queued: the text thread looks for the wanted ones.
+    texts_dropped: AtomicBool,
+    /// A watch could not be added (the kernel's limit): said once.
+    watch_failed: AtomicBool,
     /// Documents queued for their text and not read yet.
     queued: AtomicUsize,
     /// Whether "words ready" was said.
@@ -63,12 +77,16 @@ impl FsStore {
     /// folders it holds exactly at once, searches once the walk is done.
     pub fn start_index(self: &Arc<Self>, settings: &IndexSettings) -> Result<(), String> {
         let index = Index::open(&settings.file, settings.max_text_bytes).map_err(|e| e.to_string())?;
-        let (jobs_tx, jobs) = mpsc::channel();
-        let (texts_tx, texts) = mpsc::channel();
+        let (jobs_tx, jobs) = mpsc::sync_channel(QUEUE);
+        let (texts_tx, texts) = mpsc::sync_channel(QUEUE);
+        let rescan = Arc::new(AtomicBool::new(false));
         let indexing = Indexing {
             index: Arc::new(index),
-            jobs: Mutex::new(jobs_tx.clone()),
-            texts: Mutex::new(texts_tx),
+            jobs: jobs_tx.clone(),
+            texts: texts_tx,
+            rescan: Arc::clone(&rescan),
+            texts_dropped: AtomicBool::new(false),
+            watch_failed: AtomicBool::new(false),
             queued: AtomicUsize::new(0),
             said: AtomicBool::new(false),
             started: Instant::now(),
@@ -79,13 +97,29 @@ impl FsStore {
         }
         if settings.watch {
             let root = self.root.clone();
-            let tx = Mutex::new(jobs_tx);
             let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let Ok(event) = event else { return };
-                let tx = tx.lock().unwrap_or_else(|p| p.into_inner());
+                use notify::EventKind::{Access, Any, Create, Modify, Other, Remove};
+                use notify::event::{AccessKind, AccessMode};
+                let event = match event {
+                    Ok(e) => e,
+                    Err(_) => return rescan.store(true, Ordering::SeqCst),
+                };
+                // The kernel's queue overflowed: what was lost, a walk finds.
+                if event.need_rescan() {
+                    return rescan.store(true, Ordering::SeqCst);
+                }
+                // Opening and reading (the walk's own, a download's) change
+                // nothing: only what adds, removes, renames or writes.
+                match event.kind {
+                    Create(_) | Remove(_) | Modify(_) | Any | Other => {}
+                    Access(AccessKind::Close(AccessMode::Write)) => {}
+                    Access(_) => return,
+                }
                 for path in event.paths {
-                    if let Some(rel) = relative(&root, &path) {
-                        let _ = tx.send(Job::Item(rel));
+                    if let Some(rel) = relative(&root, &path)
+                        && jobs_tx.try_send(Job::Item(rel)).is_err()
+                    {
+                        rescan.store(true, Ordering::SeqCst);
                     }
                 }
             });
@@ -98,12 +132,18 @@ impl FsStore {
         let every = settings.reconcile;
         std::thread::Builder::new()
             .name("wfhook-index".into())
-            .spawn(move || store.keep_index(jobs, every))
+            .spawn(move || {
+                let jobs = Mutex::new(jobs);
+                keep_going("the index", || store.keep_index(&jobs.lock().unwrap_or_else(|p| p.into_inner()), every))
+            })
             .map_err(|e| e.to_string())?;
         let store = Arc::clone(self);
         std::thread::Builder::new()
             .name("wfhook-index-text".into())
-            .spawn(move || store.extract_texts(texts))
+            .spawn(move || {
+                let texts = Mutex::new(texts);
+                keep_going("document text", || store.extract_texts(&texts.lock().unwrap_or_else(|p| p.into_inner())))
+            })
             .map_err(|e| e.to_string())?;
         Ok(())
     }
@@ -118,17 +158,20 @@ impl FsStore {
     }
 
     /// The walk, then jobs as they come, and a walk again every `every`.
-    fn keep_index(&self, jobs: Receiver<Job>, every: Duration) {
-        let started = Instant::now();
-        let n = self.walk("", true);
-        let ix = &self.indexing_ref().index;
-        ix.set_ready();
-        log::info!(
-            "index ready: {n} items in {} ms ({} bytes on disk)",
-            started.elapsed().as_millis(),
-            ix.disk_bytes()
-        );
-        self.words_ready_when_done();
+    fn keep_index(&self, jobs: &Receiver<Job>, every: Duration) {
+        let indexing = self.indexing_ref();
+        let ix = &indexing.index;
+        if !ix.is_ready() {
+            let started = Instant::now();
+            let n = self.walk("", true);
+            ix.set_ready();
+            log::info!(
+                "index ready: {n} items in {} ms ({} bytes on disk)",
+                started.elapsed().as_millis(),
+                ix.disk_bytes()
+            );
+            self.words_ready_when_done();
+        }
         let mut next_walk = Instant::now() + every;
         loop {
             let wait = next_walk.saturating_duration_since(Instant::now());
@@ -137,19 +180,21 @@ impl FsStore {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let Some(first) = first else {
+            if first.is_none() || indexing.rescan.swap(false, Ordering::SeqCst) {
                 let n = self.walk("", true);
-                log::debug!("index: reconciled {n} items");
+                log::debug!("index: walked {n} items");
                 next_walk = Instant::now() + every;
                 continue;
-            };
+            }
+            let Some(first) = first else { continue };
             // A burst of events (a folder copied in) is read once per folder.
             std::thread::sleep(Duration::from_millis(20));
             let (mut folders, mut items) = (BTreeSet::new(), BTreeSet::new());
             for job in std::iter::once(first).chain(jobs.try_iter()) {
                 match job {
-                    Job::Folder(rel) => folders.insert(rel),
                     Job::Item(rel) => items.insert(rel),
+                    // A folder wfhook made or moved: its tree.
+                    Job::Touched(rel) => folders.insert(rel),
                 };
             }
             for rel in items {
@@ -189,7 +234,7 @@ impl FsStore {
             self.watch(&rel);
             let entries: Vec<Entry> = kids.iter().map(|(p, st)| entry_of(p, st)).collect();
             n += entries.len() as u64;
-            match ix.set_children(&rel, mark_of(&st), &entries) {
+            match ix.set_children(&rel, settled(mark_of(&st)), &entries) {
                 Ok(changes) => {
                     let by_path: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
                     for path in &changes.files {
@@ -217,8 +262,13 @@ impl FsStore {
         let Ok(disk) = super::beneath::to_disk(rel) else { return };
         let path = if rel.is_empty() { self.root.clone() } else { self.root.join(disk) };
         use notify::Watcher;
-        if let Err(e) = w.watch(&path, notify::RecursiveMode::NonRecursive) {
-            log::debug!("index: cannot watch a folder: {e}");
+        if let Err(e) = w.watch(&path, notify::RecursiveMode::NonRecursive)
+            && !indexing.watch_failed.swap(true, Ordering::SeqCst)
+        {
+            log::warn!(
+                "index: a folder cannot be watched ({e}; see fs.inotify.max_user_watches): changes there are found by \
+                 the walk every --index-reconcile"
+            );
         }
     }
 
@@ -228,7 +278,10 @@ impl FsStore {
         let indexing = self.indexing_ref();
         if !e.is_dir && extract::kind_of(&e.title).is_some() && indexing.index.wants_text(e) {
             indexing.queued.fetch_add(1, Ordering::SeqCst);
-            let _ = indexing.texts.lock().unwrap_or_else(|p| p.into_inner()).send(e.clone());
+            if indexing.texts.try_send(e.clone()).is_err() {
+                indexing.queued.fetch_sub(1, Ordering::SeqCst);
+                indexing.texts_dropped.store(true, Ordering::SeqCst);
+            }
         }
     }
 
@@ -250,7 +303,7 @@ impl FsStore {
 
     /// Extracts the text of queued files, one at a time, each bounded in
     /// time and bytes by the extractor.
-    fn extract_texts(&self, texts: Receiver<Entry>) {
+    fn extract_texts(&self, texts: &Receiver<Entry>) {
         let ix = &self.indexing_ref().index;
         let limits = extract::Limits::default();
         let mut full = false;
@@ -269,14 +322,38 @@ impl FsStore {
             }
             let e = match cheap.pop_front().or_else(|| costly.pop_front()) {
                 Some(e) => e,
-                None => match texts.recv() {
+                None if indexing.texts_dropped.swap(false, Ordering::SeqCst) => {
+                    self.catch_up_texts(ix, &limits, &mut full);
+                    continue;
+                }
+                None => match texts.recv_timeout(Duration::from_secs(1)) {
                     Ok(e) => e,
-                    Err(_) => return,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
                 },
             };
             self.read_text(ix, &e, &limits, &mut full);
             indexing.queued.fetch_sub(1, Ordering::SeqCst);
             self.words_ready_when_done();
+        }
+    }
+
+    /// Reads the text of every document the index wants it for, found in
+    /// the index itself (when the queue was too full to hold them all).
+    fn catch_up_texts(&self, ix: &Index, limits: &extract::Limits, full: &mut bool) {
+        let mut after = 0;
+        loop {
+            let batch = match ix.wanted_texts(after, 500) {
+                Ok(batch) => batch,
+                Err(e) => return log::warn!("index: cannot look for documents to read: {e}"),
+            };
+            let Some((last, _)) = batch.last() else { return };
+            after = *last;
+            for (_, e) in batch {
+                if extract::kind_of(&e.title).is_some() {
+                    self.read_text(ix, &e, limits, full);
+                }
+            }
         }
     }
 
@@ -315,23 +392,47 @@ impl FsStore {
     }
 
     /// Tells the index about a change wfhook made at `rel` (made, changed,
-    /// moved away or removed), at once, so that a search sees it.
+    /// moved away or removed), once the writers' lock is released: the item
+    /// at once, so that a search sees it; a folder's tree (a folder renamed
+    /// with what is in it) by the index thread, a moment later.
     pub(super) fn touched(&self, rel: &str) {
         let Some(indexing) = self.indexing.get() else { return };
+        if self.write_one(rel) && indexing.jobs.try_send(Job::Touched(rel.to_string())).is_err() {
+            indexing.rescan.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// Writes the one item at `rel` as it is now (or forgets it); answers
+    /// whether it is a folder, whose tree is still to walk.
+    fn write_one(&self, rel: &str) -> bool {
+        let indexing = self.indexing_ref();
         match self.look(rel) {
             Ok(Some(st)) => {
                 let e = entry_of(rel, &st);
                 if let Ok(true) = indexing.index.set_entry(paths::parent(rel), &e) {
                     self.queue_text(&e);
                 }
-                if e.is_dir {
-                    let _ = indexing.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(Job::Folder(e.path));
-                }
+                e.is_dir
             }
             Ok(None) => {
                 let _ = indexing.index.remove(rel);
+                false
             }
-            Err(_) => {}
+            Err(_) => false,
+        }
+    }
+}
+
+/// Runs a background thread's body again if it panics: the index must not
+/// stop being kept because of one bad file.
+fn keep_going(what: &str, body: impl Fn()) {
+    loop {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(&body)) {
+            Ok(()) => return,
+            Err(_) => {
+                log::error!("{what} thread failed; it starts again in a second");
+                std::thread::sleep(Duration::from_secs(1));
+            }
         }
     }
 }
@@ -345,6 +446,20 @@ pub(super) fn entry_of(rel: &str, st: &Stat) -> Entry {
         size: if is_dir(st) { 0 } else { st.st_size.max(0) as u64 },
         mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
     }
+}
+
+/// How long after a folder's last change its mark is trusted: two changes
+/// within one tick of a coarse clock (a second or two on some network
+/// filesystems) leave the same date, so a mark that recent could hide the
+/// second one (git's "racily clean" rule).
+const SETTLE_NS: i64 = 2_000_000_000;
+
+/// `mark` when the folder has been quiet long enough to trust it.
+pub(super) fn settled(mark: FolderMark) -> Option<FolderMark> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+    (now - mark.mtime_ns.max(mark.ctime_ns) >= SETTLE_NS).then_some(mark)
 }
 
 /// What a folder looks like now, to tell later whether it changed.

@@ -133,6 +133,13 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl From<rusqlite::Error> for StoreError {
+    /// The index failed: a disk error like another, for the log.
+    fn from(e: rusqlite::Error) -> StoreError {
+        StoreError::Io(io::Error::other(format!("the index: {e}")))
+    }
+}
+
 impl From<io::Error> for StoreError {
     fn from(e: io::Error) -> StoreError {
         StoreError::Io(e)
