@@ -678,7 +678,45 @@ enum Part {
 /// docx, xlsx, pptx: the text of their XML parts, decompressed through one
 /// budget of `max_input_bytes` for the whole file (zip bombs) and parsed as
 /// a stream, stopping at the text bound.
-fn office(file: File, kind: Kind, limits: &Limits, deadline: Instant) -> Result<String, ExtractError> {
+/// The most bytes a zip's central directory may take: its entries are all
+/// read into memory before any part is.
+const MAX_CENTRAL_DIRECTORY: u64 = 4 * 1024 * 1024;
+
+/// Refuses a zip whose end record declares more entries, or a bigger
+/// central directory, than wanted, before the zip crate reads that
+/// directory whole (a hostile docx could declare a million entries). A
+/// zip64 archive declares its counts elsewhere: it is refused too, since
+/// no office document needs one.
+fn check_central_directory(file: &mut File) -> Result<(), ExtractError> {
+    let len = file.metadata()?.len();
+    // The end record is 22 bytes, after a comment of at most 65 535.
+    let tail_len = len.min(22 + 65_535);
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(len - tail_len))?;
+    file.read_exact(&mut tail)?;
+    file.seek(SeekFrom::Start(0))?;
+    let at = tail
+        .windows(4)
+        .rposition(|w| w == [0x50, 0x4b, 0x05, 0x06])
+        .ok_or_else(|| ExtractError::Damaged("not a zip: no end record".into()))?;
+    let field = |from: usize, n: usize| -> Option<u64> {
+        let bytes = tail.get(at + from..at + from + n)?;
+        Some(bytes.iter().rev().fold(0u64, |acc, b| acc << 8 | u64::from(*b)))
+    };
+    let (Some(entries), Some(size)) = (field(10, 2), field(12, 4)) else {
+        return Err(ExtractError::Damaged("not a zip: a short end record".into()));
+    };
+    if entries == 0xFFFF || size == 0xFFFF_FFFF {
+        return Err(ExtractError::TooLarge("a zip64 archive"));
+    }
+    if entries as usize > MAX_ZIP_ENTRIES || size > MAX_CENTRAL_DIRECTORY {
+        return Err(ExtractError::TooLarge("too many entries in the zip"));
+    }
+    Ok(())
+}
+
+fn office(mut file: File, kind: Kind, limits: &Limits, deadline: Instant) -> Result<String, ExtractError> {
+    check_central_directory(&mut file)?;
     let damaged = |e: zip::result::ZipError| ExtractError::Damaged(format!("not a readable zip: {e}"));
     let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(damaged)?;
     if archive.len() > MAX_ZIP_ENTRIES {
@@ -1397,5 +1435,20 @@ mod tests {
     fn errors_read_as_short_sentences() {
         assert_eq!(ExtractError::Timeout.to_string(), "took longer than the time bound");
         assert!(over_budget().to_string().starts_with("over the input bound"));
+    }
+
+    #[test]
+    fn a_zip_that_declares_too_big_a_directory_is_refused_before_it_is_read() {
+        // An end record alone, declaring 60 000 entries in a 3 MB directory.
+        let mut end = vec![0x50, 0x4b, 0x05, 0x06, 0, 0, 0, 0];
+        end.extend_from_slice(&60_000u16.to_le_bytes());
+        end.extend_from_slice(&60_000u16.to_le_bytes());
+        end.extend_from_slice(&3_000_000u32.to_le_bytes());
+        end.extend_from_slice(&0u32.to_le_bytes());
+        end.extend_from_slice(&0u16.to_le_bytes());
+        let mut f = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut f, &end).unwrap();
+        let got = extract(f, "bomb.docx", &Limits::default());
+        assert!(matches!(got, Err(ExtractError::TooLarge(_))), "{got:?}");
     }
 }
