@@ -184,7 +184,9 @@ impl Index {
     }
 
     /// Whether the index holds the children of folder `path` exactly as the
-    /// folder is now (`mark`).
+    /// folder is now (`mark`). (Listings ask within their snapshot, in
+    /// [`Index::each_child`].)
+    #[cfg(test)]
     pub fn holds_folder(&self, path: &str, mark: FolderMark) -> bool {
         let known = self.read(|c| {
             c.query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [path], |r| {
@@ -371,7 +373,9 @@ impl Index {
 
     /// A window of the children of a folder the index holds exactly, in
     /// every listing's order: found by position, so that a page deep in a
-    /// huge folder costs what the first one does.
+    /// huge folder costs what the first one does. (Listings read through
+    /// [`Index::each_child`].)
+    #[cfg(test)]
     pub fn children(&self, parent: &str, offset: usize, max: Option<usize>) -> rusqlite::Result<Vec<Entry>> {
         let limit = max.map_or(-1, |m| m.min(i64::MAX as usize) as i64);
         self.read(|c| {
