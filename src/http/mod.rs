@@ -13,6 +13,7 @@
 //! - [`auth`]: the API keys; [`links`]: the signed browser links.
 
 pub mod auth;
+pub mod browser;
 pub mod config;
 pub mod errors;
 pub mod ledger;

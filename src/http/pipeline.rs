@@ -148,7 +148,10 @@ impl App {
         }
         event.status = match &reply {
             Reply::Json(status, _) => *status,
+            Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. } => 206,
             Reply::Html(_) | Reply::File { .. } | Reply::JsonBytes(_) | Reply::JsonFile { .. } => 200,
+            Reply::NotModified(_) => 304,
+            Reply::Unsatisfiable(_) => 416,
         };
         // A success that may have changed something is journaled before
         // the answer says it happened; errors changed nothing.

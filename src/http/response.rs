@@ -10,6 +10,8 @@ use std::io::Cursor;
 use serde_json::{Value, json};
 use tiny_http::{Header, Response, ResponseBox, StatusCode};
 
+use super::browser::Validators;
+
 /// How an endpoint words its errors (the contract differs per endpoint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Style {
@@ -49,7 +51,20 @@ pub enum Reply {
         mime: String,
         name: String,
         inline: bool,
+        browser: Option<Browser>,
     },
+    /// 304: the client's copy of the file is current.
+    NotModified(Validators),
+    /// 416: the range asked starts past the end of a file of this size.
+    Unsatisfiable(u64),
+}
+
+/// What a browser gets to cache and resume a file by.
+#[derive(Clone, Debug)]
+pub struct Browser {
+    pub validators: Validators,
+    /// Bytes `start..=end` of `total` (a 206), when a range was asked.
+    pub part: Option<(u64, u64, u64)>,
 }
 
 /// A header whose value is visible ASCII and spaces only; anything else is
@@ -144,17 +159,33 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             .with_header(safe_header("Content-Type", "text/html; charset=utf-8"))
             .with_header(safe_header("Content-Security-Policy", "default-src 'none'"))
             .boxed(),
-        Reply::File { file, len, mime, name, inline } => {
+        Reply::File { file, len, mime, name, inline, browser } => {
             // Declares its size (never chunked), and the connection layer
-            // hands the file to the kernel (`sendfile`).
+            // hands the file to the kernel (`sendfile`) from its position.
             let mut rs = Response::from_file_len(file, len)
                 .with_header(safe_header("Content-Type", &mime))
                 .with_header(safe_header("Content-Disposition", &content_disposition(&name, inline)));
             if is_active(&mime) {
                 rs.add_header(safe_header("Content-Security-Policy", ACTIVE_CSP));
             }
+            if let Some(b) = browser {
+                rs.add_header(safe_header("Accept-Ranges", "bytes"));
+                rs.add_header(safe_header("ETag", &b.validators.etag));
+                rs.add_header(safe_header("Last-Modified", &b.validators.last_modified()));
+                if let Some((start, end, total)) = b.part {
+                    rs = rs.with_status_code(StatusCode(206));
+                    rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
+                }
+            }
             rs.boxed()
         }
+        Reply::NotModified(v) => Response::empty(StatusCode(304))
+            .with_header(safe_header("ETag", &v.etag))
+            .with_header(safe_header("Last-Modified", &v.last_modified()))
+            .boxed(),
+        Reply::Unsatisfiable(total) => json(416, &Style::Error.error_body("the range starts past the end of the file"))
+            .with_header(safe_header("Content-Range", &format!("bytes */{total}")))
+            .boxed(),
     };
     // The declared type is the only one: a browser never guesses HTML or
     // script into a JSON answer, an error or a file.
@@ -204,7 +235,8 @@ mod tests {
         let mut tmp = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut tmp, &[7u8; 100_000]).unwrap();
         std::io::Seek::rewind(&mut tmp).unwrap();
-        let reply = Reply::File { file: tmp, len: 100_000, mime: "a/b".into(), name: "f".into(), inline: false };
+        let reply =
+            Reply::File { file: tmp, len: 100_000, mime: "a/b".into(), name: "f".into(), inline: false, browser: None };
         let mut wire = Vec::new();
         render(reply, "r-1").raw_print(&mut wire, tiny_http::HTTPVersion(1, 1), &[], true, None).unwrap();
         let head = String::from_utf8(wire).unwrap();
@@ -222,7 +254,7 @@ mod tests {
 
     fn file_reply(mime: &str, inline: bool) -> Reply {
         let file = tempfile::tempfile().unwrap();
-        Reply::File { file, len: 0, mime: mime.into(), name: "f".into(), inline }
+        Reply::File { file, len: 0, mime: mime.into(), name: "f".into(), inline, browser: None }
     }
 
     #[test]

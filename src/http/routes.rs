@@ -10,9 +10,10 @@ use compact_str::CompactString;
 use serde_json::{Map, Value, json};
 use tiny_http::Method;
 
+use super::browser;
 use super::errors::HttpError;
-use super::request::{Limited, declared_length};
-use super::response::{Reply, Style, html_escape};
+use super::request::{Limited, declared_length, header};
+use super::response::{Browser, Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
 use crate::store::{DocumentRef, Item, Kind, Page, ROOT_ID, SEARCH_LIMIT, StoreError};
@@ -272,14 +273,14 @@ impl<'a> JsonArray<'a> {
 
 fn download(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let id = call.record_id("id")?;
-    file_reply(app, &id, false)
+    file_reply(app, call, &id, false)
 }
 
 fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     let id = call.record_id("id")?;
     let item = app.store.metadata(&id)?;
     if item.kind == Kind::File {
-        return file_reply(app, &id, true);
+        return file_reply(app, call, &id, true);
     }
     // A folder opened in a browser: a plain page of signed links, which
     // expire with the page's own link: an old link never mints younger ones.
@@ -297,10 +298,32 @@ fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     Ok(Reply::Html(page))
 }
 
-fn file_reply(app: &App, id: &str, inline: bool) -> Result<Reply, HttpError> {
-    let (item, file) = app.store.open(id)?;
+/// A file for a browser: validators, 304 for a current copy, one range
+/// (206, or 416 past the end), else the whole file.
+fn file_reply(app: &App, call: &Call, id: &str, inline: bool) -> Result<Reply, HttpError> {
+    let (item, mut file) = app.store.open(id)?;
+    // What was opened, whatever the path holds by now.
+    let meta = file.metadata().map_err(StoreError::Io)?;
+    let size = meta.len();
+    let validators = browser::Validators::of(&meta);
+    let asked = browser::Asked {
+        if_none_match: header(call.rq, "If-None-Match"),
+        if_modified_since: header(call.rq, "If-Modified-Since"),
+        range: header(call.rq, "Range"),
+        if_range: header(call.rq, "If-Range"),
+    };
     let mime = item.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
-    Ok(Reply::File { file, len: item.size.unwrap_or(0), mime, name: item.title, inline })
+    let (len, part) = match browser::plan(&asked, &validators, size) {
+        browser::Plan::NotModified => return Ok(Reply::NotModified(validators)),
+        browser::Plan::Unsatisfiable => return Ok(Reply::Unsatisfiable(size)),
+        browser::Plan::Whole => (size, None),
+        browser::Plan::Part { start, end } => {
+            file.seek(std::io::SeekFrom::Start(start)).map_err(StoreError::Io)?;
+            (end - start + 1, Some((start, end, size)))
+        }
+    };
+    let browser = Some(Browser { validators, part });
+    Ok(Reply::File { file, len, mime, name: item.title, inline, browser })
 }
 
 fn upload_init(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
