@@ -51,7 +51,11 @@ impl Farm {
         let root = dir.path().join("share");
         std::fs::create_dir(&root).expect("the shared root");
         // One after the other: the first one makes the root's state.
-        let servers = [(); 2].map(|_| TestServer::builder().root(&root).start());
+        // As the README advises for several instances: a walk every few
+        // seconds catches what notification cannot see of the other's
+        // writes (on this local disk: changes inside a folder the other
+        // instance renamed, which inotify reports under the old name).
+        let servers = [(); 2].map(|_| TestServer::builder().root(&root).args(&["--index-reconcile", "5"]).start());
         for s in &servers {
             wait_for("the index to be ready", || s.stderr().contains("index ready:"));
         }

@@ -230,8 +230,10 @@ impl FsStore {
                 }
                 continue;
             };
-            let (Ok(st), Ok(kids)) = (rustix::fs::fstat(&dir), self.children(&rel, &dir)) else { continue };
+            // Watched before it is read: what comes after the read sends an
+            // event, what came before is in the read.
             self.watch(&rel);
+            let (Ok(st), Ok(kids)) = (rustix::fs::fstat(&dir), self.children(&rel, &dir)) else { continue };
             let entries: Vec<Entry> = kids.iter().map(|(p, st)| entry_of(p, st)).collect();
             n += entries.len() as u64;
             match ix.set_children(&rel, settled(mark_of(&st)), &entries) {
