@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// What identifies a version of a file's bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Validators {
-    /// Strong: the device, inode, size and modification time in
-    /// nanoseconds, so that any replacement or write changes it.
+    /// Strong: a digest of the device, inode, size and modification time
+    /// in nanoseconds, so that any replacement or write changes it (and
+    /// the server's inode numbers stay its own).
     pub etag: String,
     pub modified: SystemTime,
 }
@@ -21,7 +22,10 @@ impl Validators {
         use std::os::unix::fs::MetadataExt;
         let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
         let modified = UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64);
-        Validators { etag: format!("\"{:x}-{:x}-{:x}-{:x}\"", meta.dev(), meta.ino(), meta.size(), mtime_ns), modified }
+        let mut digest = crate::crypto::Sha256Hasher::default();
+        let identity = format!("{:x}-{:x}-{:x}-{:x}", meta.dev(), meta.ino(), meta.size(), mtime_ns);
+        std::io::Write::write_all(&mut digest, identity.as_bytes()).expect("hashing never fails");
+        Validators { etag: format!("\"{}\"", &digest.finish_hex()[..32]), modified }
     }
 
     /// `Last-Modified`, as HTTP spells a date.
