@@ -100,13 +100,18 @@ impl FsStore {
             let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
                 use notify::EventKind::{Access, Any, Create, Modify, Other, Remove};
                 use notify::event::{AccessKind, AccessMode};
+                // A walk finds what was lost; the empty job wakes the thread.
+                let lost = || {
+                    rescan.store(true, Ordering::SeqCst);
+                    let _ = jobs_tx.try_send(Job::Item(String::new()));
+                };
                 let event = match event {
                     Ok(e) => e,
-                    Err(_) => return rescan.store(true, Ordering::SeqCst),
+                    Err(_) => return lost(),
                 };
-                // The kernel's queue overflowed: what was lost, a walk finds.
+                // The kernel's queue overflowed.
                 if event.need_rescan() {
-                    return rescan.store(true, Ordering::SeqCst);
+                    return lost();
                 }
                 // Opening and reading (the walk's own, a download's) change
                 // nothing: only what adds, removes, renames or writes.
