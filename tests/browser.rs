@@ -33,6 +33,8 @@ fn ranges_resume_a_download() {
     let past = get(&[("Range", "bytes=100-")]);
     assert_eq!(past.status, 416);
     assert_eq!(past.header("Content-Range"), Some("bytes */100"));
+    let said = s.records(5).into_iter().filter(|r| r["status"] == 416).map(|r| r["error"].clone()).collect::<Vec<_>>();
+    assert!(said.iter().all(|e| e.as_str().is_some_and(|e| e.contains("past the end"))), "{said:?}");
     // Several ranges, or a unit we do not know: the whole file.
     assert_eq!(get(&[("Range", "bytes=0-1,5-6")]).body.len(), 100);
     assert_eq!(get(&[("Range", "items=0-1")]).status, 200);
@@ -56,6 +58,12 @@ fn validators_answer_304_until_the_file_changes() {
     let s = TestServer::start(&[]);
     let id = hundred(&s);
     let target = format!("/download?id={}", enc(&id));
+    // Written less than a second ago: no date yet, since a second write
+    // within the same second would leave it unchanged.
+    assert!(s.call_with("GET", &target, &[], b"").header("Last-Modified").is_none());
+    let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let file = std::fs::File::options().write(true).open(s.root.join("hundred.txt")).unwrap();
+    file.set_modified(an_hour_ago).unwrap();
     let first = s.call_with("GET", &target, &[], b"");
     let etag = first.header("ETag").expect("an ETag").to_string();
     let modified = first.header("Last-Modified").expect("a Last-Modified").to_string();
@@ -64,6 +72,10 @@ fn validators_answer_304_until_the_file_changes() {
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
     assert_eq!(again.header("ETag"), Some(etag.as_str()));
+    // A 304 says nothing of a length (RFC 9110, 8.6).
+    assert_eq!(again.header("Content-Length"), None, "{:?}", again.headers);
+    // If-Range with a date is too weak to join two versions: whole file.
+    assert_eq!(s.call_with("GET", &target, &[("Range", "bytes=0-0"), ("If-Range", &modified)], b"").status, 200);
     assert_eq!(s.call_with("GET", &target, &[("If-Modified-Since", &modified)], b"").status, 304);
     // A wrong tag wins over a matching date.
     let wrong = s.call_with("GET", &target, &[("If-None-Match", "\"x\""), ("If-Modified-Since", &modified)], b"");

@@ -151,7 +151,12 @@ impl App {
             Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. } => 206,
             Reply::Html(_) | Reply::File { .. } | Reply::JsonBytes(_) | Reply::JsonFile { .. } => 200,
             Reply::NotModified(_) => 304,
-            Reply::Unsatisfiable(_) => 416,
+            Reply::Unsatisfiable(_) => {
+                // A client resuming a download it already has: said, so
+                // that the failure lists and the journal show why.
+                event.error = Some("the range starts past the end of the file".into());
+                416
+            }
         };
         // A success that may have changed something is journaled before
         // the answer says it happened; errors changed nothing.

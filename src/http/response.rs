@@ -171,7 +171,9 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             if let Some(b) = browser {
                 rs.add_header(safe_header("Accept-Ranges", "bytes"));
                 rs.add_header(safe_header("ETag", &b.validators.etag));
-                rs.add_header(safe_header("Last-Modified", &b.validators.last_modified()));
+                if let Some(date) = b.validators.last_modified() {
+                    rs.add_header(safe_header("Last-Modified", &date));
+                }
                 if let Some((start, end, total)) = b.part {
                     rs = rs.with_status_code(StatusCode(206));
                     rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
@@ -179,10 +181,13 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             }
             rs.boxed()
         }
-        Reply::NotModified(v) => Response::empty(StatusCode(304))
-            .with_header(safe_header("ETag", &v.etag))
-            .with_header(safe_header("Last-Modified", &v.last_modified()))
-            .boxed(),
+        Reply::NotModified(v) => {
+            let mut rs = Response::empty(StatusCode(304)).with_header(safe_header("ETag", &v.etag));
+            if let Some(date) = v.last_modified() {
+                rs.add_header(safe_header("Last-Modified", &date));
+            }
+            rs.boxed()
+        }
         Reply::Unsatisfiable(total) => json(416, &Style::Error.error_body("the range starts past the end of the file"))
             .with_header(safe_header("Content-Range", &format!("bytes */{total}")))
             .boxed(),

@@ -452,6 +452,9 @@ where
                 .headers
                 .push(Header::from_bytes(&b"Transfer-Encoding"[..], &b"chunked"[..]).unwrap()),
 
+            // A 304 says nothing of a body's length (RFC 9110, 8.6): its
+            // `Content-Length` would be that of the 200 it stands for.
+            Some(TransferEncoding::Identity) if self.status_code.0 == 304 => (),
             Some(TransferEncoding::Identity) => {
                 let data_length = data_length.unwrap_or(0);
                 self.headers.push(
