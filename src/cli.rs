@@ -591,11 +591,7 @@ fn index_args(get: &dyn Fn(&'static str) -> Option<String>) -> Result<IndexArgs,
     if !(1.0..=86_400.0).contains(&reconcile) {
         return Err(UsageError("--index-reconcile must be between 1 and 86400 seconds".into()));
     }
-    let watch = match get("index-watch").unwrap_or_default().to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" => true,
-        "off" | "false" | "no" | "0" => false,
-        other => return Err(UsageError(format!("invalid value for --index-watch: '{other}' (on or off)"))),
-    };
+    let watch = switch("index-watch", get("index-watch"))?;
     Ok(IndexArgs {
         dir,
         max_text_bytes: number("index-max-bytes", get("index-max-bytes"))?,

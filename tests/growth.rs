@@ -297,3 +297,13 @@ fn an_idle_index_does_nothing() {
     // none.
     assert!(spent < 20, "the index thread spent {spent} ticks of 2 s while nothing changed");
 }
+
+#[test]
+fn a_document_first_seen_by_a_listing_is_read_for_its_words() {
+    // No notification, no walk before the test ends: only the listing sees it.
+    let s = TestServer::start(&["--index-watch", "off", "--index-reconcile", "3600"]);
+    index_ready(&s);
+    std::fs::write(s.root.join("minutes.txt"), b"the quokka budget was approved").unwrap();
+    assert!(titles(&s.files("/")).contains(&"minutes.txt".to_string()));
+    wait_for("the listed document found by its words", || titles(&s.search("quokka")) == ["minutes.txt"]);
+}

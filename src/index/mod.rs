@@ -188,13 +188,7 @@ impl Index {
     /// [`Index::each_child`].)
     #[cfg(test)]
     pub fn holds_folder(&self, path: &str, mark: FolderMark) -> bool {
-        let known = self.read(|c| {
-            c.query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [path], |r| {
-                Ok(FolderMark { mtime_ns: r.get(0)?, ctime_ns: r.get(1)?, ino: r.get::<_, i64>(2)? as u64 })
-            })
-            .optional()
-        });
-        matches!(known, Ok(Some(k)) if k == mark)
+        matches!(self.read(|c| held_mark(c, path)), Ok(Some(k)) if k == mark)
     }
 
     /// Writes one item, found on disk, without a word about its folder's
@@ -340,12 +334,7 @@ impl Index {
         self.reader(|c| {
             c.execute_batch("BEGIN")?;
             let out = (|| {
-                let held = c
-                    .query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [parent], |r| {
-                        Ok(FolderMark { mtime_ns: r.get(0)?, ctime_ns: r.get(1)?, ino: r.get::<_, i64>(2)? as u64 })
-                    })
-                    .optional()?;
-                if held != Some(mark) {
+                if held_mark(c, parent)? != Some(mark) {
                     return Ok(false);
                 }
                 let limit = page.1.map_or(-1, |m| m.min(i64::MAX as usize) as i64);
@@ -489,23 +478,12 @@ impl Index {
     pub fn wanted_texts(&self, after: i64, limit: usize) -> rusqlite::Result<Vec<(i64, Entry)>> {
         self.read(|c| {
             let mut q = c.prepare_cached(
-                "SELECT i.rid, i.path, i.title, i.is_dir, i.size, i.mtime_ns FROM items i
+                "SELECT i.path, i.title, i.is_dir, i.size, i.mtime_ns, i.rid FROM items i
                  LEFT JOIN texted t ON t.path = i.path
                  WHERE i.rid > ?1 AND i.is_dir = 0 AND (t.path IS NULL OR t.size != i.size OR t.mtime_ns != i.mtime_ns)
                  ORDER BY i.rid LIMIT ?2",
             )?;
-            let rows = q.query_map(params![after, limit as i64], |r| {
-                Ok((
-                    r.get(0)?,
-                    Entry {
-                        path: r.get(1)?,
-                        title: r.get(2)?,
-                        is_dir: r.get(3)?,
-                        size: r.get::<_, i64>(4)?.max(0) as u64,
-                        mtime_ns: r.get(5)?,
-                    },
-                ))
-            })?;
+            let rows = q.query_map(params![after, limit as i64], |r| Ok((r.get(5)?, entry(r)?)))?;
             rows.collect()
         })
     }
@@ -516,10 +494,12 @@ impl Index {
     }
 
     /// Items in the index.
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         self.read(|c| c.query_row("SELECT COUNT(*) FROM items", [], |r| r.get::<_, i64>(0))).unwrap_or(0).max(0) as u64
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -544,6 +524,14 @@ impl Index {
 /// and `length` stop at a NUL).
 fn below(under: &str) -> (String, String) {
     if under.is_empty() { (String::new(), "\u{10FFFF}".repeat(2)) } else { (format!("{under}/"), format!("{under}0")) }
+}
+
+/// What folder `path` looked like when the index wrote its children.
+fn held_mark(c: &Connection, path: &str) -> rusqlite::Result<Option<FolderMark>> {
+    c.query_row("SELECT mtime_ns, ctime_ns, ino FROM folders WHERE path = ?1", [path], |r| {
+        Ok(FolderMark { mtime_ns: r.get(0)?, ctime_ns: r.get(1)?, ino: r.get::<_, i64>(2)? as u64 })
+    })
+    .optional()
 }
 
 fn entry(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {

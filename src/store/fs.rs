@@ -40,11 +40,6 @@ use crate::state_dir::{self, StateDir};
 /// Rows read from the index at a time when listing a folder it holds.
 const CHUNK: usize = 1000;
 
-/// An index that fails a query: the detail is for the log.
-fn index_error(e: rusqlite::Error) -> StoreError {
-    StoreError::Io(io::Error::other(format!("the index: {e}")))
-}
-
 /// The most matches a search sorts before it pages: a query that matches
 /// more (a single letter on a huge share) pages through the first ones
 /// found.
@@ -434,14 +429,7 @@ impl FsStore {
     /// last look) left it; an id not found makes the log be read once more
     /// (another instance may have made it a moment ago).
     fn current_path(&self, id: &str) -> Result<String> {
-        self.log.refresh_if_stale()?;
-        match self.log.read(|s| self.path_of(s, id)) {
-            Err(StoreError::NotFound(_)) => {
-                self.log.refresh()?;
-                self.log.read(|s| self.path_of(s, id))
-            }
-            other => other,
-        }
+        self.log.read_fresh(|s| self.path_of(s, id), |p| matches!(p, Err(StoreError::NotFound(_))))?
     }
 
     /// Runs `f` on the path of item `id`. When the item is not where the
@@ -509,13 +497,10 @@ impl FsStore {
     /// checked on disk (the index may lag behind a change made by hand for
     /// a moment), then the window.
     fn search_index(&self, ix: &crate::index::Index, query: &str, under: &str, page: Page) -> Result<Vec<Item>> {
-        let io = index_error;
         let needle = query.to_lowercase();
-        let mut hits = ix.search_names(&needle, under, MATCHES).map_err(io)?;
+        let mut hits = ix.search_names(&needle, under, MATCHES)?;
         let named: std::collections::HashSet<String> = hits.iter().map(|e| e.path.clone()).collect();
-        hits.extend(
-            ix.search_texts(query, under, MATCHES).map_err(io)?.into_iter().filter(|e| !named.contains(&e.path)),
-        );
+        hits.extend(ix.search_texts(query, under, MATCHES)?.into_iter().filter(|e| !named.contains(&e.path)));
         let take = page.max.unwrap_or(usize::MAX);
         let mut found = Vec::new();
         for e in hits.into_iter().skip(page.offset) {
@@ -849,11 +834,8 @@ impl Store for FsStore {
             }
         }
         let kids = self.children(&rel, &dir)?;
-        if let Some(ix) = self.index() {
-            let entries: Vec<_> = kids.iter().map(|(p, st)| indexing::entry_of(p, st)).collect();
-            if let Err(e) = ix.set_children(&rel, indexing::settled(mark), &entries) {
-                log::warn!("index: cannot write a folder's children: {e}");
-            }
+        if self.index().is_some() {
+            self.index_folder(&rel, mark, &kids);
         }
         // Sorted and cut before ids are handed out: a page of a huge folder
         // records ids for its own items only.
@@ -977,10 +959,7 @@ impl Store for FsStore {
         }
         // The view may be stale: another instance may have unlocked the
         // file a moment ago. Refuse only what the log says now.
-        if self.log.read(|s| Self::check_writable(s, id)).is_err() {
-            self.log.refresh()?;
-            self.log.read(|s| Self::check_writable(s, id))?;
-        }
+        self.log.read_fresh(|s| Self::check_writable(s, id), Result::is_err)??;
         let (staged, file, receipt) = self.spool(body)?;
         // The only writer from here to the end, across instances.
         let lock = self.lock()?;
@@ -1131,17 +1110,8 @@ impl Store for FsStore {
     }
 
     fn resolve_document(&self, doc: &DocumentRef) -> Result<String> {
-        self.log.refresh_if_stale()?;
-        let linked =
-            || self.log.read(|state| state.linked(&doc.document_id, doc.version_id.as_deref()).map(str::to_string));
-        // Not linked as far as this view knows: read the log once more.
-        let id = match linked() {
-            Some(id) => Some(id),
-            None => {
-                self.log.refresh()?;
-                linked()
-            }
-        };
+        let linked = |state: &State| state.linked(&doc.document_id, doc.version_id.as_deref()).map(str::to_string);
+        let id = self.log.read_fresh(linked, Option::is_none)?;
         id.ok_or(StoreError::NotFound("this Workfront document is not linked to a file here"))
     }
 

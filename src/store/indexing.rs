@@ -220,8 +220,7 @@ impl FsStore {
     /// the folders below it: all of them (`all`), or only those new to the
     /// index. Answers how many items were written.
     fn walk(&self, start: &str, all: bool) -> u64 {
-        let indexing = self.indexing_ref();
-        let ix = &indexing.index;
+        let ix = &self.indexing_ref().index;
         let mut todo = vec![start.to_string()];
         let mut n = 0u64;
         while let Some(rel) = todo.pop() {
@@ -239,26 +238,37 @@ impl FsStore {
             // event, what came before is in the read.
             self.watch(&rel);
             let (Ok(st), Ok(kids)) = (rustix::fs::fstat(&dir), self.children(&rel, &dir)) else { continue };
-            let entries: Vec<Entry> = kids.iter().map(|(p, st)| entry_of(p, st)).collect();
-            n += entries.len() as u64;
-            match ix.set_children(&rel, settled(mark_of(&st)), &entries) {
-                Ok(changes) => {
-                    let by_path: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
-                    for path in &changes.files {
-                        if let Some(e) = by_path.get(path.as_str()) {
-                            self.queue_text(e);
-                        }
-                    }
-                    if all {
-                        todo.extend(entries.iter().filter(|e| e.is_dir).map(|e| e.path.clone()));
-                    } else {
-                        todo.extend(changes.new_folders);
-                    }
-                }
-                Err(e) => log::warn!("index: cannot write a folder's children: {e}"),
+            n += kids.len() as u64;
+            let Some(new_folders) = self.index_folder(&rel, mark_of(&st), &kids) else { continue };
+            if all {
+                todo.extend(kids.into_iter().filter(|(_, st)| is_dir(st)).map(|(p, _)| p));
+            } else {
+                todo.extend(new_folders);
             }
         }
         n
+    }
+
+    /// Writes the children of folder `rel`, read from disk while it looked
+    /// like `mark`, and queues the files new or changed for their text;
+    /// answers the folders new to the index (`None` when it failed).
+    pub(super) fn index_folder(&self, rel: &str, mark: FolderMark, kids: &[(String, Stat)]) -> Option<Vec<String>> {
+        let entries: Vec<Entry> = kids.iter().map(|(p, st)| entry_of(p, st)).collect();
+        match self.indexing_ref().index.set_children(rel, settled(mark), &entries) {
+            Ok(changes) => {
+                let by_path: HashMap<&str, &Entry> = entries.iter().map(|e| (e.path.as_str(), e)).collect();
+                for path in &changes.files {
+                    if let Some(e) = by_path.get(path.as_str()) {
+                        self.queue_text(e);
+                    }
+                }
+                Some(changes.new_folders)
+            }
+            Err(e) => {
+                log::warn!("index: cannot write a folder's children: {e}");
+                None
+            }
+        }
     }
 
     /// Watches folder `rel` (never the state folder) for changes.
@@ -311,10 +321,10 @@ impl FsStore {
     /// Extracts the text of queued files, one at a time, each bounded in
     /// time and bytes by the extractor.
     fn extract_texts(&self, texts: &Receiver<Entry>) {
-        let ix = &self.indexing_ref().index;
+        let indexing = self.indexing_ref();
+        let ix = &indexing.index;
         let limits = extract::Limits::default();
         let mut full = false;
-        let indexing = self.indexing_ref();
         // Plain text first: it takes microseconds, where a PDF takes a
         // process; a share full of PDFs must not hold back its notes.
         let (mut cheap, mut costly) = (std::collections::VecDeque::new(), std::collections::VecDeque::new());
@@ -451,8 +461,13 @@ pub(super) fn entry_of(rel: &str, st: &Stat) -> Entry {
         title: super::title_of(paths::file_name(rel)),
         is_dir: is_dir(st),
         size: if is_dir(st) { 0 } else { st.st_size.max(0) as u64 },
-        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
+        mtime_ns: nanos(st.st_mtime, st.st_mtime_nsec),
     }
+}
+
+/// A stat's seconds and nanoseconds as nanoseconds.
+fn nanos(secs: i64, nsecs: u64) -> i64 {
+    secs * 1_000_000_000 + nsecs as i64
 }
 
 /// How long after a folder's last change its mark is trusted: two changes
@@ -472,8 +487,8 @@ pub(super) fn settled(mark: FolderMark) -> Option<FolderMark> {
 /// What a folder looks like now, to tell later whether it changed.
 pub(super) fn mark_of(st: &Stat) -> FolderMark {
     FolderMark {
-        mtime_ns: st.st_mtime * 1_000_000_000 + st.st_mtime_nsec as i64,
-        ctime_ns: st.st_ctime * 1_000_000_000 + st.st_ctime_nsec as i64,
+        mtime_ns: nanos(st.st_mtime, st.st_mtime_nsec),
+        ctime_ns: nanos(st.st_ctime, st.st_ctime_nsec),
         ino: st.st_ino,
     }
 }

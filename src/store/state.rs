@@ -471,6 +471,20 @@ impl StateLog {
         Ok(())
     }
 
+    /// Runs `f` on the view as notification (or the last look) left it;
+    /// when its answer is a miss (an id not found, a link not there, a
+    /// lock), reads the log once more and runs `f` again: another
+    /// instance may have changed it a moment ago.
+    pub fn read_fresh<T>(&self, f: impl Fn(&State) -> T, missed: impl Fn(&T) -> bool) -> io::Result<T> {
+        self.refresh_if_stale()?;
+        let answer = self.read(&f);
+        if !missed(&answer) {
+            return Ok(answer);
+        }
+        self.refresh()?;
+        Ok(self.read(f))
+    }
+
     /// Reads what writers appended since (or reloads after a compaction, or
     /// a log cut back by a failed append). The reading happens outside the
     /// mutex; a thread that finds the view moved on meanwhile leaves it to
