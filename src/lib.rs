@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod serve;
 pub mod state_dir;
 pub mod store;
+pub mod thumbnail;
 pub mod top;
 pub mod tui;
 pub mod workfront;
