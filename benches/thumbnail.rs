@@ -84,7 +84,10 @@ fn main() {
     let rounds = env_num("BENCH_ROUNDS", 15);
     let secs = env_num("BENCH_SECS", 5);
     let have_convert = ensure_tool("convert", "-version", "imagemagick")
-        && Command::new("convert").arg("-version").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ImageMagick"));
+        && Command::new("convert")
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("ImageMagick"));
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().join("root");
     std::fs::create_dir(&root).unwrap();

@@ -13,6 +13,7 @@ pub mod cli;
 pub mod crypto;
 pub mod dashboard;
 pub mod events;
+pub mod external;
 pub mod extract;
 pub mod http;
 pub mod index;

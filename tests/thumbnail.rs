@@ -337,7 +337,8 @@ fn the_cache_holds_its_byte_bound() {
             let v = (x * 31 + y * 17 + i * 101).wrapping_mul(2_654_435_761) >> 24;
             Rgb([v as u8, (v >> 3) as u8, i as u8 * 8])
         });
-        let id = s.put_file("/", &format!("noise-{i}.png"), &encode(&DynamicImage::ImageRgb8(img), ImageFormat::Png), None);
+        let id =
+            s.put_file("/", &format!("noise-{i}.png"), &encode(&DynamicImage::ImageRgb8(img), ImageFormat::Png), None);
         let r = thumb(&s, &id, Some("200"));
         assert_eq!(r.status, 200);
         largest = largest.max(r.body.len() as u64);

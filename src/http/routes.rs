@@ -16,8 +16,8 @@ use super::request::{Limited, declared_length, header};
 use super::response::{Browser, Caching, Reply, Style, html_escape};
 use super::{App, Call};
 use crate::actions::{self, ACTIONS, ActionError};
-use crate::thumbnail::{self, Outcome};
 use crate::store::{DocumentRef, Item, Kind, Page, ROOT_ID, SEARCH_LIMIT, StoreError};
+use crate::thumbnail::{self, Outcome};
 use crate::workfront::LookupError;
 
 /// Who may call an endpoint.

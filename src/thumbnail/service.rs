@@ -18,16 +18,13 @@ use std::time::{Duration, Instant};
 
 use super::cache::{Cache, Key};
 use super::icons::{IconKind, icon};
-use super::render::{self, Format, Limits, RenderError, Thumb};
+use super::render::{self, Format, Limits, MAX_WIDTH, MIN_WIDTH, RenderError, Thumb};
 use crate::state_dir::{StateDir, THUMBNAILS};
 use crate::store::{Kind, Store, StoreError};
 
 /// Bumped when rendering changes, so that older thumbnails are not served.
 const RENDERING: &[u8] = b"1";
 
-/// The widths `/thumbnail` accepts; others are clamped to them.
-pub const MIN_WIDTH: u32 = 16;
-pub const MAX_WIDTH: u32 = 2048;
 /// The width when none is asked (Adobe's reference provider's).
 pub const DEFAULT_WIDTH: u32 = 200;
 
@@ -47,7 +44,12 @@ impl Settings {
     /// Half the machine's cores (at least one) render, for at most 10 s each.
     pub fn new(cache_bytes: u64) -> Settings {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
-        Settings { cache_bytes, workers: cores.div_ceil(2), timeout: Duration::from_secs(10), limits: Limits::default() }
+        Settings {
+            cache_bytes,
+            workers: cores.div_ceil(2),
+            timeout: Duration::from_secs(10),
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -291,10 +293,7 @@ fn tag(key: &Key) -> String {
 fn listed(if_none_match: Option<&str>, key: &Key) -> Option<String> {
     let tag = tag(key);
     let list = if_none_match?;
-    list.split(',')
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == tag || t == "*")
-        .then_some(tag)
+    list.split(',').map(|t| t.trim().trim_start_matches("W/")).any(|t| t == tag || t == "*").then_some(tag)
 }
 
 /// `size` as `/thumbnail` takes it: a whole number, clamped to 16–2048;
@@ -339,7 +338,8 @@ mod tests {
 
     #[test]
     fn a_full_pool_answers_at_once() {
-        let settings = Settings { cache_bytes: 0, workers: 1, timeout: Duration::from_secs(600), limits: Limits::default() };
+        let settings =
+            Settings { cache_bytes: 0, workers: 1, timeout: Duration::from_secs(600), limits: Limits::default() };
         let t = Thumbnails::with_cache(None, settings).unwrap();
         // The one thread waits on a job that never ends before the test does.
         let (hold, held) = mpsc::channel::<()>();
