@@ -344,7 +344,10 @@ mod tests {
         // The one thread waits on a job that never ends before the test does.
         let (hold, held) = mpsc::channel::<()>();
         let jobs = t.jobs.lock().unwrap().clone().unwrap();
-        jobs.send(Box::new(move || drop(held.recv()))).unwrap();
+        jobs.send(Box::new(move || {
+            let _ = held.recv();
+        }))
+        .unwrap();
         for _ in 0..8 {
             jobs.send(Box::new(|| {})).unwrap();
         }
