@@ -30,6 +30,52 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// writer's is renamed within its timeout).
 const STALE_TEMP: Duration = Duration::from_secs(3600);
 
+/// Entries shorter than this are read into memory (most thumbnails).
+const SMALL: usize = 64 * 1024;
+
+/// A thumbnail's bytes as they are answered.
+pub enum Body {
+    Bytes(Vec<u8>),
+    /// A larger cache entry, open, with its length.
+    File(File, u64),
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(_, len) => *len,
+        }
+    }
+
+    /// Its first bytes, up to `buf`'s length; how many.
+    pub fn head(&self, buf: &mut [u8]) -> usize {
+        match self {
+            Body::Bytes(b) => {
+                let n = b.len().min(buf.len());
+                buf[..n].copy_from_slice(&b[..n]);
+                n
+            }
+            Body::File(f, _) => read_at_most(f, buf).unwrap_or(0),
+        }
+    }
+}
+
+/// Reads from the start of `file` until `buf` is full or the file ends.
+fn read_at_most(file: &File, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
 /// A cache key: hex digits, a file name of their own.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Key(String);
@@ -134,22 +180,30 @@ impl Cache {
         self.lock().bytes
     }
 
-    /// The entry `key`, open, with its length; `None` when absent.
-    pub fn get(&self, key: &Key) -> Option<(File, u64)> {
+    /// The entry `key`, `None` when absent: its bytes when small (one read,
+    /// cheaper than a `sendfile` for a few KB), else the file, open, with
+    /// its length.
+    pub fn get(&self, key: &Key) -> Option<Body> {
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(&self.dir, key.as_str(), flags, Mode::empty()) {
-            Ok(fd) => {
-                let file = File::from(fd);
-                let len = file.metadata().ok()?.len();
-                self.lock().touch(key, len);
-                Some((file, len))
-            }
+        let file = match rustix::fs::openat(&self.dir, key.as_str(), flags, Mode::empty()) {
+            Ok(fd) => File::from(fd),
             Err(_) => {
                 // Evicted by another instance, or removed by hand.
                 self.lock().forget(key);
-                None
+                return None;
             }
-        }
+        };
+        let mut bytes = vec![0; SMALL];
+        let n = read_at_most(&file, &mut bytes).ok()?;
+        let body = if n < SMALL {
+            bytes.truncate(n);
+            Body::Bytes(bytes)
+        } else {
+            let len = file.metadata().ok()?.len();
+            Body::File(file, len)
+        };
+        self.lock().touch(key, body.len());
+        Some(body)
     }
 
     /// Keeps `bytes` as `key`, whole or not at all, then makes room. An
@@ -232,11 +286,15 @@ mod tests {
     }
 
     fn read(c: &Cache, k: &Key) -> Option<Vec<u8>> {
-        let (mut f, len) = c.get(k)?;
-        let mut v = Vec::new();
-        io::Read::read_to_end(&mut f, &mut v).unwrap();
-        assert_eq!(v.len() as u64, len);
-        Some(v)
+        match c.get(k)? {
+            Body::Bytes(v) => Some(v),
+            Body::File(mut f, len) => {
+                let mut v = Vec::new();
+                io::Read::read_to_end(&mut f, &mut v).unwrap();
+                assert_eq!(v.len() as u64, len);
+                Some(v)
+            }
+        }
     }
 
     #[test]
@@ -300,6 +358,21 @@ mod tests {
         let c = open_in(&dir, 250);
         assert!(c.bytes() <= 250);
         assert_eq!(c.names().len(), 2);
+    }
+
+    #[test]
+    fn large_entries_are_sent_from_their_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = open_in(&dir, 1 << 20);
+        let (small, large) = (Key::of(&[b"s"]), Key::of(&[b"l"]));
+        c.put(&small, &[1; SMALL - 1]).unwrap();
+        c.put(&large, &[2; SMALL]).unwrap();
+        assert!(matches!(c.get(&small), Some(Body::Bytes(b)) if b.len() == SMALL - 1));
+        let body = c.get(&large).unwrap();
+        let mut head = [0; 4];
+        assert_eq!((body.head(&mut head), head), (4, [2; 4]));
+        assert!(matches!(body, Body::File(_, len) if len == SMALL as u64));
+        assert_eq!(read(&c, &large).unwrap(), vec![2; SMALL]);
     }
 
     #[test]

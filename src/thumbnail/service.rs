@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub use super::cache::Body;
 use super::cache::{Cache, Key};
 use super::icons::{IconKind, icon};
 use super::render::{self, Format, Limits, MAX_WIDTH, MIN_WIDTH, RenderError, Thumb};
@@ -62,12 +63,6 @@ pub struct Answer {
     pub etag: Option<String>,
     /// What the answer is, for the log.
     pub source: Source,
-}
-
-pub enum Body {
-    Bytes(Vec<u8>),
-    /// A cache entry, open, with its length.
-    File(File, u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,15 +223,15 @@ impl Thumbnails {
     }
 
     fn cached(&self, key: &Key) -> Option<Answer> {
-        let (file, len) = self.cache.as_ref()?.get(key)?;
+        let body = self.cache.as_ref()?.get(key)?;
         let mut magic = [0u8; 8];
-        let format = match std::os::unix::fs::FileExt::read_exact_at(&file, &mut magic, 0) {
-            Ok(()) if magic == *b"\x89PNG\r\n\x1a\n" => Format::Png,
-            Ok(()) if magic.starts_with(&[0xff, 0xd8, 0xff]) => Format::Jpeg,
+        let format = match body.head(&mut magic) {
+            8 if magic == *b"\x89PNG\r\n\x1a\n" => Format::Png,
+            8 if magic.starts_with(&[0xff, 0xd8, 0xff]) => Format::Jpeg,
             // Not one of ours (cut short by a full disk): rendered again.
             _ => return None,
         };
-        Some(Answer { body: Body::File(file, len), format, etag: Some(tag(key)), source: Source::Cached })
+        Some(Answer { body, format, etag: Some(tag(key)), source: Source::Cached })
     }
 
     /// Answers `thumb` under `key`, and keeps it when there is a cache.
