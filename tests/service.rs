@@ -9,13 +9,14 @@ use common::*;
 use serde_json::Value;
 use wfhook::actions::ACTIONS;
 
-const ENDPOINTS: [&str; 11] = [
+const ENDPOINTS: [&str; 12] = [
     "serviceInfo",
     "customAction",
     "metadata",
     "files",
     "search",
     "download",
+    "thumbnail",
     "uploadInit",
     "upload",
     "createFolder",
@@ -24,12 +25,13 @@ const ENDPOINTS: [&str; 11] = [
 ];
 
 /// Every endpoint that needs a key: (method, endpoint with parameters, error style).
-const KEYED: [(&str, &str, &str); 10] = [
+const KEYED: [(&str, &str, &str); 11] = [
     ("GET", "/customAction?name=ping", "failure"),
     ("GET", "/metadata?id=%2F", "error"),
     ("GET", "/files?parentId=%2F", "error"),
     ("GET", "/search?query=a", "error"),
     ("GET", "/download?id=0123456789abcdef", "error"),
+    ("GET", "/thumbnail?id=%2F", "error"),
     ("POST", "/uploadInit?parentId=%2F&filename=x.txt", "error"),
     ("PUT", "/upload?id=0123456789abcdef", "fail"),
     ("POST", "/createFolder?parentId=%2F&name=x", "error"),
@@ -51,7 +53,6 @@ fn service_info_needs_no_key_and_describes_this_build() {
         v["availableEndpoints"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
     assert_eq!(endpoints.len(), ENDPOINTS.len(), "no duplicates: {endpoints:?}");
     assert_eq!(endpoints.iter().copied().collect::<BTreeSet<_>>(), ENDPOINTS.into_iter().collect::<BTreeSet<_>>());
-    assert!(!endpoints.contains(&"thumbnail"), "thumbnail is not served yet");
 
     // Every compiled-in action, in the registry's order, as Workfront shows it.
     let actions = v["customActions"].as_array().unwrap();
@@ -130,7 +131,6 @@ fn unknown_paths_are_404_with_a_json_error() {
     for path in [
         "/",
         "/nope",
-        "/thumbnail?id=%2F&size=200",
         "/serviceInfo/extra",
         "/serviceinfo",
         "/../serviceInfo",
@@ -153,6 +153,7 @@ fn wrong_methods_are_405_with_an_allow_header() {
         ("PUT", "/files", "GET, HEAD", "error"),
         ("POST", "/search?query=a", "GET, HEAD", "error"),
         ("POST", "/download?id=0123456789abcdef", "GET, HEAD", "error"),
+        ("PUT", "/thumbnail?id=0123456789abcdef", "GET, HEAD", "error"),
         ("GET", "/uploadInit", "POST", "error"),
         ("GET", "/upload?id=0123456789abcdef", "PUT", "fail"),
         ("POST", "/upload?id=0123456789abcdef", "PUT", "fail"),

@@ -41,7 +41,7 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn len(&self) -> u64 {
+    pub fn size(&self) -> u64 {
         match self {
             Body::Bytes(b) => b.len() as u64,
             Body::File(_, len) => *len,
@@ -202,7 +202,7 @@ impl Cache {
             let len = file.metadata().ok()?.len();
             Body::File(file, len)
         };
-        self.lock().touch(key, body.len());
+        self.lock().touch(key, body.size());
         Some(body)
     }
 
