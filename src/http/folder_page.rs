@@ -272,9 +272,9 @@ fn render(l: &Listing, links: &Links, until: u64) -> String {
         let (stamp, shown) = timestamp(item.modified);
         let _ = write!(out, "<td class=modified><time datetime=\"{stamp}\">{shown}</time></td>");
         if item.kind == Kind::File {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<td class=actions><a class=button href=\"{}\" download>Download<span class=vh> {}</span></a></td></tr>\n",
+                "<td class=actions><a class=button href=\"{}\" download>Download<span class=vh> {}</span></a></td></tr>",
                 html_escape(&links.make_until("download", &item.id, until)),
                 html_escape(&item.title)
             );
@@ -402,7 +402,7 @@ fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
