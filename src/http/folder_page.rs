@@ -198,7 +198,6 @@ struct Listing<'a> {
 fn render(l: &Listing, links: &Links, until: u64) -> String {
     let name = |item: &Item| if item.id == ROOT_ID { l.publisher.to_string() } else { item.title.clone() };
     let here = links.make_until("view", &l.folder.id, until);
-    let thumbnail = |id: &str| format!("{}&size={THUMBNAIL_SIZE}", links.make_until("thumbnail", id, until));
     let title = name(l.folder);
     let mut out = String::with_capacity(4096 + l.items.len() * 1200);
     let _ = write!(
@@ -208,7 +207,7 @@ fn render(l: &Listing, links: &Links, until: u64) -> String {
          <meta name=color-scheme content=\"light dark\">\n\
          <meta name=referrer content=no-referrer>\n<title>{}</title>\n<link rel=icon href=\"{}\">\n<style>{CSS}</style>\n</head>\n<body>\n",
         html_escape(&page_title(&title, l.publisher)),
-        html_escape(&thumbnail(&l.folder.id)),
+        html_escape(&thumbnail(links, &l.folder.id, until)),
     );
 
     // The breadcrumb: every folder from the root down, then this one.
@@ -229,58 +228,9 @@ fn render(l: &Listing, links: &Links, until: u64) -> String {
     );
 
     let _ = write!(out, "<main>\n<h1>{}</h1>\n<table>\n<caption>{}</caption>\n", html_escape(&title), caption(l));
-    out.push_str("<thead>\n<tr><th scope=col class=icon><span class=vh>Type</span></th>");
-    for (by, label, class) in [
-        (Column::Name, "Name", "name"),
-        (Column::Size, "Size", "size"),
-        (Column::Modified, "Modified (UTC)", "modified"),
-    ] {
-        let sorted = l.view.sort.by == by;
-        let descending = if sorted { !l.view.sort.descending } else { first_descending(by) };
-        // `sort` and `order` always, so that a click on Name in name order turns it round.
-        let href = format!("{here}&sort={}&order={}", by.as_str(), if descending { "desc" } else { "asc" });
-        let (aria, arrow) = match (sorted, l.view.sort.descending) {
-            (false, _) => (String::new(), ""),
-            (true, false) => (" aria-sort=ascending".to_string(), " ▲"),
-            (true, true) => (" aria-sort=descending".to_string(), " ▼"),
-        };
-        let _ = write!(
-            out,
-            "<th scope=col class={class}{aria}><a href=\"{}\">{label}<span aria-hidden=true>{arrow}</span></a></th>",
-            html_escape(&href)
-        );
-    }
-    out.push_str("<th scope=col class=actions><span class=vh>Download</span></th></tr>\n</thead>\n<tbody>\n");
-
+    table_head(&mut out, l.view.sort, &here);
     for item in l.items {
-        let open = links.make_until("view", &item.id, until);
-        let _ = write!(
-            out,
-            "<tr><td class=icon><img src=\"{}\" alt=\"{}\" width=32 height=32 loading=lazy></td>\
-             <th scope=row><a href=\"{}\">{}</a></th>",
-            html_escape(&thumbnail(&item.id)),
-            html_escape(&kind_label(item)),
-            html_escape(&open),
-            html_escape(&item.title)
-        );
-        match item.size {
-            Some(bytes) if item.kind == Kind::File => {
-                let _ = write!(out, "<td class=size><data value={bytes}>{}</data></td>", human_size(bytes));
-            }
-            _ => out.push_str("<td class=size></td>"),
-        }
-        let (stamp, shown) = timestamp(item.modified);
-        let _ = write!(out, "<td class=modified><time datetime=\"{stamp}\">{shown}</time></td>");
-        if item.kind == Kind::File {
-            let _ = writeln!(
-                out,
-                "<td class=actions><a class=button href=\"{}\" download>Download<span class=vh> {}</span></a></td></tr>",
-                html_escape(&links.make_until("download", &item.id, until)),
-                html_escape(&item.title)
-            );
-        } else {
-            out.push_str("<td class=actions></td></tr>\n");
-        }
+        row(&mut out, item, links, until);
     }
     out.push_str("</tbody>\n</table>\n");
     pages_nav(&mut out, l, &here);
@@ -292,6 +242,66 @@ fn render(l: &Listing, links: &Links, until: u64) -> String {
         "<footer>\n<p>The links on this page work until <time datetime=\"{stamp}\">{shown}</time> UTC.</p>\n</footer>\n</body>\n</html>\n"
     );
     out
+}
+
+/// A signed link to the thumbnail of `id`, its size outside the signature.
+fn thumbnail(links: &Links, id: &str, until: u64) -> String {
+    format!("{}&size={THUMBNAIL_SIZE}", links.make_until("thumbnail", id, until))
+}
+
+/// The header row: a sort link per column; the sorted one says so.
+fn table_head(out: &mut String, sort: Sort, here: &str) {
+    out.push_str("<thead>\n<tr><th scope=col class=icon><span class=vh>Type</span></th>");
+    for (by, label) in [(Column::Name, "Name"), (Column::Size, "Size"), (Column::Modified, "Modified (UTC)")] {
+        let sorted = sort.by == by;
+        let descending = if sorted { !sort.descending } else { first_descending(by) };
+        // `sort` and `order` always, so that a click on Name in name order turns it round.
+        let href = format!("{here}&sort={}&order={}", by.as_str(), if descending { "desc" } else { "asc" });
+        let (aria, arrow) = match (sorted, sort.descending) {
+            (false, _) => ("", ""),
+            (true, false) => (" aria-sort=ascending", " ▲"),
+            (true, true) => (" aria-sort=descending", " ▼"),
+        };
+        let _ = write!(
+            out,
+            "<th scope=col class={}{aria}><a href=\"{}\">{label}<span aria-hidden=true>{arrow}</span></a></th>",
+            by.as_str(),
+            html_escape(&href)
+        );
+    }
+    out.push_str("<th scope=col class=actions><span class=vh>Download</span></th></tr>\n</thead>\n<tbody>\n");
+}
+
+/// One item's row: its thumbnail, its name (which opens it), its size and
+/// date, and a download button for a file.
+fn row(out: &mut String, item: &Item, links: &Links, until: u64) {
+    let _ = write!(
+        out,
+        "<tr><td class=icon><img src=\"{}\" alt=\"{}\" width=32 height=32 loading=lazy></td>\
+         <th scope=row><a href=\"{}\">{}</a></th>",
+        html_escape(&thumbnail(links, &item.id, until)),
+        html_escape(&kind_label(item)),
+        html_escape(&links.make_until("view", &item.id, until)),
+        html_escape(&item.title)
+    );
+    match item.size {
+        Some(bytes) if item.kind == Kind::File => {
+            let _ = write!(out, "<td class=size><data value={bytes}>{}</data></td>", human_size(bytes));
+        }
+        _ => out.push_str("<td class=size></td>"),
+    }
+    let (stamp, shown) = timestamp(item.modified);
+    let _ = write!(out, "<td class=modified><time datetime=\"{stamp}\">{shown}</time></td>");
+    if item.kind == Kind::File {
+        let _ = writeln!(
+            out,
+            "<td class=actions><a class=button href=\"{}\" download>Download<span class=vh> {}</span></a></td></tr>",
+            html_escape(&links.make_until("download", &item.id, until)),
+            html_escape(&item.title)
+        );
+    } else {
+        out.push_str("<td class=actions></td></tr>\n");
+    }
 }
 
 /// `Folder — Publisher`, or the publisher alone for the root.
