@@ -35,6 +35,7 @@ use wfhook::metrics::Metrics;
 use wfhook::store::fs::FsStore;
 use wfhook::store::state::StateLog;
 use wfhook::store::{DocumentRef, Store};
+use wfhook::thumbnail::{Settings, Thumbnails};
 
 const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a6978"; // 48 hex digits, as generated
 const USER: &str = "bench@example.com";
@@ -138,6 +139,7 @@ fn event() -> Event {
 fn app(root: &Path) -> (Server, Arc<App>) {
     let store = FsStore::open(root).unwrap();
     let journal = Journal::open(store.state_dir(), Limits::default()).unwrap();
+    let thumbnails = Thumbnails::start(store.state_dir(), Settings::new(1 << 20)).unwrap();
     let cfg = common::serve_config(&["--listen", "127.0.0.1:0"]);
     let parts = Parts {
         store: Arc::new(store),
@@ -146,6 +148,7 @@ fn app(root: &Path) -> (Server, Arc<App>) {
         journal,
         bus: Bus::new(),
         workfront: wfhook::workfront::Resolver::disabled(),
+        thumbnails,
     };
     let server = Server::bind(cfg, parts).unwrap();
     let app = Arc::clone(server.app());

@@ -188,6 +188,17 @@ pub static SERVE_FLAGS: &[Flag] = &[
         "Every folder of the root but the state folder is watched; the kernel's watch limit \
         (`fs.inotify.max_user_watches`) bounds how many.",
     ),
+    flag(
+        "thumbnail-cache-bytes",
+        "N",
+        Value("268435456"),
+        "The most bytes of thumbnails kept in the state folder's `thumbnails/`, the least recently used removed \
+         first; 0 keeps none.",
+    )
+    .details(
+        "A thumbnail is kept per item, width and version of the file's bytes, so an upload or a change made \
+         beside wfhook is seen at once. The default is 256 MiB: some 20 000 thumbnails 200 pixels wide.",
+    ),
     flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
     flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
         .details("From 1 to 1024; as many threads again run custom actions."),
@@ -397,6 +408,7 @@ pub struct ServeArgs {
     /// `None` without `--workfront-url`.
     pub workfront: Option<workfront::Settings>,
     pub index: IndexArgs,
+    pub thumbnail_cache_bytes: u64,
 }
 
 /// The index as the command line sets it.
@@ -578,6 +590,7 @@ fn serve_args(
         admin_allow_remote: switch("admin-allow-remote", get("admin-allow-remote"))?,
         workfront,
         index: index_args(get)?,
+        thumbnail_cache_bytes: number("thumbnail-cache-bytes", get("thumbnail-cache-bytes"))?,
     })
 }
 

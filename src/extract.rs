@@ -24,13 +24,11 @@
 
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use quick_xml::events::Event;
+
+use crate::external::{self, ExternalError, Program};
 
 /// Bounds for one file.
 #[derive(Debug, Clone)]
@@ -118,6 +116,16 @@ impl From<io::Error> for ExtractError {
     }
 }
 
+impl From<ExternalError> for ExtractError {
+    /// Lets `?` carry a helper's failure to start or to finish in time.
+    fn from(e: ExternalError) -> Self {
+        match e {
+            ExternalError::Io(e) => ExtractError::Io(e),
+            ExternalError::Timeout => ExtractError::Timeout,
+        }
+    }
+}
+
 /// The kind of a document by its file name's extension (case-insensitive);
 /// `None`: not text-like. By name because the caller indexes what users
 /// named, and sniffing content would let a file choose its own parser.
@@ -189,30 +197,13 @@ pub fn extract(mut file: File, name: &str, limits: &Limits) -> Result<Option<Str
 /// Whether `pdftotext` (poppler-utils) runs; looked up once, since it is
 /// asked for every PDF and the answer does not change while we run.
 pub fn pdftotext_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| runs(Command::new("pdftotext").arg("-v")))
+    external::available(Program::Pdftotext)
 }
 
 /// The address space `pdftotext` may have under `prlimit`: poppler needs a
 /// few tens of MiB for ordinary files, and a hostile one must not take the
 /// machine's memory.
 const PDF_ADDRESS_SPACE: u64 = 512 * 1024 * 1024;
-
-/// Whether `pdftotext` can run under util-linux `prlimit` with our memory
-/// bound; looked up once, like `pdftotext`. Without `unsafe` there is no
-/// `pre_exec` to call `setrlimit` in the child, so this is how it gets one.
-fn prlimit_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        runs(Command::new("prlimit").arg(format!("--as={PDF_ADDRESS_SPACE}")).args(["--cpu=5", "pdftotext", "-v"]))
-    })
-}
-
-/// Whether a probe command starts and exits 0, quietly; what the two
-/// look-ups above need to know.
-fn runs(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
-}
 
 /// Plain text kinds: the first `max_text_bytes` bytes as UTF-8 (lossy),
 /// because reading further would be wasted on an index that keeps no more.
@@ -891,12 +882,6 @@ fn xml_part<R: io::BufRead>(
     Ok(())
 }
 
-/// The most CPU seconds `pdftotext` may use under `prlimit`: the wall-time
-/// bound, rounded up, plus one; the wall-time kill normally comes first.
-fn cpu_seconds(timeout: Duration) -> u64 {
-    timeout.as_secs().saturating_add(u64::from(timeout.subsec_nanos() > 0)).saturating_add(1)
-}
-
 /// pdf: `pdftotext` on the already-open file as its stdin (a path could be
 /// swapped between our check and its open), at most 200 pages, its output
 /// read up to the text bound, killed at the deadline.
@@ -908,17 +893,8 @@ fn pdf(mut file: File, limits: &Limits, deadline: Instant) -> Result<String, Ext
         return Err(ExtractError::Damaged("not a PDF".into()));
     }
     file.seek(SeekFrom::Start(0))?;
-    let mut cmd = if prlimit_available() {
-        let mut cmd = Command::new("prlimit");
-        cmd.arg(format!("--as={PDF_ADDRESS_SPACE}"))
-            .arg(format!("--cpu={}", cpu_seconds(limits.timeout)))
-            .arg("pdftotext");
-        cmd
-    } else {
-        Command::new("pdftotext")
-    };
-    cmd.args(["-q", "-enc", "UTF-8", "-l", "200", "-", "-"]).stdin(Stdio::from(file));
-    match run_bounded(cmd, limits.max_text_bytes, deadline)? {
+    let args = ["-q", "-enc", "UTF-8", "-l", "200", "-", "-"];
+    match external::run(Program::Pdftotext, &args, file, PDF_ADDRESS_SPACE, limits.max_text_bytes, deadline)? {
         (_, Some(status)) if !status.success() => {
             Err(ExtractError::Damaged(format!("pdftotext could not read it ({status})")))
         }
@@ -928,87 +904,6 @@ fn pdf(mut file: File, limits: &Limits, deadline: Instant) -> Result<String, Ext
             Ok(sink.finish())
         }
     }
-}
-
-/// Runs `cmd` with its stdout read by a thread up to `cap` bytes; returns
-/// that output and the exit status, or `None` for the status when the output
-/// reached `cap` and the child was killed (nothing more was wanted). Kills
-/// the child at the deadline (`Timeout`), and always reaps it.
-fn run_bounded(
-    mut cmd: Command,
-    cap: usize,
-    deadline: Instant,
-) -> Result<(Vec<u8>, Option<std::process::ExitStatus>), ExtractError> {
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
-    let Some(stdout) = child.stdout.take() else {
-        stop(&mut child);
-        return Err(io::Error::other("no stdout pipe").into());
-    };
-    let (tx, rx) = mpsc::sync_channel(1);
-    let spawned = thread::Builder::new().name("extract-pdf".into()).spawn(move || {
-        let mut out = Vec::new();
-        let r = stdout.take(cap as u64).read_to_end(&mut out).map(|_| out);
-        let _ = tx.send(r);
-    });
-    let reader = match spawned {
-        Ok(reader) => reader,
-        Err(e) => {
-            stop(&mut child);
-            return Err(e.into());
-        }
-    };
-    // The reader ends at end of output (the child closed it, usually by
-    // exiting) or at the cap; waiting on it is waiting on the child. After a
-    // kill its pipe closes (pdftotext and prlimit start no other process),
-    // so joining it takes no time.
-    let result = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()));
-    let out = match result {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => {
-            stop(&mut child);
-            let _ = reader.join();
-            return Err(e.into());
-        }
-        Err(mpsc::RecvTimeoutError::Timeout) => {
-            stop(&mut child);
-            let _ = reader.join();
-            return Err(ExtractError::Timeout);
-        }
-        Err(mpsc::RecvTimeoutError::Disconnected) => {
-            stop(&mut child);
-            let _ = reader.join();
-            return Err(io::Error::other("the output reader ended without a word").into());
-        }
-    };
-    let _ = reader.join();
-    if out.len() >= cap {
-        stop(&mut child);
-        return Ok((out, None));
-    }
-    // Output ended: the child is exiting; give it until the deadline.
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Ok((out, Some(status))),
-            Ok(None) => {}
-            Err(e) => {
-                stop(&mut child);
-                return Err(e.into());
-            }
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            stop(&mut child);
-            return Err(ExtractError::Timeout);
-        }
-        thread::sleep(left.min(Duration::from_millis(5)));
-    }
-}
-
-/// Kills the child (it may have exited already) and reaps it, so that no
-/// zombie is left behind whatever went wrong.
-fn stop(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[cfg(test)]
@@ -1417,16 +1312,6 @@ mod tests {
         // pdftotext cannot start, load poppler and answer within a millisecond.
         let hurried = Limits { timeout: Duration::from_millis(1), ..Limits::default() };
         let r = text_of(&hello_pdf(), "a.pdf", &hurried);
-        assert!(matches!(r, Err(ExtractError::Timeout)), "{r:?}");
-    }
-
-    /// A child that never ends its output is killed at the deadline, however long it would run.
-    #[test]
-    fn a_stuck_child_is_killed_and_reaped_at_the_deadline() {
-        // `sleep` stands for a pdftotext that hangs: its output never ends.
-        let mut cmd = Command::new("sleep");
-        cmd.arg("600").stdin(Stdio::null());
-        let r = run_bounded(cmd, 1000, Instant::now() + Duration::from_millis(200));
         assert!(matches!(r, Err(ExtractError::Timeout)), "{r:?}");
     }
 

@@ -19,6 +19,7 @@ use crate::http::{ACCESS_LOG, App, Parts, Server};
 use crate::journal::Journal;
 use crate::state_dir::{StateDir, StateFile};
 use crate::store::fs::FsStore;
+use crate::thumbnail::{self, Thumbnails};
 use crate::workfront::{self, Resolver};
 
 #[derive(Debug)]
@@ -152,7 +153,8 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let journal = Journal::open(&state_dir, args.journal).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let workfront = workfront_resolver(args.workfront.as_ref(), args.config.workers)?;
-    let parts = Parts { store, keys, link_secret, journal, bus: Bus::new(), workfront };
+    let thumbnails = start_thumbnails(&state_dir, args.thumbnail_cache_bytes).map_err(root_err)?;
+    let parts = Parts { store, keys, link_secret, journal, bus: Bus::new(), workfront, thumbnails };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -247,6 +249,14 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
             keys.len()
         ),
     }
+}
+
+/// The thumbnail service, its cache in the state folder; says which
+/// optional helpers previews will use.
+fn start_thumbnails(state_dir: &StateDir, cache_bytes: u64) -> io::Result<Thumbnails> {
+    let thumbnails = Thumbnails::start(state_dir, thumbnail::Settings::new(cache_bytes))?;
+    log::info!("thumbnails: {}; cache of {} bytes", thumbnail::render::helpers(), cache_bytes);
+    Ok(thumbnails)
 }
 
 /// Starts the index of the root, unless it is off; a failure to start it

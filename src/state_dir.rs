@@ -36,6 +36,8 @@ pub const ARCHIVE: &str = "archive";
 pub const SNAPSHOTS: &str = "snapshots";
 /// The sub-folder of writes in progress.
 pub const TMP: &str = "tmp";
+/// The sub-folder of cached thumbnails.
+pub const THUMBNAILS: &str = "thumbnails";
 
 /// One file or folder of the state folder, as the documentation lists it.
 pub struct Entry {
@@ -83,6 +85,13 @@ pub static LAYOUT: &[Entry] = &[
     Entry { name: ADMIN_TOKEN, below: "", what: "The token for /events and wfhook top." },
     Entry { name: ARCHIVE, below: "/ID/", what: "Documents moved aside by the archive action." },
     Entry { name: SNAPSHOTS, below: "/ID/VERSION", what: "Copies kept by the snapshot action." },
+    Entry {
+        name: THUMBNAILS,
+        below: "/KEY",
+        what: "Thumbnails already made, one file per item, width and version of its bytes, at most \
+               `--thumbnail-cache-bytes` of them, the least recently used removed first. Deleting them costs \
+               rendering them again.",
+    },
     Entry {
         name: TMP,
         below: "/PID-ID/",
@@ -335,6 +344,11 @@ impl StateDir {
         self.path.join(ARCHIVE).join(id)
     }
 
+    /// The cached thumbnails.
+    pub fn thumbnails(&self) -> PathBuf {
+        self.path.join(THUMBNAILS)
+    }
+
     /// The folder of item `id`'s snapshots.
     pub fn snapshots_of(&self, id: &str) -> PathBuf {
         self.path.join(SNAPSHOTS).join(id)
@@ -545,6 +559,7 @@ mod tests {
             dir.tmp(),
             dir.archive_shelf("i").parent().unwrap().to_path_buf(),
             dir.snapshots_of("i").parent().unwrap().to_path_buf(),
+            dir.thumbnails(),
         ];
         assert_eq!(paths.len(), LAYOUT.len());
         // A file of many numbered copies is documented once, as `NAME.N`.

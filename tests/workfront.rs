@@ -116,6 +116,22 @@ fn the_acceptance_list_with_every_action_on_uploaded_and_browsed_documents() {
     // Search.
     assert!(find(&s.search("brief"), "brief.txt").is_some());
 
+    // View thumbnails: a picture sent by Workfront previewed at the width
+    // asked (JPEG), the browsed text file as its icon (PNG).
+    assert!(info["availableEndpoints"].as_array().unwrap().iter().any(|e| e == "thumbnail"), "{info}");
+    let photo = image::RgbImage::from_fn(800, 600, |x, y| image::Rgb([(x / 4) as u8, (y / 3) as u8, 128]));
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    photo.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let (photo_doc, photo_ver) = (wf_id(3), wf_id(4));
+    let photo_id =
+        s.put_file(folder["id"].as_str().unwrap(), "photo.jpg", jpeg.get_ref(), Some((&photo_doc, &photo_ver)));
+    for (id, mime, width) in [(&photo_id, "image/jpeg", 200), (&brief_id, "image/png", 120)] {
+        let r = s.get(&format!("/thumbnail?id={}&size={width}", enc(id)));
+        assert_eq!((r.status, r.header("Content-Type")), (200, Some(mime)), "{id}");
+        let picture = image::load_from_memory(&r.body).expect("a picture");
+        assert_eq!(picture.width(), width, "{id}");
+    }
+
     // Send a document: uploadInit + upload, with Workfront's ids.
     let (sent_doc, sent_ver) = (wf_id(1), wf_id(2));
     let sent =

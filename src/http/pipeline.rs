@@ -149,8 +149,12 @@ impl App {
         event.status = match &reply {
             Reply::Json(status, _) => *status,
             Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. } => 206,
-            Reply::Html { .. } | Reply::File { .. } | Reply::JsonBytes(_) | Reply::JsonFile { .. } => 200,
-            Reply::NotModified(_) => 304,
+            Reply::Html { .. }
+            | Reply::File { .. }
+            | Reply::JsonBytes(_)
+            | Reply::JsonFile { .. }
+            | Reply::Image(_) => 200,
+            Reply::NotModified(..) => 304,
             Reply::Unsatisfiable(_) => {
                 // A client resuming a download it already has: said, so
                 // that the failure lists and the journal show why.

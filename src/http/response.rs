@@ -58,10 +58,32 @@ pub enum Reply {
         inline: bool,
         browser: Option<Browser>,
     },
-    /// 304: the client's copy of the file is current.
-    NotModified(Validators),
+    /// 304: the client's copy is current; kept as the 200 would have been.
+    NotModified(Validators, Caching),
+    /// A thumbnail (`/thumbnail`).
+    Image(crate::thumbnail::Answer),
     /// 416: the range asked starts past the end of a file of this size.
     Unsatisfiable(u64),
+}
+
+/// Whether a browser may keep an answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caching {
+    /// Never: documents and API answers (`no-store`).
+    NoStore,
+    /// In its own cache only, asking again each time with the tag (a
+    /// cheap 304): a thumbnail, which changes when its file does, under
+    /// the same URL.
+    Revalidate,
+}
+
+impl Caching {
+    fn header(self) -> &'static str {
+        match self {
+            Caching::NoStore => "no-store",
+            Caching::Revalidate => "private, no-cache",
+        }
+    }
 }
 
 /// What a browser gets to cache and resume a file by.
@@ -152,6 +174,11 @@ pub fn is_active(mime: &str) -> bool {
 /// Turns a reply into a tiny_http response with the common headers. Every
 /// answer passes here, so the headers added below are on all of them.
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
+    let caching = match &reply {
+        Reply::NotModified(_, caching) => *caching,
+        Reply::Image(a) if a.etag.is_some() => Caching::Revalidate,
+        _ => Caching::NoStore,
+    };
     let mut rs = match reply {
         Reply::Json(status, body) => json(status, &body).boxed(),
         Reply::JsonBytes(bytes) => {
@@ -186,7 +213,19 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             }
             rs.boxed()
         }
-        Reply::NotModified(v) => {
+        Reply::Image(a) => {
+            use crate::thumbnail::Body;
+            let mut rs = match a.body {
+                Body::Bytes(bytes) => Response::from_data(bytes).boxed(),
+                Body::File(file, len) => Response::from_file_len(file, len).boxed(),
+            };
+            rs.add_header(safe_header("Content-Type", a.format.mime()));
+            if let Some(etag) = &a.etag {
+                rs.add_header(safe_header("ETag", etag));
+            }
+            rs
+        }
+        Reply::NotModified(v, _) => {
             let mut rs = Response::empty(StatusCode(304)).with_header(safe_header("ETag", &v.etag));
             if let Some(date) = v.last_modified() {
                 rs.add_header(safe_header("Last-Modified", &date));
@@ -202,7 +241,7 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     rs.add_header(safe_header("X-Content-Type-Options", "nosniff"));
     rs.add_header(safe_header("X-Request-Id", request_id));
     rs.add_header(safe_header("Server", "wfhook"));
-    rs.add_header(safe_header("Cache-Control", "no-store"));
+    rs.add_header(safe_header("Cache-Control", caching.header()));
     rs
 }
 

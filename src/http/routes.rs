@@ -12,11 +12,12 @@ use tiny_http::Method;
 
 use super::errors::HttpError;
 use super::request::{Limited, declared_length, header};
-use super::response::{Browser, Reply, Style};
+use super::response::{Browser, Caching, Reply, Style};
 use super::{App, Call};
 use super::{browser, folder_page};
 use crate::actions::{self, ACTIONS, ActionError};
 use crate::store::{DocumentRef, Item, Kind, Page, ROOT_ID, SEARCH_LIMIT, StoreError};
+use crate::thumbnail::{self, Outcome};
 use crate::workfront::LookupError;
 
 /// Who may call an endpoint.
@@ -83,6 +84,8 @@ pub static ROUTES: &[Route] = &[
     route("files", GET, Access::Key, files),
     route("search", GET, Access::Key, search),
     route("download", GET, Access::KeyOrLink, download),
+    // Workfront's document panel shows it; the folder page links it.
+    route("thumbnail", GET, Access::KeyOrLink, thumbnail),
     Route { changes: true, ..form(route("uploadInit", POST, Access::Key, upload_init)) },
     Route { style: Style::Result, body: Body::Upload, changes: true, ..route("upload", PUT, Access::Key, upload) },
     Route { changes: true, ..form(route("createFolder", POST, Access::Key, create_folder)) },
@@ -301,7 +304,7 @@ fn file_reply(app: &App, call: &Call, id: &str, inline: bool) -> Result<Reply, H
     };
     let mime = item.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
     let (len, part) = match browser::plan(&asked, &validators, size) {
-        browser::Plan::NotModified => return Ok(Reply::NotModified(validators)),
+        browser::Plan::NotModified => return Ok(Reply::NotModified(validators, Caching::NoStore)),
         browser::Plan::Unsatisfiable => return Ok(Reply::Unsatisfiable(size)),
         browser::Plan::Whole => (size, None),
         browser::Plan::Part { start, end } => {
@@ -311,6 +314,18 @@ fn file_reply(app: &App, call: &Call, id: &str, inline: bool) -> Result<Reply, H
     };
     let browser = Some(Browser { validators, part });
     Ok(Reply::File { file, len, mime, name: item.title, inline, browser })
+}
+
+fn thumbnail(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
+    let id = call.record_id("id")?;
+    let width = thumbnail::width(call.params.get("size"))
+        .ok_or_else(|| HttpError::BadRequest("invalid size: a width in pixels, such as 200".into()))?;
+    match app.thumbnails.answer(&*app.store, &id, width, header(call.rq, "If-None-Match"))? {
+        Outcome::NotModified(etag) => {
+            Ok(Reply::NotModified(browser::Validators { etag, modified: None }, Caching::Revalidate))
+        }
+        Outcome::Image(answer) => Ok(Reply::Image(answer)),
+    }
 }
 
 fn upload_init(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
@@ -408,7 +423,6 @@ mod tests {
             assert!(std::ptr::eq(find(r.name).unwrap(), r));
             assert_eq!(r.access == Access::Public, r.name == "serviceInfo", "{}", r.name);
         }
-        assert!(find("thumbnail").is_none(), "thumbnail is not listed until it works");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::events::{Bus, Event, rfc3339};
 use crate::journal::Journal;
 use crate::metrics::{ActionCount, Metrics};
 use crate::store::Store;
+use crate::thumbnail::Thumbnails;
 use crate::workfront::Resolver;
 
 /// Live figures for the dashboard and the metrics.
@@ -40,6 +41,7 @@ pub struct App {
     pub links: Links,
     /// Asks Workfront which file a document linked by browsing is.
     pub workfront: Resolver,
+    pub thumbnails: Thumbnails,
     pub journal: Arc<Journal>,
     pub bus: Bus,
     pub runner: Runner,
@@ -64,6 +66,7 @@ pub struct Parts {
     pub journal: Journal,
     pub bus: Bus,
     pub workfront: Resolver,
+    pub thumbnails: Thumbnails,
 }
 
 impl Server {
@@ -90,6 +93,7 @@ impl Server {
             keys: parts.keys,
             links,
             workfront: parts.workfront,
+            thumbnails: parts.thumbnails,
             journal,
             bus: parts.bus,
             runner,
@@ -266,6 +270,7 @@ fn refusal_reason(status: u16, answered: bool) -> &'static str {
 pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
     let store = crate::store::fs::FsStore::open(root).unwrap();
     let journal = Journal::open(store.state_dir(), crate::journal::Limits::default()).unwrap();
+    let thumbnails = Thumbnails::start(store.state_dir(), crate::thumbnail::Settings::new(1 << 20)).unwrap();
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         base_path: String::new(),
@@ -287,6 +292,7 @@ pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
         journal,
         bus: Bus::new(),
         workfront: Resolver::disabled(),
+        thumbnails,
     };
     Arc::clone(Server::bind(cfg, parts).unwrap().app())
 }
