@@ -337,11 +337,12 @@ fn every_link_is_signed_and_expires_no_later_than_the_page() {
     let counts: Vec<(&str, i32)> = endpoints.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(counts, [("download", 1), ("thumbnail", 3), ("view", 7)], "{all:#?}");
     for url in &all {
+        let r = s.fetch_link(url);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
         if url.contains("/thumbnail?") {
+            // An image for a file and for a folder alike.
             assert!(url.ends_with("&size=64"), "{url}");
-        } else {
-            let r = s.fetch_link(url);
-            assert_eq!(r.status, 200, "{url}: {}", r.text());
+            assert!(matches!(r.header("Content-Type"), Some("image/png" | "image/jpeg")), "{url}: {:?}", r.headers);
         }
     }
     let download = all.iter().find(|u| u.contains("/download?")).unwrap();
