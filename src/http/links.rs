@@ -29,8 +29,7 @@ impl Links {
     /// the epoch) or after the configured time, whichever comes first: the
     /// links on a page opened through a link die with it.
     pub fn make_until(&self, endpoint: &str, id: &str, expires: u64) -> String {
-        let longest = (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
-        let expires = expires.min(longest).to_string();
+        let expires = self.expiry_until(expires).to_string();
         let sig = self.signer.sign(&[endpoint, id, &expires]);
         let query = form_urlencoded::Serializer::new(String::new())
             .append_pair("id", id)
@@ -38,6 +37,30 @@ impl Links {
             .append_pair("sig", &sig)
             .finish();
         format!("{}/{endpoint}?{query}", self.prefix)
+    }
+
+    /// When a link made now by [`Links::make_until`] with `expires` expires.
+    pub fn expiry_until(&self, expires: u64) -> u64 {
+        let longest = (SystemTime::now() + self.ttl).duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        expires.min(longest)
+    }
+
+    /// The origin the links point to (`https://docs.example.com:8443`) as a
+    /// Content-Security-Policy source; `None` when it cannot be spelled as
+    /// one (an IPv6 address), where `'self'` has to do.
+    pub fn csp_origin(&self) -> Option<&str> {
+        let (scheme, rest) = self.prefix.split_once("://")?;
+        let authority = &rest[..rest.find('/').unwrap_or(rest.len())];
+        let origin = &self.prefix[..scheme.len() + 3 + authority.len()];
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        let host_ok = !host.is_empty()
+            && host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let scheme_ok = matches!(scheme, "http" | "https");
+        (scheme_ok && host_ok && port_ok).then_some(origin)
     }
 
     /// Accepts a request to `endpoint` whose `sig` and `expires` are right,
@@ -165,6 +188,19 @@ mod tests {
             l.verify("view", &Params::from_query(&format!("id=i&expires={t}&sig={sig}"))).unwrap().to_string(),
             t
         );
+    }
+
+    #[test]
+    fn the_origin_of_the_links_is_a_csp_source_when_it_can_be() {
+        let origin =
+            |prefix: &str| Links::new(prefix.into(), b"s", Duration::from_secs(1)).csp_origin().map(str::to_string);
+        assert_eq!(origin("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(origin("https://docs.example.com/api/v1").as_deref(), Some("https://docs.example.com"));
+        assert_eq!(origin("https://docs-1.example.com:8443/x").as_deref(), Some("https://docs-1.example.com:8443"));
+        // What a policy cannot name, or would read as more than a source.
+        for bad in ["http://[::1]:8080", "", "docs.example.com", "ftp://h", "http://a b", "http://h;x", "http://h:"] {
+            assert_eq!(origin(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

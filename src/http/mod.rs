@@ -10,12 +10,14 @@
 //! - [`request`] and [`response`]: reading parameters and bodies, writing
 //!   answers and their headers;
 //! - [`errors`]: the one error enum and the one match to a status;
-//! - [`auth`]: the API keys; [`links`]: the signed browser links.
+//! - [`auth`]: the API keys; [`links`]: the signed browser links;
+//! - [`folder_page`]: the page a folder's link opens in a browser.
 
 pub mod auth;
 pub mod browser;
 pub mod config;
 pub mod errors;
+pub mod folder_page;
 pub mod ledger;
 pub mod links;
 pub mod pipeline;

@@ -44,7 +44,12 @@ pub enum Reply {
         file: File,
         len: u64,
     },
-    Html(String),
+    /// A page, with the Content-Security-Policy that lets it load what it
+    /// needs and nothing else.
+    Html {
+        body: String,
+        csp: String,
+    },
     File {
         file: File,
         len: u64,
@@ -182,9 +187,9 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
         Reply::JsonFile { file, len } => {
             Response::from_file_len(file, len).with_header(safe_header("Content-Type", "application/json")).boxed()
         }
-        Reply::Html(page) => Response::from_data(page.into_bytes())
+        Reply::Html { body, csp } => Response::from_data(body.into_bytes())
             .with_header(safe_header("Content-Type", "text/html; charset=utf-8"))
-            .with_header(safe_header("Content-Security-Policy", "default-src 'none'"))
+            .with_header(safe_header("Content-Security-Policy", &csp))
             .boxed(),
         Reply::File { file, len, mime, name, inline, browser } => {
             // Declares its size (never chunked), and the connection layer
@@ -306,7 +311,7 @@ mod tests {
         let replies = [
             Reply::Json(200, json!({"webhookVersion": "1.2"})),
             Reply::Json(403, Style::Error.error_body("missing or invalid apiKey")),
-            Reply::Html("<!doctype html>".into()),
+            Reply::Html { body: "<!doctype html>".into(), csp: "default-src 'none'".into() },
             file_reply("image/png", true),
             file_reply("text/html", false),
         ];

@@ -10,11 +10,10 @@ use compact_str::CompactString;
 use serde_json::{Map, Value, json};
 use tiny_http::Method;
 
-use super::browser;
 use super::errors::HttpError;
 use super::request::{Limited, declared_length, header};
-use super::response::{Browser, Caching, Reply, Style, html_escape};
-use super::{App, Call};
+use super::response::{Browser, Caching, Reply, Style};
+use super::{App, Call, browser, folder_page};
 use crate::actions::{self, ACTIONS, ActionError};
 use crate::store::{DocumentRef, Item, Kind, Page, ROOT_ID, SEARCH_LIMIT, StoreError};
 use crate::thumbnail::{self, Outcome};
@@ -285,20 +284,7 @@ fn view(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
     if item.kind == Kind::File {
         return file_reply(app, call, &id, true);
     }
-    // A folder opened in a browser: a plain page of signed links, which
-    // expire with the page's own link: an old link never mints younger ones.
-    let until = call.link_expires.unwrap_or(u64::MAX);
-    let mut page = format!(
-        "<!doctype html><meta charset=utf-8><title>{0}</title><h1>{0}</h1><ul>",
-        html_escape(&title(app, &item))
-    );
-    for child in app.store.list(&id)? {
-        let link = app.links.make_until("view", &child.id, until);
-        let slash = if child.kind == Kind::Folder { "/" } else { "" };
-        page.push_str(&format!("<li><a href=\"{}\">{}{slash}</a>", html_escape(&link), html_escape(&child.title)));
-    }
-    page.push_str("</ul>");
-    Ok(Reply::Html(page))
+    folder_page::reply(app, call, &item)
 }
 
 /// A file for a browser: validators, 304 for a current copy, one range

@@ -33,7 +33,10 @@ use rustix::io::Errno;
 use super::beneath::{self, Beneath, DIR};
 use super::paths;
 use super::state::{Check, Record, State, StateLog, WriterLock};
-use super::{ChecksumOutcome, DocumentRef, Item, Kind, Page, ROOT_ID, Result, Store, StoreError, UploadReceipt};
+use super::{
+    ChecksumOutcome, Column, DocumentRef, Item, Kind, Page, ROOT_ID, Result, Sort, SortKey, Store, StoreError,
+    UploadReceipt,
+};
 use crate::crypto::Sha256Hasher;
 use crate::state_dir::{self, StateDir};
 
@@ -493,6 +496,46 @@ impl FsStore {
         }))
     }
 
+    /// The folder `id` (its path, an open handle, and what it looked like
+    /// before it was read: a change while it is read shows at the next
+    /// look); `Invalid` for a file.
+    fn open_folder(&self, id: &str) -> Result<(String, OwnedFd, Stat)> {
+        let found = self.with_item(id, |rel| {
+            let st = self.stat(rel)?;
+            if !is_dir(&st) {
+                return Ok(None);
+            }
+            let dir = self.beneath.open_dir(rel)?;
+            let st = rustix::fs::fstat(&dir)?;
+            Ok(Some((rel.to_string(), dir, st)))
+        })?;
+        found.ok_or(StoreError::Invalid("not a folder"))
+    }
+
+    /// Rows of a folder's listing from the index with sizes and dates as
+    /// they are now, from the folder's handle (a file written in place
+    /// changes no folder's date); a row whose item is gone (or is a link
+    /// now) is left out. With `exact`, `None` as soon as a row's size or
+    /// date differs from the index's: an order by those would be stale.
+    fn fresh_rows(&self, dir: &OwnedFd, rows: Vec<crate::index::Entry>, exact: bool) -> Option<Vec<(String, Facts)>> {
+        let mut fresh = Vec::with_capacity(rows.len());
+        for e in rows {
+            let Ok(name) = beneath::to_disk(paths::file_name(&e.path)) else { continue };
+            let Ok(st) = rustix::fs::statat(dir, &name, AtFlags::SYMLINK_NOFOLLOW) else { continue };
+            if FileType::from_raw_mode(st.st_mode) == FileType::Symlink || self.beneath.is_state(&st) {
+                continue;
+            }
+            if exact {
+                let now = indexing::entry_of(&e.path, &st);
+                if (now.is_dir, now.size, now.mtime_ns) != (e.is_dir, e.size, e.mtime_ns) {
+                    return None;
+                }
+            }
+            fresh.push((e.path, Facts::of(&st)));
+        }
+        Some(fresh)
+    }
+
     /// Name matches first, then the files whose text holds the words, each
     /// checked on disk (the index may lag behind a change made by hand for
     /// a moment), then the window.
@@ -705,6 +748,21 @@ impl FsStore {
     }
 }
 
+/// What a sorted listing orders an item found on disk by: the index's
+/// figures (a folder's size is 0), and its path last, as the index's
+/// positions have it.
+fn sort_key(rel: &str, st: &Stat) -> SortKey {
+    let e = indexing::entry_of(rel, st);
+    SortKey {
+        folder: e.is_dir,
+        size: e.size,
+        mtime_ns: e.mtime_ns,
+        lower: e.title.to_lowercase(),
+        title: e.title,
+        unique: e.path,
+    }
+}
+
 /// The check that `path` holds the very item `st` describes.
 fn held_at(path: String, st: &Stat) -> Check {
     Check::Holds { path, dev: st.st_dev, ino: st.st_ino }
@@ -792,34 +850,12 @@ impl Store for FsStore {
     }
 
     fn list_each(&self, parent_id: &str, page: Page, each: &mut dyn FnMut(&Item) -> io::Result<()>) -> Result<()> {
-        let found = self.with_item(parent_id, |rel| {
-            let st = self.stat(rel)?;
-            if !is_dir(&st) {
-                return Ok(None);
-            }
-            let dir = self.beneath.open_dir(rel)?;
-            // What the folder looks like before it is read: a change while
-            // it is read shows at the next look.
-            let st = rustix::fs::fstat(&dir)?;
-            Ok(Some((rel.to_string(), dir, st)))
-        })?;
-        let Some((rel, dir, st)) = found else { return Err(StoreError::Invalid("not a folder")) };
+        let (rel, dir, st) = self.open_folder(parent_id)?;
         let mark = indexing::mark_of(&st);
         if let Some(ix) = self.index() {
             let mut emitted = false;
             let mut emit = |rows: Vec<crate::index::Entry>| -> Result<()> {
-                // Sizes and dates as they are now (a file written in place
-                // changes no folder's date), from the folder's handle; a
-                // row whose item is gone (or is a link now) is left out.
-                let fresh = rows
-                    .into_iter()
-                    .filter_map(|e| {
-                        let name = beneath::to_disk(paths::file_name(&e.path)).ok()?;
-                        let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                        let link = FileType::from_raw_mode(st.st_mode) == FileType::Symlink;
-                        (!link && !self.beneath.is_state(&st)).then(|| (e.path, Facts::of(&st)))
-                    })
-                    .collect();
+                let fresh = self.fresh_rows(&dir, rows, false).unwrap_or_default();
                 for item in self.items(fresh)? {
                     emitted = true;
                     each(&item)?;
@@ -843,6 +879,54 @@ impl Store for FsStore {
             each(&item)?;
         }
         Ok(())
+    }
+
+    fn list_sorted(&self, parent_id: &str, sort: Sort, page: Page) -> Result<(Vec<Item>, usize)> {
+        let (rel, dir, st) = self.open_folder(parent_id)?;
+        let mark = indexing::mark_of(&st);
+        if let Some(ix) = self.index() {
+            match ix.sorted_children(&rel, mark, sort, (page.offset, page.max)) {
+                Ok(Some((rows, total))) => {
+                    if let Some(fresh) = self.fresh_rows(&dir, rows, sort.by != Column::Name) {
+                        return Ok((self.items(fresh)?, total));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => log::warn!("a sorted listing reads the disk: {e}"),
+            }
+        }
+        let kids = self.children(&rel, &dir)?;
+        if self.index().is_some() {
+            // Written back, so that the next page comes from the index.
+            self.index_folder(&rel, mark, &kids);
+        }
+        let total = kids.len();
+        let sorted = sort.apply(kids, |(rel, st)| sort_key(rel, st));
+        Ok((self.items(facts(page.of(sorted)))?, total))
+    }
+
+    fn ancestors(&self, id: &str) -> Result<Vec<Item>> {
+        let found = self.with_item(id, |rel| {
+            if rel.is_empty() {
+                return Ok(None);
+            }
+            let mut found = Vec::new();
+            // Archived items live in the state folder, which is never shown:
+            // the root alone leads back.
+            if paths::is_within(rel, state_dir::NAME) {
+                return Ok(Some(found));
+            }
+            let mut at = String::new();
+            let parts = paths::components(paths::parent(rel)).map_err(|_| io::Error::other("a path that cannot be"))?;
+            for part in parts {
+                at = paths::join(&at, part);
+                found.push((at.clone(), Facts::of(&self.stat(&at)?)));
+            }
+            Ok(Some(found))
+        })?;
+        let Some(found) = found else { return Ok(Vec::new()) };
+        // A folder never listed yet (reached through a search) gets its id here.
+        Ok(std::iter::once(self.metadata(ROOT_ID)?).chain(self.items(found)?).collect())
     }
 
     fn search_page(&self, query: &str, parent_id: Option<&str>, page: Page) -> Result<Vec<Item>> {
@@ -1564,6 +1648,55 @@ mod tests {
         }
         let pipe = s.list("/").unwrap().into_iter().find(|i| i.title == "pipe").unwrap();
         assert!(matches!(s.open(&pipe.id), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn sorted_listings_from_disk_put_folders_first_and_count_everything() {
+        let (_d, s) = store();
+        let top = s.create_folder(ROOT_ID, "top").unwrap();
+        let dir = s.root().join("top");
+        for (name, bytes) in [("b.txt", 3), ("A.txt", 9), ("c.txt", 1), ("d.txt", 9)] {
+            fs::write(dir.join(name), vec![b'x'; bytes]).unwrap();
+        }
+        fs::create_dir(dir.join("zz")).unwrap();
+        let titles = |sort: Sort, page: Page| {
+            let (items, total) = s.list_sorted(&top.id, sort, page).unwrap();
+            assert_eq!(total, 5);
+            items.into_iter().map(|i| i.title).collect::<Vec<_>>()
+        };
+        assert_eq!(titles(Sort::default(), Page::ALL), ["zz", "A.txt", "b.txt", "c.txt", "d.txt"]);
+        assert_eq!(
+            titles(Sort { by: Column::Name, descending: true }, Page::ALL),
+            ["zz", "d.txt", "c.txt", "b.txt", "A.txt"]
+        );
+        let by_size = Sort { by: Column::Size, descending: true };
+        assert_eq!(titles(by_size, Page::ALL), ["zz", "A.txt", "d.txt", "b.txt", "c.txt"]);
+        assert_eq!(titles(by_size, Page { offset: 1, max: Some(2) }), ["A.txt", "d.txt"]);
+        assert!(titles(by_size, Page { offset: 9, max: Some(2) }).is_empty());
+        // The same order as the listing Workfront gets.
+        let listed: Vec<String> = s.list(&top.id).unwrap().into_iter().map(|i| i.title).collect();
+        assert_eq!(titles(Sort::default(), Page::ALL), listed);
+        let file = s.list(&top.id).unwrap().into_iter().find(|i| i.title == "c.txt").unwrap();
+        assert!(matches!(s.list_sorted(&file.id, Sort::default(), Page::ALL), Err(StoreError::Invalid(_))));
+    }
+
+    #[test]
+    fn ancestors_lead_from_the_root_down_and_get_ids_on_the_way() {
+        let (_d, s) = store();
+        fs::create_dir_all(s.root().join("a/b/c")).unwrap();
+        fs::write(s.root().join("a/b/c/deep.txt"), "x").unwrap();
+        assert!(s.ancestors(ROOT_ID).unwrap().is_empty());
+        // Found by a search, never listed: its folders get their ids here.
+        let deep = s.search("deep", None).unwrap().pop().unwrap();
+        let up = s.ancestors(&deep.id).unwrap();
+        let titles: Vec<&str> = up.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["", "a", "b", "c"]);
+        assert_eq!(up[0].id, ROOT_ID);
+        assert!(up.iter().all(|i| i.kind == Kind::Folder));
+        assert_eq!(s.ancestors(&up[1].id).unwrap().len(), 1);
+        // And they are the ids every listing hands out.
+        assert_eq!(s.list(ROOT_ID).unwrap()[0].id, up[1].id);
+        assert_eq!(s.list(&up[2].id).unwrap()[0].id, up[3].id);
     }
 
     #[test]

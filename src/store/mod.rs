@@ -10,9 +10,10 @@ pub mod fs;
 pub mod paths;
 pub mod state;
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::io::{self, Read};
-use std::time::SystemTime;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The id of the root folder, fixed by the Workfront contract.
 pub const ROOT_ID: &str = "/";
@@ -63,6 +64,97 @@ impl Page {
     pub fn of<T>(self, items: Vec<T>) -> Vec<T> {
         let take = self.max.unwrap_or(usize::MAX);
         items.into_iter().skip(self.offset).take(take).collect()
+    }
+}
+
+/// The column a sorted listing orders by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Column {
+    #[default]
+    Name,
+    Size,
+    Modified,
+}
+
+impl Column {
+    pub const ALL: [Column; 3] = [Column::Name, Column::Size, Column::Modified];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Size => "size",
+            Column::Modified => "modified",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+/// The order of a sorted listing: folders always first, then by `by`,
+/// ties by name (ascending, whatever the direction, so that equal sizes
+/// read alphabetically).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sort {
+    pub by: Column,
+    pub descending: bool,
+}
+
+/// What an item is sorted by, made once per item, not once per comparison.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    pub folder: bool,
+    /// Bytes; 0 for a folder.
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// The title in lower case, then as it is, then something unique (two
+    /// names that are not UTF-8 can share a title): [`Store::list`]'s order.
+    pub lower: String,
+    pub title: String,
+    pub unique: String,
+}
+
+impl SortKey {
+    pub fn of_item(item: &Item) -> SortKey {
+        SortKey {
+            folder: item.kind == Kind::Folder,
+            size: item.size.unwrap_or(0),
+            mtime_ns: nanos_since_epoch(item.modified),
+            lower: item.title.to_lowercase(),
+            title: item.title.clone(),
+            unique: item.id.clone(),
+        }
+    }
+}
+
+/// A time as nanoseconds since the epoch (negative before it), as the
+/// index keeps it.
+pub fn nanos_since_epoch(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => i64::try_from(e.duration().as_nanos()).map_or(i64::MIN, |n| -n),
+    }
+}
+
+impl Sort {
+    pub fn compare(self, a: &SortKey, b: &SortKey) -> Ordering {
+        let name = |a: &SortKey, b: &SortKey| {
+            a.lower.cmp(&b.lower).then_with(|| a.title.cmp(&b.title)).then_with(|| a.unique.cmp(&b.unique))
+        };
+        let direct = |o: Ordering| if self.descending { o.reverse() } else { o };
+        b.folder.cmp(&a.folder).then_with(|| match self.by {
+            Column::Name => direct(name(a, b)),
+            Column::Size => direct(a.size.cmp(&b.size)).then_with(|| name(a, b)),
+            Column::Modified => direct(a.mtime_ns.cmp(&b.mtime_ns)).then_with(|| name(a, b)),
+        })
+    }
+
+    /// `items` in this order, each key made once.
+    pub fn apply<T>(self, items: Vec<T>, key: impl Fn(&T) -> SortKey) -> Vec<T> {
+        let mut keyed: Vec<(SortKey, T)> = items.into_iter().map(|t| (key(&t), t)).collect();
+        keyed.sort_by(|(a, _), (b, _)| self.compare(a, b));
+        keyed.into_iter().map(|(_, t)| t).collect()
     }
 }
 
@@ -167,6 +259,16 @@ pub trait Store: Send + Sync {
         }
         Ok(())
     }
+    /// A window of the children of a folder in `sort`'s order, and how
+    /// many children it has in all.
+    fn list_sorted(&self, parent_id: &str, sort: Sort, page: Page) -> Result<(Vec<Item>, usize)> {
+        let all = sort.apply(self.list(parent_id)?, SortKey::of_item);
+        let total = all.len();
+        Ok((page.of(all), total))
+    }
+    /// The folders that hold `id`, from the root down to its parent; none
+    /// for the root itself.
+    fn ancestors(&self, id: &str) -> Result<Vec<Item>>;
     /// Items below `parent_id` (the root when `None`) whose name contains
     /// `query`, case-insensitively, in [`Store::list`]'s order: the first
     /// [`SEARCH_LIMIT`].
