@@ -46,20 +46,8 @@ impl std::io::Write for Sha256Hasher {
 /// SHA-256 of `bytes` in standard base64 with padding: how a
 /// Content-Security-Policy names an inline stylesheet it allows.
 pub fn sha256_base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(44);
-    for chunk in digest.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
 /// `n` random bytes from the OS as hex.

@@ -644,6 +644,10 @@ mod tests {
     use std::io::Write;
     use std::time::Duration;
 
+    /// Every format decoded in process.
+    const FORMATS: [ImageFormat; 6] =
+        [ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::Gif, ImageFormat::WebP, ImageFormat::Bmp, ImageFormat::Tiff];
+
     /// A file holding `bytes`, open at its start.
     fn file_with(bytes: &[u8]) -> File {
         let mut f = tempfile::tempfile().unwrap();
@@ -694,14 +698,7 @@ mod tests {
     #[test]
     fn each_format_decodes_to_the_width_asked_for() {
         let img = DynamicImage::ImageRgb8(halves(400, 300));
-        for format in [
-            ImageFormat::Jpeg,
-            ImageFormat::Png,
-            ImageFormat::Gif,
-            ImageFormat::WebP,
-            ImageFormat::Bmp,
-            ImageFormat::Tiff,
-        ] {
+        for format in FORMATS {
             let thumb = preview_of(&encoded(&img, format), IconKind::Other, 200).unwrap();
             assert_eq!((thumb.width, thumb.height, thumb.format), (200, 150, Format::Jpeg), "{format:?}");
             let px = pixels(&thumb).into_rgb8();
@@ -917,14 +914,7 @@ mod tests {
     #[test]
     fn truncated_and_corrupt_pictures_are_damaged() {
         let img = DynamicImage::ImageRgb8(halves(256, 256));
-        for format in [
-            ImageFormat::Jpeg,
-            ImageFormat::Png,
-            ImageFormat::Gif,
-            ImageFormat::WebP,
-            ImageFormat::Bmp,
-            ImageFormat::Tiff,
-        ] {
+        for format in FORMATS {
             let bytes = encoded(&img, format);
             for cut in [bytes.len() / 2, 40] {
                 let r = preview_of(&bytes[..cut], IconKind::Image, 100);
