@@ -375,6 +375,19 @@ fn browsers_keep_thumbnails_privately_and_revalidate_them() {
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
     assert_eq!(head.header("Content-Length").map(str::to_string), Some(first.body.len().to_string()));
+    // One range of a kept thumbnail, as of a file; past its end, 416.
+    let len = first.body.len();
+    let part = s.call_with("GET", &target, &[("Range", "bytes=0-7")], b"");
+    assert_eq!((part.status, part.body.as_slice()), (206, &first.body[..8]));
+    assert_eq!(part.header("Content-Range").map(str::to_string), Some(format!("bytes 0-7/{len}")));
+    assert_eq!(first.header("Accept-Ranges"), Some("bytes"));
+    let tail = s.call_with("GET", &target, &[("Range", "bytes=-4"), ("If-Range", &etag)], b"");
+    assert_eq!((tail.status, tail.body.as_slice()), (206, &first.body[len - 4..]));
+    let other = s.call_with("GET", &target, &[("Range", "bytes=0-7"), ("If-Range", "\"old\"")], b"");
+    assert_eq!((other.status, other.body.len()), (200, len));
+    let past = s.call_with("GET", &target, &[("Range", &format!("bytes={len}-"))], b"");
+    assert_eq!(past.status, 416);
+    assert_eq!(past.header("Content-Range").map(str::to_string), Some(format!("bytes */{len}")));
     // A new version: the old tag is not current.
     assert_eq!(s.upload(&id, &encode(&DynamicImage::ImageRgb8(halves(60, 20)), ImageFormat::Png)).status, 200);
     assert_eq!(s.call_with("GET", &target, &[("If-None-Match", &etag)], b"").status, 200);

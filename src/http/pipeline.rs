@@ -148,12 +148,13 @@ impl App {
         }
         event.status = match &reply {
             Reply::Json(status, _) => *status,
-            Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. } => 206,
+            Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. }
+            | Reply::Image { part: Some(_), .. } => 206,
             Reply::Html { .. }
             | Reply::File { .. }
             | Reply::JsonBytes(_)
             | Reply::JsonFile { .. }
-            | Reply::Image(_) => 200,
+            | Reply::Image { .. } => 200,
             Reply::NotModified(..) => 304,
             Reply::Unsatisfiable(_) => {
                 // A client resuming a download it already has: said, so

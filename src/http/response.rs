@@ -60,8 +60,11 @@ pub enum Reply {
     },
     /// 304: the client's copy is current; kept as the 200 would have been.
     NotModified(Validators, Caching),
-    /// A thumbnail (`/thumbnail`).
-    Image(crate::thumbnail::Answer),
+    /// A thumbnail (`/thumbnail`), or bytes `start..=end` of its `total`.
+    Image {
+        answer: crate::thumbnail::Answer,
+        part: Option<(u64, u64, u64)>,
+    },
     /// 416: the range asked starts past the end of a file of this size.
     Unsatisfiable(u64),
 }
@@ -176,7 +179,7 @@ pub fn is_active(mime: &str) -> bool {
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let caching = match &reply {
         Reply::NotModified(_, caching) => *caching,
-        Reply::Image(a) if a.etag.is_some() => Caching::Revalidate,
+        Reply::Image { answer, .. } if answer.etag.is_some() => Caching::Revalidate,
         _ => Caching::NoStore,
     };
     let mut rs = match reply {
@@ -213,15 +216,25 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             }
             rs.boxed()
         }
-        Reply::Image(a) => {
+        Reply::Image { answer, part } => {
             use crate::thumbnail::Body;
-            let mut rs = match a.body {
-                Body::Bytes(bytes) => Response::from_data(bytes).boxed(),
-                Body::File(file, len) => Response::from_file_len(file, len).boxed(),
+            let mut rs = match (answer.body, part) {
+                (Body::Bytes(bytes), None) => Response::from_data(bytes).boxed(),
+                (Body::Bytes(bytes), Some((start, end, _))) => {
+                    Response::from_data(bytes[start as usize..=end as usize].to_vec()).boxed()
+                }
+                (Body::File(file, len), None) => Response::from_file_len(file, len).boxed(),
+                // The handler put the file at `start`.
+                (Body::File(file, _), Some((start, end, _))) => Response::from_file_len(file, end - start + 1).boxed(),
             };
-            rs.add_header(safe_header("Content-Type", a.format.mime()));
-            if let Some(etag) = &a.etag {
+            rs.add_header(safe_header("Content-Type", answer.format.mime()));
+            if let Some(etag) = &answer.etag {
+                rs.add_header(safe_header("Accept-Ranges", "bytes"));
                 rs.add_header(safe_header("ETag", etag));
+            }
+            if let Some((start, end, total)) = part {
+                rs = rs.with_status_code(StatusCode(206));
+                rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
             }
             rs
         }

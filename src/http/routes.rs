@@ -295,12 +295,7 @@ fn file_reply(app: &App, call: &Call, id: &str, inline: bool) -> Result<Reply, H
     let meta = file.metadata().map_err(StoreError::Io)?;
     let size = meta.len();
     let validators = browser::Validators::of(&meta);
-    let asked = browser::Asked {
-        if_none_match: header(call.rq, "If-None-Match"),
-        if_modified_since: header(call.rq, "If-Modified-Since"),
-        range: header(call.rq, "Range"),
-        if_range: header(call.rq, "If-Range"),
-    };
+    let asked = asked(call);
     let mime = item.mime_type.clone().unwrap_or_else(|| "application/octet-stream".into());
     let (len, part) = match browser::plan(&asked, &validators, size) {
         browser::Plan::NotModified => return Ok(Reply::NotModified(validators, Caching::NoStore)),
@@ -323,7 +318,35 @@ fn thumbnail(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
         Outcome::NotModified(etag) => {
             Ok(Reply::NotModified(browser::Validators { etag, modified: None }, Caching::Revalidate))
         }
-        Outcome::Image(answer) => Ok(Reply::Image(answer)),
+        Outcome::Image(answer) => {
+            // A kept thumbnail takes the same ranges as a file; a stand-in
+            // icon, which has no tag, is always whole.
+            let Some(etag) = answer.etag.clone() else { return Ok(Reply::Image { answer, part: None }) };
+            let size = answer.body.size();
+            let validators = browser::Validators { etag, modified: None };
+            match browser::plan(&asked(call), &validators, size) {
+                browser::Plan::NotModified => Ok(Reply::NotModified(validators, Caching::Revalidate)),
+                browser::Plan::Unsatisfiable => Ok(Reply::Unsatisfiable(size)),
+                browser::Plan::Whole => Ok(Reply::Image { answer, part: None }),
+                browser::Plan::Part { start, end } => {
+                    let mut answer = answer;
+                    if let thumbnail::Body::File(file, _) = &mut answer.body {
+                        file.seek(std::io::SeekFrom::Start(start)).map_err(StoreError::Io)?;
+                    }
+                    Ok(Reply::Image { answer, part: Some((start, end, size)) })
+                }
+            }
+        }
+    }
+}
+
+/// The request headers a browser path answers by.
+fn asked<'a>(call: &'a Call) -> browser::Asked<'a> {
+    browser::Asked {
+        if_none_match: header(call.rq, "If-None-Match"),
+        if_modified_since: header(call.rq, "If-Modified-Since"),
+        range: header(call.rq, "Range"),
+        if_range: header(call.rq, "If-Range"),
     }
 }
 
