@@ -139,7 +139,7 @@ fn event() -> Event {
 fn app(root: &Path) -> (Server, Arc<App>) {
     let store = FsStore::open(root).unwrap();
     let journal = Journal::open(store.state_dir(), Limits::default()).unwrap();
-    let thumbnails = Thumbnails::start(store.state_dir(), Settings::new(1 << 20)).unwrap();
+    let thumbnails = Thumbnails::start(store.state_dir(), Settings::new(1 << 20, 8)).unwrap();
     let cfg = common::serve_config(&["--listen", "127.0.0.1:0"]);
     let parts = Parts {
         store: Arc::new(store),

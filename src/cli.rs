@@ -197,7 +197,8 @@ pub static SERVE_FLAGS: &[Flag] = &[
     )
     .details(
         "A thumbnail is kept per item, width and version of the file's bytes, so an upload or a change made \
-         beside wfhook is seen at once. The default is 256 MiB: some 20 000 thumbnails 200 pixels wide.",
+         beside wfhook is seen at once. The default is 256 MiB: some 20 000 thumbnails 200 pixels wide. Each \
+         instance sharing a root holds its own bound.",
     ),
     flag("publisher", "NAME", Value("wfhook"), "Publisher name shown by `/serviceInfo`, and the root folder's title."),
     flag("workers", "N", Value("8"), "Worker threads handling requests (and running actions).")
@@ -383,6 +384,8 @@ pub fn flags_of(command: &str) -> Option<&'static [Flag]> {
 
 pub enum Command {
     Serve(Box<ServeArgs>),
+    /// Internal: the child that renders one thumbnail (see `thumbnail::child`).
+    RenderThumbnail(crate::thumbnail::child::Args),
     Top(TopArgs),
     Actions,
     Help,
@@ -466,6 +469,12 @@ pub fn parse(
         Some(Value(v)) => v.string()?,
         Some(other) => return Err(other.unexpected().into()),
     };
+    if command == crate::thumbnail::child::COMMAND {
+        let values = p.raw_args()?.map(|v| v.to_string_lossy().into_owned()).collect::<Vec<_>>();
+        return crate::thumbnail::child::Args::parse(&values)
+            .map(Command::RenderThumbnail)
+            .ok_or_else(|| UsageError(format!("{command} is wfhook's own: WIDTH KIND MILLIS")));
+    }
     let table = flags_of(&command).unwrap_or_default();
     let mut given: HashMap<&'static str, String> = HashMap::new();
     while let Some(arg) = p.next()? {

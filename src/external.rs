@@ -186,6 +186,56 @@ pub fn run<S: AsRef<OsStr>>(
     run_bounded(cmd, program.name(), cap, deadline)
 }
 
+/// wfhook's own binary, re-run as a helper (`wfhook render-thumbnail`),
+/// when it can be: its path, and whether it runs under `prlimit`. Probed
+/// once by asking it for its version; `None` when that fails (a test
+/// harness, a binary deleted by an upgrade), and the caller works in
+/// process instead.
+fn own_binary() -> Option<&'static (std::path::PathBuf, bool)> {
+    static OWN: OnceLock<Option<(std::path::PathBuf, bool)>> = OnceLock::new();
+    OWN.get_or_init(|| {
+        let exe = std::env::current_exe().ok()?;
+        let mut limited = Command::new("prlimit");
+        limited.arg(format!("--as={PROBE_ADDRESS_SPACE}")).arg("--cpu=5").arg(&exe).arg("--version");
+        if runs(&mut limited) {
+            Some((exe, true))
+        } else {
+            runs(Command::new(&exe).arg("--version")).then_some((exe, false))
+        }
+    })
+    .as_ref()
+}
+
+/// Whether wfhook can run itself as a helper (see [`run_self`]).
+pub fn self_available() -> bool {
+    own_binary().is_some()
+}
+
+/// [`run`] for wfhook's own binary with `args`: a hostile file's decoding
+/// in a process of its own, whose memory and CPU `prlimit` bounds and
+/// whose death (an allocation failure aborts) costs the server nothing.
+pub fn run_self<S: AsRef<OsStr>>(
+    args: &[S],
+    stdin: File,
+    address_space: u64,
+    cap: usize,
+    deadline: Instant,
+) -> Result<(Vec<u8>, Option<ExitStatus>), ExternalError> {
+    let Some((exe, limited)) = own_binary() else {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "wfhook cannot run itself here").into());
+    };
+    let mut cmd = if *limited {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut cmd = Command::new("prlimit");
+        cmd.arg(format!("--as={address_space}")).arg(format!("--cpu={}", cpu_seconds(left))).arg(exe);
+        cmd
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args).stdin(Stdio::from(stdin));
+    run_bounded(cmd, "wfhook-render", cap, deadline)
+}
+
 /// [`run`] for a ready command: its stdout read by a thread (named after
 /// `what`) up to `cap` bytes, killed at the deadline, always reaped.
 fn run_bounded(

@@ -38,6 +38,7 @@ fn run(command: Command) -> Result<(), Box<dyn std::error::Error>> {
         Command::Actions => print!("{}", wfhook::actions::table()),
         Command::Top(args) => wfhook::top::top(args)?,
         Command::Serve(args) => wfhook::serve::serve(*args)?,
+        Command::RenderThumbnail(args) => wfhook::thumbnail::child::run(&args)?,
     }
     Ok(())
 }

@@ -153,7 +153,7 @@ pub fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let journal = Journal::open(&state_dir, args.journal).map_err(root_err)?;
     let listen = args.config.listen.clone();
     let workfront = workfront_resolver(args.workfront.as_ref(), args.config.workers)?;
-    let thumbnails = start_thumbnails(&state_dir, args.thumbnail_cache_bytes).map_err(root_err)?;
+    let thumbnails = start_thumbnails(&state_dir, args.thumbnail_cache_bytes, args.config.workers).map_err(root_err)?;
     let parts = Parts { store, keys, link_secret, journal, bus: Bus::new(), workfront, thumbnails };
     let server = Server::bind(args.config, parts).map_err(|e| ServeError::Bind(listen, e))?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -253,9 +253,10 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
 
 /// The thumbnail service, its cache in the state folder; says which
 /// optional helpers previews will use.
-fn start_thumbnails(state_dir: &StateDir, cache_bytes: u64) -> io::Result<Thumbnails> {
-    let thumbnails = Thumbnails::start(state_dir, thumbnail::Settings::new(cache_bytes))?;
-    log::info!("thumbnails: {}; cache of {} bytes", thumbnail::render::helpers(), cache_bytes);
+fn start_thumbnails(state_dir: &StateDir, cache_bytes: u64, workers: usize) -> io::Result<Thumbnails> {
+    let thumbnails = Thumbnails::start(state_dir, thumbnail::Settings::new(cache_bytes, workers))?;
+    let isolated = if crate::external::self_available() { "each in a process of its own" } else { "in process" };
+    log::info!("thumbnails: {}; rendered {isolated}; cache of {cache_bytes} bytes", thumbnail::render::helpers());
     Ok(thumbnails)
 }
 

@@ -269,18 +269,89 @@ fn png_bomb() -> Vec<u8> {
     png
 }
 
+/// A lossless (SOF3) JPEG of 59 bytes declaring `side` × `side` × 3: its
+/// decoder allocates the whole frame before reading a bit of it (found by
+/// review: 65 535² aborted the server on a failed 8 GB allocation).
+fn lossless_jpeg(side: u16) -> Vec<u8> {
+    let mut j = vec![0xFF, 0xD8];
+    // A Huffman table with one code: every difference is 0.
+    j.extend_from_slice(&[0xFF, 0xC4, 0x00, 20, 0x00, 1]);
+    j.extend_from_slice(&[0; 15]);
+    j.push(0);
+    j.extend_from_slice(&[0xFF, 0xC3, 0, 17, 8]);
+    j.extend_from_slice(&side.to_be_bytes());
+    j.extend_from_slice(&side.to_be_bytes());
+    j.push(3);
+    for c in 1..=3 {
+        j.extend_from_slice(&[c, 0x11, 0]);
+    }
+    j.extend_from_slice(&[0xFF, 0xDA, 0, 12, 3, 1, 0, 2, 0, 3, 0, 1, 0, 0]);
+    j.extend_from_slice(&[0xFF, 0xD9]);
+    j
+}
+
+/// A TIFF declaring 16 × 16 whose one strip is a JPEG declaring `side` ×
+/// `side` (found by review: the strip's frame, not the TIFF's, is decoded).
+fn tiff_with_a_large_jpeg_strip(side: u16) -> Vec<u8> {
+    let grey = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(16, 16, image::Luma([128])));
+    let mut jpeg = encode(&grey, ImageFormat::Jpeg);
+    let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
+    // Width, height, bits, compression 7 (JPEG), grey, strip offset,
+    // samples, rows per strip, strip length.
+    let entries: [(u16, u16, u32); 9] = [
+        (256, 3, 16),
+        (257, 3, 16),
+        (258, 3, 8),
+        (259, 3, 7),
+        (262, 3, 1),
+        (273, 4, 0),
+        (277, 3, 1),
+        (278, 3, 16),
+        (279, 4, jpeg.len() as u32),
+    ];
+    let data_at = 8 + 2 + entries.len() as u32 * 12 + 4;
+    let mut t = b"II*\0\x08\0\0\0".to_vec();
+    t.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    for (tag, kind, value) in entries {
+        let value = if tag == 273 { data_at } else { value };
+        t.extend_from_slice(&tag.to_le_bytes());
+        t.extend_from_slice(&kind.to_le_bytes());
+        t.extend_from_slice(&1u32.to_le_bytes());
+        t.extend_from_slice(&value.to_le_bytes());
+    }
+    t.extend_from_slice(&[0; 4]);
+    t.extend_from_slice(&jpeg);
+    t
+}
+
+/// The highest RSS the server process has had, in KiB.
+fn peak_kib(s: &TestServer) -> u64 {
+    proc_status(s.pid(), "VmHWM:").expect("the server's VmHWM")
+}
+
 #[test]
 fn hostile_pictures_get_an_icon_and_leave_the_server_well() {
     let s = TestServer::start(&[]);
+    wait_for("the thumbnail line of the start-up log", || s.stderr().contains("thumbnails: "));
+    assert!(s.stderr().contains("rendered each in a process of its own"), "{}", s.stderr());
     let bomb = png_bomb();
     assert!(bomb.len() < 4 << 20, "{} bytes", bomb.len());
-    let id = s.put_file("/", "bomb.png", &bomb, None);
-    let before = s.rss_kib().unwrap();
-    let r = thumb(&s, &id, Some("200"));
-    assert_eq!(r.header("Content-Type"), Some("image/png"), "the image icon");
-    assert_eq!(picture(&r).width(), 200);
-    let after = s.rss_kib().unwrap();
-    assert!(after < before + 300 * 1024, "RSS went from {before} KiB to {after} KiB");
+    let before = peak_kib(&s);
+    // Each refused for what it is, not for want of time: its icon is kept
+    // (a tag), so the file costs one attempt.
+    for (name, bytes) in
+        [("bomb.png", bomb), ("lossless.jpg", lossless_jpeg(65_535)), ("lossless-small.jpg", lossless_jpeg(10_000))]
+    {
+        let id = s.put_file("/", name, &bytes, None);
+        let r = thumb(&s, &id, Some("200"));
+        assert_eq!(r.header("Content-Type"), Some("image/png"), "{name}: the image icon");
+        assert_eq!(picture(&r).width(), 200, "{name}");
+        assert!(r.header("ETag").is_some(), "{name}: refused, not left for later: {:?}", r.headers);
+    }
+    let after = peak_kib(&s);
+    assert!(after < before + 300 * 1024, "the server's peak RSS went from {before} KiB to {after} KiB");
     // A JPEG cut in the middle: an icon, not a half-drawn picture or a 500.
     let whole = encode(&DynamicImage::ImageRgb8(halves(400, 300)), ImageFormat::Jpeg);
     let cut = s.put_file("/", "cut.jpg", &whole[..whole.len() / 2], None);
@@ -298,12 +369,55 @@ fn hostile_pictures_get_an_icon_and_leave_the_server_well() {
     assert_eq!(picture(&thumb(&s, &fine, Some("40"))).dimensions(), (40, 20));
 }
 
+/// Whether a child of the server is rendering a thumbnail now.
+fn rendering(server: u32) -> bool {
+    let Ok(procs) = std::fs::read_dir("/proc") else { return false };
+    procs.flatten().any(|p| {
+        let cmdline = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+        let stat = std::fs::read_to_string(p.path().join("stat")).unwrap_or_default();
+        // The parent is the fourth field, after the name in parentheses.
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        parent == Some(server) && cmdline.split(|&b| b == 0).any(|a| a == b"render-thumbnail")
+    })
+}
+
+#[test]
+fn slow_previews_never_hold_every_worker() {
+    // Two workers: one may wait for a preview, the other stays free.
+    let s = TestServer::start(&["--workers", "2"]);
+    let slow: Vec<String> = (0..3)
+        .map(|i| s.put_file("/", &format!("slow-{i}.tiff"), &tiff_with_a_large_jpeg_strip(16_384), None))
+        .collect();
+    let started = std::time::Instant::now();
+    let looks: Vec<_> = slow
+        .iter()
+        .map(|id| {
+            let (api, target) = ((*s).clone(), format!("/thumbnail?id={}&size=64", enc(id)));
+            std::thread::spawn(move || (api.get(&target), started.elapsed()))
+        })
+        .collect();
+    // While they run, the API answers: before any slow preview is done.
+    wait_for("a preview under way", || rendering(s.pid()));
+    let info = s.get("/serviceInfo");
+    let answered = started.elapsed();
+    assert_eq!(info.status, 200);
+    let looks: Vec<_> = looks.into_iter().map(|t| t.join().unwrap()).collect();
+    for (r, _) in &looks {
+        assert_eq!((r.status, r.header("Content-Type")), (200, Some("image/png")), "an icon, whatever happened");
+    }
+    // Those that found the waiting place taken got the icon at once, not kept.
+    assert!(looks.iter().any(|(r, _)| r.header("Cache-Control") == Some("no-store")), "someone was turned away");
+    let slowest = looks.iter().map(|(_, t)| *t).max().unwrap();
+    assert!(answered < slowest, "serviceInfo ({answered:?}) waited for the previews ({slowest:?})");
+}
+
 #[test]
 fn a_new_version_gets_a_new_thumbnail() {
     let s = TestServer::start(&[]);
     let red = encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, Rgb([255, 0, 0]))), ImageFormat::Png);
-    let blue = encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, Rgb([0, 0, 255]))), ImageFormat::Png);
-    let green = encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 64, Rgb([0, 255, 0]))), ImageFormat::Png);
+    // Sizes differ too, so that no coarse clock can leave two versions alike.
+    let blue = encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 72, Rgb([0, 0, 255]))), ImageFormat::Png);
+    let green = encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(64, 80, Rgb([0, 255, 0]))), ImageFormat::Png);
     let id = s.put_file("/", "swatch.png", &red, None);
     let first = thumb(&s, &id, Some("32"));
     assert!(near(picture(&first).get_pixel(16, 16), [255, 0, 0]));

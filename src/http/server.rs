@@ -270,7 +270,7 @@ fn refusal_reason(status: u16, answered: bool) -> &'static str {
 pub(crate) fn test_app(root: &std::path::Path) -> Arc<App> {
     let store = crate::store::fs::FsStore::open(root).unwrap();
     let journal = Journal::open(store.state_dir(), crate::journal::Limits::default()).unwrap();
-    let thumbnails = Thumbnails::start(store.state_dir(), crate::thumbnail::Settings::new(1 << 20)).unwrap();
+    let thumbnails = Thumbnails::start(store.state_dir(), crate::thumbnail::Settings::new(1 << 20, 1)).unwrap();
     let cfg = Config {
         listen: "127.0.0.1:0".into(),
         base_path: String::new(),

@@ -61,6 +61,14 @@ impl Format {
             Format::Png => "image/png",
         }
     }
+
+    /// The same, as the `image` crate names it.
+    pub fn image_format(self) -> ImageFormat {
+        match self {
+            Format::Jpeg => ImageFormat::Jpeg,
+            Format::Png => ImageFormat::Png,
+        }
+    }
 }
 
 /// An encoded thumbnail and its size in pixels.
@@ -261,6 +269,19 @@ pub fn preview(
         IconKind::Video => video(file, width, limits, deadline),
         _ => Err(RenderError::Unsupported),
     }
+}
+
+/// Whether a file starting with `magic` (its first 16 bytes, or all of a
+/// shorter one) of the kind `hint` may have a preview: a picture by its
+/// bytes, a PDF or a video whose helper is installed. What [`preview`]
+/// would try, judged without reading further.
+pub fn previewable(magic: &[u8], hint: IconKind) -> bool {
+    image_format(magic).is_some()
+        || match hint {
+            IconKind::Pdf => magic.starts_with(b"%PDF-") && external::available(Program::Pdftoppm),
+            IconKind::Video => external::available(Program::Ffmpeg),
+            _ => false,
+        }
 }
 
 /// Reads until `buf` is full or the file ends; how many bytes were read.
@@ -877,15 +898,13 @@ mod tests {
     }
 
     /// A 60 000 × 60 000 PNG, a few hundred KB (3.6 GB once decoded), is
-    /// refused from its header, fast.
+    /// refused from its header (decoding it would not be `TooLarge`).
     #[test]
-    fn a_decompression_bomb_is_too_large_fast() {
+    fn a_decompression_bomb_is_refused_from_its_header() {
         let bomb = png_bomb(60_000, 60_000);
         assert!(bomb.len() < 1024 * 1024, "{}", bomb.len());
-        let start = Instant::now();
         let r = preview_of(&bomb, IconKind::Image, 200);
         assert!(matches!(r, Err(RenderError::TooLarge)), "{r:?}");
-        assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
         // A JPEG header declaring a huge progressive frame is refused too (SOF2, 3 components).
         let jpeg = encoded(&DynamicImage::ImageRgb8(halves(16, 16)), ImageFormat::Jpeg);
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();

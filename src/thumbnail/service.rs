@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -18,13 +19,14 @@ use std::time::{Duration, Instant};
 
 pub use super::cache::Body;
 use super::cache::{Cache, Key};
+use super::child;
 use super::icons::{IconKind, icon};
 use super::render::{self, Format, Limits, MAX_WIDTH, MIN_WIDTH, RenderError, Thumb};
 use crate::state_dir::{StateDir, THUMBNAILS};
 use crate::store::{Kind, Store, StoreError};
 
 /// Bumped when rendering changes, so that older thumbnails are not served.
-const RENDERING: &[u8] = b"1";
+const RENDERING: &[u8] = b"2";
 
 /// The width when none is asked (Adobe's reference provider's).
 pub const DEFAULT_WIDTH: u32 = 200;
@@ -36,18 +38,23 @@ pub struct Settings {
     pub cache_bytes: u64,
     /// Threads rendering previews.
     pub workers: usize,
+    /// Request threads that may wait for a preview at once; past it, a
+    /// look gets the icon at once, so previews never hold every worker.
+    pub max_waiting: usize,
     /// Longest a preview may take, waiting for a thread included.
     pub timeout: Duration,
     pub limits: Limits,
 }
 
 impl Settings {
-    /// Half the machine's cores (at least one) render, for at most 10 s each.
-    pub fn new(cache_bytes: u64) -> Settings {
+    /// Half the machine's cores (at least one) render, for at most 10 s
+    /// each, and at most half of the `request_workers` (at least one) wait.
+    pub fn new(cache_bytes: u64, request_workers: usize) -> Settings {
         let cores = thread::available_parallelism().map_or(1, |n| n.get());
         Settings {
             cache_bytes,
             workers: cores.div_ceil(2),
+            max_waiting: (request_workers / 2).max(1),
             timeout: Duration::from_secs(10),
             limits: Limits::default(),
         }
@@ -100,6 +107,9 @@ pub struct Thumbnails {
     jobs: Mutex<Option<SyncSender<Job>>>,
     timeout: Duration,
     limits: Arc<Limits>,
+    /// Request threads waiting for a preview now, and the most allowed.
+    waiting: AtomicUsize,
+    max_waiting: usize,
 }
 
 impl Thumbnails {
@@ -136,6 +146,8 @@ impl Thumbnails {
             jobs: Mutex::new(Some(tx)),
             timeout: settings.timeout,
             limits: Arc::new(settings.limits),
+            waiting: AtomicUsize::new(0),
+            max_waiting: settings.max_waiting,
         })
     }
 
@@ -168,6 +180,9 @@ impl Thumbnails {
         // The version of the very bytes opened, whatever the path holds now.
         let meta = file.metadata().map_err(StoreError::Io)?;
         let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        // The change time too: a modification time can be set back by
+        // anyone who may write the file, the change time cannot.
+        let ctime_ns = meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128;
         let key = Key::of(&[
             b"file",
             RENDERING,
@@ -177,6 +192,7 @@ impl Thumbnails {
             &meta.ino().to_le_bytes(),
             &meta.size().to_le_bytes(),
             &mtime_ns.to_le_bytes(),
+            &ctime_ns.to_le_bytes(),
         ]);
         if let Some(tag) = listed(if_none_match, &key) {
             return Ok(Outcome::NotModified(tag));
@@ -185,6 +201,13 @@ impl Thumbnails {
             return Ok(Outcome::Image(hit));
         }
         let hint = IconKind::of(false, &item.title, item.mime_type.as_deref());
+        // Most files are no picture at all: known from their first bytes
+        // here, without a place on the pool.
+        let mut magic = [0u8; 16];
+        let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).unwrap_or(0);
+        if !render::previewable(&magic[..n], hint) {
+            return Ok(self.icon(hint, width, if_none_match, Why::Kind));
+        }
         let why = match self.render(file, hint, width) {
             Ok(thumb) => return Ok(Outcome::Image(self.keep(&key, thumb, Source::Preview))),
             Err(RenderError::Unsupported) => {
@@ -244,17 +267,33 @@ impl Thumbnails {
         Answer { format: thumb.format, body: Body::Bytes(thumb.bytes), etag: Some(tag(key)), source }
     }
 
-    /// A preview of `file` made on the pool, waited for until the timeout.
+    /// A preview of `file` made on the pool, waited for until the timeout
+    /// (and a moment for the job to say how it ended). A job that had its
+    /// time and still ran out is the file's doing: `Damaged`, so that its
+    /// icon is kept and the file costs one attempt; one that waited in a
+    /// busy queue is only `Timeout`, tried again at the next look.
     fn render(&self, file: File, hint: IconKind, width: u32) -> Result<Thumb, RenderError> {
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _waited = Waiting(&self.waiting);
+        if waiting >= self.max_waiting {
+            return Err(RenderError::Timeout);
+        }
         let deadline = Instant::now() + self.timeout;
+        let timeout = self.timeout;
         let (tx, rx) = mpsc::sync_channel(1);
         let limits = Arc::clone(&self.limits);
         let job: Job = Box::new(move || {
+            let left = deadline.saturating_duration_since(Instant::now());
             // Still waited for: a job whose caller gave up is skipped.
-            let result = if Instant::now() < deadline {
-                render::preview(file, hint, width, &limits, deadline)
-            } else {
-                Err(RenderError::Timeout)
+            let result = match left.is_zero() {
+                true => Err(RenderError::Timeout),
+                false => child::preview(file, hint, width, &limits, deadline),
+            };
+            let result = match result {
+                Err(RenderError::Timeout) if left >= timeout / 2 => {
+                    Err(RenderError::Damaged(format!("not done within {} s", timeout.as_secs())))
+                }
+                other => other,
             };
             let _ = tx.send(result);
         });
@@ -268,7 +307,16 @@ impl Thumbnails {
             Ok(()) => {}
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return Err(RenderError::Timeout),
         }
-        rx.recv_timeout(self.timeout).unwrap_or(Err(RenderError::Timeout))
+        rx.recv_timeout(self.timeout + Duration::from_secs(1)).unwrap_or(Err(RenderError::Timeout))
+    }
+}
+
+/// One request thread waiting for a preview, counted until it is done.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -333,8 +381,13 @@ mod tests {
 
     #[test]
     fn a_full_pool_answers_at_once() {
-        let settings =
-            Settings { cache_bytes: 0, workers: 1, timeout: Duration::from_secs(600), limits: Limits::default() };
+        let settings = Settings {
+            cache_bytes: 0,
+            workers: 1,
+            max_waiting: 8,
+            timeout: Duration::from_secs(600),
+            limits: Limits::default(),
+        };
         let t = Thumbnails::with_cache(None, settings).unwrap();
         // The one thread waits on a job that never ends before the test does.
         let (hold, held) = mpsc::channel::<()>();
