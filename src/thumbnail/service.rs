@@ -217,6 +217,12 @@ impl Thumbnails {
                 log::info!("thumbnail of {id}: {e}; answered the {} icon", hint.label());
                 Why::Failed
             }
+            // Busy: a folder page of a hundred pictures may see many of
+            // these at once, and they resolve themselves.
+            Err(RenderError::Timeout) => {
+                log::info!("thumbnail of {id}: no preview in time; answered the {} icon for now", hint.label());
+                Why::Busy
+            }
             Err(e) => {
                 log::warn!("thumbnail of {id}: {e}; answered the {} icon for now", hint.label());
                 Why::Busy
