@@ -174,16 +174,23 @@ pub fn run<S: AsRef<OsStr>>(
             let why = format!("{} is not installed", program.name());
             return Err(io::Error::new(io::ErrorKind::NotFound, why).into());
         }
-        Found::Bare => Command::new(program.name()),
-        Found::Limited => {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let mut cmd = Command::new("prlimit");
-            cmd.arg(format!("--as={address_space}")).arg(format!("--cpu={}", cpu_seconds(left))).arg(program.name());
-            cmd
-        }
+        found => command(program.name(), found == Found::Limited, address_space, deadline),
     };
     cmd.args(args).stdin(Stdio::from(stdin));
     run_bounded(cmd, program.name(), cap, deadline)
+}
+
+/// The command that starts `program`: under `prlimit` when `limited`, its
+/// address space at most `address_space` and its CPU time what is left to
+/// the deadline.
+fn command(program: impl AsRef<OsStr>, limited: bool, address_space: u64, deadline: Instant) -> Command {
+    if !limited {
+        return Command::new(program);
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={address_space}")).arg(format!("--cpu={}", cpu_seconds(left))).arg(program);
+    cmd
 }
 
 /// wfhook's own binary, re-run as a helper (`wfhook render-thumbnail`),
@@ -224,14 +231,7 @@ pub fn run_self<S: AsRef<OsStr>>(
     let Some((exe, limited)) = own_binary() else {
         return Err(io::Error::new(io::ErrorKind::NotFound, "wfhook cannot run itself here").into());
     };
-    let mut cmd = if *limited {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut cmd = Command::new("prlimit");
-        cmd.arg(format!("--as={address_space}")).arg(format!("--cpu={}", cpu_seconds(left))).arg(exe);
-        cmd
-    } else {
-        Command::new(exe)
-    };
+    let mut cmd = command(exe, *limited, address_space, deadline);
     cmd.args(args).stdin(Stdio::from(stdin));
     run_bounded(cmd, "wfhook-render", cap, deadline)
 }
