@@ -12,7 +12,6 @@
 //! entry another instance evicted just renders again.
 
 use std::collections::{BTreeMap, HashMap};
-use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
@@ -269,11 +268,6 @@ fn is_key(name: &str) -> bool {
     name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// The folder `name` in the state folder's handle `parent`, private.
-pub fn folder(parent: std::os::fd::BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
-    crate::state_dir::private_folder(parent, OsStr::new(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,7 +275,7 @@ mod tests {
 
     fn open_in(dir: &tempfile::TempDir, max: u64) -> Cache {
         let fd = rustix::fs::open(dir.path(), OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty()).unwrap();
-        let sub = folder(fd.as_fd(), "thumbnails").unwrap();
+        let sub = crate::state_dir::private_folder(fd.as_fd(), std::ffi::OsStr::new("thumbnails")).unwrap();
         Cache::open(sub, max).unwrap()
     }
 

@@ -11,4 +11,4 @@ pub mod icons;
 pub mod render;
 pub mod service;
 
-pub use service::{Answer, Body, Outcome, Settings, Source, Thumbnails, Why, width};
+pub use service::{Answer, Body, Outcome, Settings, Thumbnails, width};

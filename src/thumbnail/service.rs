@@ -68,29 +68,6 @@ pub struct Answer {
     /// A strong validator of these bytes; `None` for an answer that must
     /// not be kept (a stand-in icon while the preview could not be made).
     pub etag: Option<String>,
-    /// What the answer is, for the log.
-    pub source: Source,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// From the cache.
-    Cached,
-    /// Rendered now.
-    Preview,
-    /// The icon of the kind, and why there is no preview.
-    Icon(IconKind, Why),
-}
-
-/// Why an answer is an icon.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Why {
-    /// A folder, or a kind without a renderer.
-    Kind,
-    /// The file could not be previewed (too large, damaged).
-    Failed,
-    /// The pool was full or the preview took too long: not kept.
-    Busy,
 }
 
 /// What `/thumbnail` answers.
@@ -151,11 +128,6 @@ impl Thumbnails {
         })
     }
 
-    /// The bytes the cache holds, as this instance counts them.
-    pub fn cached_bytes(&self) -> u64 {
-        self.cache.as_ref().map_or(0, Cache::bytes)
-    }
-
     /// The thumbnail of item `id`, `width` pixels wide (already clamped),
     /// or 304 when `if_none_match` lists its tag.
     pub fn answer(
@@ -173,7 +145,7 @@ impl Thumbnails {
                     Kind::Folder => IconKind::Folder,
                     Kind::File => IconKind::Other,
                 };
-                return Ok(self.icon(kind, width, if_none_match, Why::Kind));
+                return Ok(self.icon(kind, width, if_none_match));
             }
             Err(e) => return Err(e),
         };
@@ -206,48 +178,41 @@ impl Thumbnails {
         let mut magic = [0u8; 16];
         let n = std::os::unix::fs::FileExt::read_at(&file, &mut magic, 0).unwrap_or(0);
         if !render::previewable(&magic[..n], hint) {
-            return Ok(self.icon(hint, width, if_none_match, Why::Kind));
+            return Ok(self.icon(hint, width, if_none_match));
         }
-        let why = match self.render(file, hint, width) {
-            Ok(thumb) => return Ok(Outcome::Image(self.keep(&key, thumb, Source::Preview))),
-            Err(RenderError::Unsupported) => {
-                return Ok(self.icon(hint, width, if_none_match, Why::Kind));
-            }
+        match self.render(file, hint, width) {
+            Ok(preview) => Ok(Outcome::Image(self.keep(&key, preview))),
+            Err(RenderError::Unsupported) => Ok(self.icon(hint, width, if_none_match)),
+            // The same bytes will fail again: the icon is kept under this
+            // version, so a hostile file costs one attempt.
             Err(e @ (RenderError::TooLarge | RenderError::Damaged(_))) => {
                 log::info!("thumbnail of {id}: {e}; answered the {} icon", hint.label());
-                Why::Failed
+                Ok(Outcome::Image(self.keep(&key, icon(hint, width))))
             }
-            // Busy: a folder page of a hundred pictures may see many of
-            // these at once, and they resolve themselves.
-            Err(RenderError::Timeout) => {
-                log::info!("thumbnail of {id}: no preview in time; answered the {} icon for now", hint.label());
-                Why::Busy
-            }
+            // Busy, not kept. A folder page of a hundred pictures may see
+            // many of these at once, and they resolve themselves.
             Err(e) => {
-                log::warn!("thumbnail of {id}: {e}; answered the {} icon for now", hint.label());
-                Why::Busy
+                match e {
+                    RenderError::Timeout => {
+                        log::info!("thumbnail of {id}: no preview in time; answered the {} icon for now", hint.label())
+                    }
+                    e => log::warn!("thumbnail of {id}: {e}; answered the {} icon for now", hint.label()),
+                }
+                let thumb = icon(hint, width);
+                Ok(Outcome::Image(Answer { format: thumb.format, body: Body::Bytes(thumb.bytes), etag: None }))
             }
-        };
-        let thumb = icon(hint, width);
-        let source = Source::Icon(hint, why);
-        Ok(Outcome::Image(match why {
-            // The same bytes will fail again: kept under this version,
-            // so a hostile file costs one attempt.
-            Why::Failed => self.keep(&key, thumb, source),
-            _ => Answer { format: thumb.format, body: Body::Bytes(thumb.bytes), etag: None, source },
-        }))
+        }
     }
 
     /// The icon of `kind` at `width`, kept once for every item of the kind.
-    fn icon(&self, kind: IconKind, width: u32, if_none_match: Option<&str>, why: Why) -> Outcome {
+    fn icon(&self, kind: IconKind, width: u32, if_none_match: Option<&str>) -> Outcome {
         let key = Key::of(&[b"icon", RENDERING, kind.label().as_bytes(), &width.to_le_bytes()]);
         if let Some(tag) = listed(if_none_match, &key) {
             return Outcome::NotModified(tag);
         }
-        let source = Source::Icon(kind, why);
         match self.cached(&key) {
-            Some(hit) => Outcome::Image(Answer { source, ..hit }),
-            None => Outcome::Image(self.keep(&key, icon(kind, width), source)),
+            Some(hit) => Outcome::Image(hit),
+            None => Outcome::Image(self.keep(&key, icon(kind, width))),
         }
     }
 
@@ -260,17 +225,17 @@ impl Thumbnails {
             // Not one of ours (cut short by a full disk): rendered again.
             _ => return None,
         };
-        Some(Answer { body, format, etag: Some(tag(key)), source: Source::Cached })
+        Some(Answer { body, format, etag: Some(tag(key)) })
     }
 
     /// Answers `thumb` under `key`, and keeps it when there is a cache.
-    fn keep(&self, key: &Key, thumb: Thumb, source: Source) -> Answer {
+    fn keep(&self, key: &Key, thumb: Thumb) -> Answer {
         if let Some(cache) = &self.cache
             && let Err(e) = cache.put(key, &thumb.bytes)
         {
             log::warn!("thumbnail cache: cannot keep a thumbnail: {e}");
         }
-        Answer { format: thumb.format, body: Body::Bytes(thumb.bytes), etag: Some(tag(key)), source }
+        Answer { format: thumb.format, body: Body::Bytes(thumb.bytes), etag: Some(tag(key)) }
     }
 
     /// A preview of `file` made on the pool, waited for until the timeout
