@@ -10,7 +10,7 @@
 //! sets them and then execs the helper: without `unsafe` there is no
 //! `pre_exec` to call `setrlimit` in the child ourselves.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -28,18 +28,32 @@ pub enum Program {
     Pdftoppm,
     /// A video frame as a picture, for thumbnails.
     Ffmpeg,
+    /// wfhook's own binary, re-run to decode a hostile file in a process of
+    /// its own (`wfhook render-thumbnail`), whose death (an allocation
+    /// failure aborts) costs the server nothing. Absent where it cannot
+    /// run itself (a test harness, a binary deleted by an upgrade).
+    Wfhook,
 }
 
 impl Program {
     /// Every known program, in a fixed order.
-    pub const ALL: &[Program] = &[Program::Pdftotext, Program::Pdftoppm, Program::Ffmpeg];
+    pub const ALL: &[Program] = &[Program::Pdftotext, Program::Pdftoppm, Program::Ffmpeg, Program::Wfhook];
 
-    /// The command name, looked up on `PATH`.
+    /// Its name, for logs and its output reader's thread.
     pub fn name(self) -> &'static str {
         match self {
             Program::Pdftotext => "pdftotext",
             Program::Pdftoppm => "pdftoppm",
             Program::Ffmpeg => "ffmpeg",
+            Program::Wfhook => "wfhook",
+        }
+    }
+
+    /// What to start: a name looked up on `PATH`, or wfhook's own path.
+    fn path(self) -> Option<OsString> {
+        match self {
+            Program::Wfhook => std::env::current_exe().ok().map(OsString::from),
+            other => Some(other.name().into()),
         }
     }
 
@@ -49,6 +63,7 @@ impl Program {
         match self {
             Program::Pdftotext | Program::Pdftoppm => &["-v"],
             Program::Ffmpeg => &["-version"],
+            Program::Wfhook => &["--version"],
         }
     }
 
@@ -61,6 +76,9 @@ impl Program {
 /// The address space the probe runs under `prlimit`: a helper that cannot
 /// print its version in this much would not run under any bound we set.
 const PROBE_ADDRESS_SPACE: u64 = 512 * 1024 * 1024;
+/// The deadline a probe is given, for its CPU bound under `prlimit`: 5 s
+/// (the wall time left, rounded up, plus one).
+const PROBE_CPU: Duration = Duration::from_secs(4);
 
 /// How a program can be started here, as found by its probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,11 +98,14 @@ enum Found {
 fn found(program: Program) -> Found {
     static FOUND: [OnceLock<Found>; Program::ALL.len()] = [const { OnceLock::new() }; Program::ALL.len()];
     *FOUND[program.index()].get_or_init(|| {
-        let mut limited = Command::new("prlimit");
-        limited.arg(format!("--as={PROBE_ADDRESS_SPACE}")).arg("--cpu=5").arg(program.name());
-        if runs(limited.args(program.probe_args())) {
+        let Some(path) = program.path() else { return Found::Absent };
+        let probe = |limited| {
+            let mut cmd = command(&path, limited, PROBE_ADDRESS_SPACE, Instant::now() + PROBE_CPU);
+            runs(cmd.args(program.probe_args()))
+        };
+        if probe(true) {
             Found::Limited
-        } else if runs(Command::new(program.name()).args(program.probe_args())) {
+        } else if probe(false) {
             Found::Bare
         } else {
             Found::Absent
@@ -169,13 +190,13 @@ pub fn run<S: AsRef<OsStr>>(
     cap: usize,
     deadline: Instant,
 ) -> Result<(Vec<u8>, Option<ExitStatus>), ExternalError> {
-    let mut cmd = match found(program) {
-        Found::Absent => {
-            let why = format!("{} is not installed", program.name());
-            return Err(io::Error::new(io::ErrorKind::NotFound, why).into());
-        }
-        found => command(program.name(), found == Found::Limited, address_space, deadline),
+    let found = found(program);
+    let path = program.path().filter(|_| found != Found::Absent);
+    let Some(path) = path else {
+        let why = format!("{} is not installed", program.name());
+        return Err(io::Error::new(io::ErrorKind::NotFound, why).into());
     };
+    let mut cmd = command(path, found == Found::Limited, address_space, deadline);
     cmd.args(args).stdin(Stdio::from(stdin));
     run_bounded(cmd, program.name(), cap, deadline)
 }
@@ -191,49 +212,6 @@ fn command(program: impl AsRef<OsStr>, limited: bool, address_space: u64, deadli
     let mut cmd = Command::new("prlimit");
     cmd.arg(format!("--as={address_space}")).arg(format!("--cpu={}", cpu_seconds(left))).arg(program);
     cmd
-}
-
-/// wfhook's own binary, re-run as a helper (`wfhook render-thumbnail`),
-/// when it can be: its path, and whether it runs under `prlimit`. Probed
-/// once by asking it for its version; `None` when that fails (a test
-/// harness, a binary deleted by an upgrade), and the caller works in
-/// process instead.
-fn own_binary() -> Option<&'static (std::path::PathBuf, bool)> {
-    static OWN: OnceLock<Option<(std::path::PathBuf, bool)>> = OnceLock::new();
-    OWN.get_or_init(|| {
-        let exe = std::env::current_exe().ok()?;
-        let mut limited = Command::new("prlimit");
-        limited.arg(format!("--as={PROBE_ADDRESS_SPACE}")).arg("--cpu=5").arg(&exe).arg("--version");
-        if runs(&mut limited) {
-            Some((exe, true))
-        } else {
-            runs(Command::new(&exe).arg("--version")).then_some((exe, false))
-        }
-    })
-    .as_ref()
-}
-
-/// Whether wfhook can run itself as a helper (see [`run_self`]).
-pub fn self_available() -> bool {
-    own_binary().is_some()
-}
-
-/// [`run`] for wfhook's own binary with `args`: a hostile file's decoding
-/// in a process of its own, whose memory and CPU `prlimit` bounds and
-/// whose death (an allocation failure aborts) costs the server nothing.
-pub fn run_self<S: AsRef<OsStr>>(
-    args: &[S],
-    stdin: File,
-    address_space: u64,
-    cap: usize,
-    deadline: Instant,
-) -> Result<(Vec<u8>, Option<ExitStatus>), ExternalError> {
-    let Some((exe, limited)) = own_binary() else {
-        return Err(io::Error::new(io::ErrorKind::NotFound, "wfhook cannot run itself here").into());
-    };
-    let mut cmd = command(exe, *limited, address_space, deadline);
-    cmd.args(args).stdin(Stdio::from(stdin));
-    run_bounded(cmd, "wfhook-render", cap, deadline)
 }
 
 /// [`run`] for a ready command: its stdout read by a thread (named after

@@ -255,7 +255,11 @@ fn reload_keys(keys: &Keys, file: Option<&Path>) {
 /// optional helpers previews will use.
 fn start_thumbnails(state_dir: &StateDir, cache_bytes: u64, workers: usize) -> io::Result<Thumbnails> {
     let thumbnails = Thumbnails::start(state_dir, thumbnail::Settings::new(cache_bytes, workers))?;
-    let isolated = if crate::external::self_available() { "each in a process of its own" } else { "in process" };
+    let isolated = if crate::external::available(crate::external::Program::Wfhook) {
+        "each in a process of its own"
+    } else {
+        "in process"
+    };
     log::info!("thumbnails: {}; rendered {isolated}; cache of {cache_bytes} bytes", thumbnail::render::helpers());
     Ok(thumbnails)
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::icons::IconKind;
 use super::render::{self, Format, Limits, RenderError, Thumb};
-use crate::external::{self, ExternalError};
+use crate::external::{self, ExternalError, Program};
 
 /// The subcommand the child is started with; not in `--help`.
 pub const COMMAND: &str = "render-thumbnail";
@@ -58,14 +58,14 @@ pub fn preview(
     limits: &Limits,
     deadline: Instant,
 ) -> Result<Thumb, RenderError> {
-    if !external::self_available() {
+    if !external::available(Program::Wfhook) {
         return render::preview(file, hint, width, limits, deadline);
     }
     let millis = deadline.saturating_duration_since(Instant::now()).as_millis().to_string();
     let args = [COMMAND.to_string(), width.to_string(), hint.label().to_string(), millis];
     // Room for the largest thumbnail (2048 × 8192 RGBA as PNG, at worst).
     let cap = 2048 * 8192 * 4 + 4096;
-    match external::run_self(&args, file, limits.helper_address_space, cap, deadline) {
+    match external::run(Program::Wfhook, &args, file, limits.helper_address_space, cap, deadline) {
         Ok((out, Some(status))) if status.success() => answer(out),
         Ok((_, None)) => Err(RenderError::TooLarge),
         // Killed by its memory or CPU bound, or aborted by a decoder.
