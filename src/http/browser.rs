@@ -24,7 +24,7 @@ pub struct Validators {
 impl Validators {
     pub fn of(meta: &std::fs::Metadata) -> Validators {
         use std::os::unix::fs::MetadataExt;
-        let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        let mtime_ns = crate::store::stat_nanos(meta.mtime(), meta.mtime_nsec());
         let mut digest = crate::crypto::Sha256Hasher::default();
         let identity = format!("{:x}-{:x}-{:x}", meta.ino(), meta.size(), mtime_ns);
         std::io::Write::write_all(&mut digest, identity.as_bytes()).expect("hashing never fails");

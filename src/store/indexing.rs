@@ -468,7 +468,8 @@ pub(super) fn entry_of(rel: &str, st: &Stat) -> Entry {
 /// A stat's seconds and nanoseconds as nanoseconds, saturated: a date
 /// past 2262 (a share may hold one) is the latest one, never an overflow.
 fn nanos(secs: i64, nsecs: u64) -> i64 {
-    secs.saturating_mul(1_000_000_000).saturating_add(nsecs as i64)
+    let exact = crate::store::stat_nanos(secs, nsecs as i64);
+    exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
 }
 
 /// How long after a folder's last change its mark is trusted: two changes

@@ -128,6 +128,12 @@ impl SortKey {
     }
 }
 
+/// A stat's seconds and nanoseconds as nanoseconds since the epoch,
+/// exactly (a date past 2262 does not fit an `i64`).
+pub fn stat_nanos(secs: i64, nsecs: i64) -> i128 {
+    i128::from(secs) * 1_000_000_000 + i128::from(nsecs)
+}
+
 /// A time as nanoseconds since the epoch (negative before it), as the
 /// index keeps it.
 pub fn nanos_since_epoch(t: SystemTime) -> i64 {

@@ -23,7 +23,7 @@ use super::child;
 use super::icons::{IconKind, icon};
 use super::render::{self, Format, Limits, MAX_WIDTH, MIN_WIDTH, RenderError, Thumb};
 use crate::state_dir::{StateDir, THUMBNAILS};
-use crate::store::{Kind, Store, StoreError};
+use crate::store::{Kind, Store, StoreError, stat_nanos};
 
 /// Bumped when rendering changes, so that older thumbnails are not served.
 const RENDERING: &[u8] = b"2";
@@ -151,10 +151,10 @@ impl Thumbnails {
         };
         // The version of the very bytes opened, whatever the path holds now.
         let meta = file.metadata().map_err(StoreError::Io)?;
-        let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        let mtime_ns = stat_nanos(meta.mtime(), meta.mtime_nsec());
         // The change time too: a modification time can be set back by
         // anyone who may write the file, the change time cannot.
-        let ctime_ns = meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128;
+        let ctime_ns = stat_nanos(meta.ctime(), meta.ctime_nsec());
         let key = Key::of(&[
             b"file",
             RENDERING,
