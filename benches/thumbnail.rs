@@ -70,6 +70,18 @@ fn photo() -> Vec<u8> {
     out.into_inner()
 }
 
+/// Round `i` of a subject and its baseline: each goes first every other
+/// round, so that neither always runs on a machine the other just warmed.
+fn alternately(i: u64, a: &mut dyn FnMut(), b: &mut dyn FnMut()) {
+    if i.is_multiple_of(2) {
+        a();
+        b();
+    } else {
+        b();
+        a();
+    }
+}
+
 /// Microseconds of one call of `f`.
 fn time(f: impl FnOnce()) -> f64 {
     let t = Instant::now();
@@ -118,13 +130,7 @@ fn main() {
                 }));
             }
         };
-        if i % 2 == 0 {
-            wfhook();
-            magick();
-        } else {
-            magick();
-            wfhook();
-        }
+        alternately(i, &mut wfhook, &mut magick);
     }
     drop(cold);
     println!(
@@ -166,13 +172,7 @@ fn main() {
     for i in 0..3 {
         let mut t = || thumbs.push(wrk(&format!("{base}/thumbnail?id={one}&size=200"), &headers, 8, 2, secs));
         let mut m = || metas.push(wrk(&format!("{base}/metadata?id={one}"), &headers, 8, 2, secs));
-        if i % 2 == 0 {
-            t();
-            m();
-        } else {
-            m();
-            t();
-        }
+        alternately(i, &mut t, &mut m);
     }
     assert!(thumbs.iter().chain(&metas).all(|w| w.bad == 0), "a run had errors");
     let rps = |w: &[common::Wrk]| median(w.iter().map(|w| w.rps).collect());
