@@ -38,13 +38,7 @@ fn changes_made_by_hand_are_found_by_notification() {
     let s = TestServer::start(&[]);
     index_ready(&s);
     std::fs::create_dir(s.root.join("Plans")).unwrap();
-    std::fs::write(s.root.join("Plans/budget-2027.xlsx"), b"not really").unwrap();
-    until_search(&s, "budget-2027", "budget-2027.xlsx", true);
-    std::fs::rename(s.root.join("Plans/budget-2027.xlsx"), s.root.join("Plans/forecast-2027.xlsx")).unwrap();
-    until_search(&s, "forecast-2027", "forecast-2027.xlsx", true);
-    until_search(&s, "budget-2027", "budget-2027.xlsx", false);
-    std::fs::remove_file(s.root.join("Plans/forecast-2027.xlsx")).unwrap();
-    until_search(&s, "forecast-2027", "forecast-2027.xlsx", false);
+    comes_moves_and_goes(&s, "Plans/", ("budget-2027", ".xlsx"), ("forecast-2027", ".xlsx"));
     // A folder moved in with its tree.
     let outside = s.outside();
     std::fs::create_dir_all(outside.join("Archive/2019")).unwrap();
@@ -63,13 +57,22 @@ fn changes_made_by_hand_are_found_by_notification() {
 fn the_periodic_walk_alone_keeps_the_index() {
     let s = TestServer::start(&["--index-watch", "off", "--index-reconcile", "1"]);
     index_ready(&s);
-    std::fs::write(s.root.join("dropped-by-hand.docx"), b"x").unwrap();
-    until_search(&s, "dropped-by-hand", "dropped-by-hand.docx", true);
-    std::fs::rename(s.root.join("dropped-by-hand.docx"), s.root.join("moved-by-hand.docx")).unwrap();
-    until_search(&s, "moved-by-hand", "moved-by-hand.docx", true);
-    until_search(&s, "dropped-by-hand", "dropped-by-hand.docx", false);
-    std::fs::remove_file(s.root.join("moved-by-hand.docx")).unwrap();
-    until_search(&s, "moved-by-hand", "moved-by-hand.docx", false);
+    comes_moves_and_goes(&s, "", ("dropped-by-hand", ".docx"), ("moved-by-hand", ".docx"));
+}
+
+/// A file made by hand in `folder` (a path below the root, `""` or ending
+/// in `/`) as `first`, renamed to `second`, then removed: each change is
+/// seen by search in turn. Names are (stem, extension): search asks for the stem.
+fn comes_moves_and_goes(s: &TestServer, folder: &str, first: (&str, &str), second: (&str, &str)) {
+    let name = |(stem, ext): (&str, &str)| format!("{stem}{ext}");
+    let path = |n| s.root.join(format!("{folder}{}", name(n)));
+    std::fs::write(path(first), b"not really").unwrap();
+    until_search(s, first.0, &name(first), true);
+    std::fs::rename(path(first), path(second)).unwrap();
+    until_search(s, second.0, &name(second), true);
+    until_search(s, first.0, &name(first), false);
+    std::fs::remove_file(path(second)).unwrap();
+    until_search(s, second.0, &name(second), false);
 }
 
 /// A minimal .docx: a zip with the one part that holds the text.
