@@ -149,7 +149,7 @@ impl App {
         event.status = match &reply {
             Reply::Json(status, _) => *status,
             Reply::File { browser: Some(response::Browser { part: Some(_), .. }), .. }
-            | Reply::Image { part: Some(_), .. } => 206,
+            | Reply::Image { browser: Some(response::Browser { part: Some(_), .. }), .. } => 206,
             Reply::Html { .. }
             | Reply::File { .. }
             | Reply::JsonBytes(_)

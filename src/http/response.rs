@@ -60,10 +60,11 @@ pub enum Reply {
     },
     /// 304: the client's copy is current; kept as the 200 would have been.
     NotModified(Validators, Caching),
-    /// A thumbnail (`/thumbnail`), or bytes `start..=end` of its `total`.
+    /// A thumbnail (`/thumbnail`); with what a browser keeps and resumes
+    /// it by, unless it is a stand-in not to be kept.
     Image {
         answer: crate::thumbnail::Answer,
-        part: Option<(u64, u64, u64)>,
+        browser: Option<Browser>,
     },
     /// 416: the range asked starts past the end of a file of this size.
     Unsatisfiable(u64),
@@ -179,7 +180,7 @@ pub fn is_active(mime: &str) -> bool {
 pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     let caching = match &reply {
         Reply::NotModified(_, caching) => *caching,
-        Reply::Image { answer, .. } if answer.etag.is_some() => Caching::Revalidate,
+        Reply::Image { browser: Some(_), .. } => Caching::Revalidate,
         _ => Caching::NoStore,
     };
     let mut rs = match reply {
@@ -203,22 +204,12 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
             if is_active(&mime) {
                 rs.add_header(safe_header("Content-Security-Policy", ACTIVE_CSP));
             }
-            if let Some(b) = browser {
-                rs.add_header(safe_header("Accept-Ranges", "bytes"));
-                rs.add_header(safe_header("ETag", &b.validators.etag));
-                if let Some(date) = b.validators.last_modified() {
-                    rs.add_header(safe_header("Last-Modified", &date));
-                }
-                if let Some((start, end, total)) = b.part {
-                    rs = rs.with_status_code(StatusCode(206));
-                    rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
-                }
-            }
-            rs.boxed()
+            with_browser(rs.boxed(), browser.as_ref())
         }
-        Reply::Image { answer, part } => {
+        Reply::Image { answer, browser } => {
             use crate::thumbnail::Body;
-            let mut rs = match (answer.body, part) {
+            let part = browser.as_ref().and_then(|b| b.part);
+            let rs = match (answer.body, part) {
                 (Body::Bytes(bytes), None) => Response::from_data(bytes).boxed(),
                 (Body::Bytes(bytes), Some((start, end, _))) => {
                     Response::from_data(bytes[start as usize..=end as usize].to_vec()).boxed()
@@ -227,16 +218,7 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
                 // The handler put the file at `start`.
                 (Body::File(file, _), Some((start, end, _))) => Response::from_file_len(file, end - start + 1).boxed(),
             };
-            rs.add_header(safe_header("Content-Type", answer.format.mime()));
-            if let Some(etag) = &answer.etag {
-                rs.add_header(safe_header("Accept-Ranges", "bytes"));
-                rs.add_header(safe_header("ETag", etag));
-            }
-            if let Some((start, end, total)) = part {
-                rs = rs.with_status_code(StatusCode(206));
-                rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
-            }
-            rs
+            with_browser(rs.with_header(safe_header("Content-Type", answer.format.mime())), browser.as_ref())
         }
         Reply::NotModified(v, _) => {
             let mut rs = Response::empty(StatusCode(304)).with_header(safe_header("ETag", &v.etag));
@@ -255,6 +237,22 @@ pub fn render(reply: Reply, request_id: &str) -> ResponseBox {
     rs.add_header(safe_header("X-Request-Id", request_id));
     rs.add_header(safe_header("Server", "wfhook"));
     rs.add_header(safe_header("Cache-Control", caching.header()));
+    rs
+}
+
+/// The browser path's headers of a file or a thumbnail: `Accept-Ranges`,
+/// its validators, and for one range 206 with `Content-Range`.
+fn with_browser(mut rs: ResponseBox, browser: Option<&Browser>) -> ResponseBox {
+    let Some(b) = browser else { return rs };
+    rs.add_header(safe_header("Accept-Ranges", "bytes"));
+    rs.add_header(safe_header("ETag", &b.validators.etag));
+    if let Some(date) = b.validators.last_modified() {
+        rs.add_header(safe_header("Last-Modified", &date));
+    }
+    if let Some((start, end, total)) = b.part {
+        rs = rs.with_status_code(StatusCode(206));
+        rs.add_header(safe_header("Content-Range", &format!("bytes {start}-{end}/{total}")));
+    }
     rs
 }
 

@@ -318,24 +318,24 @@ fn thumbnail(app: &App, call: &mut Call) -> Result<Reply, HttpError> {
         Outcome::NotModified(etag) => {
             Ok(Reply::NotModified(browser::Validators { etag, modified: None }, Caching::Revalidate))
         }
-        Outcome::Image(answer) => {
+        Outcome::Image(mut answer) => {
             // A kept thumbnail takes the same ranges as a file; a stand-in
             // icon, which has no tag, is always whole.
-            let Some(etag) = answer.etag.clone() else { return Ok(Reply::Image { answer, part: None }) };
+            let Some(etag) = answer.etag.clone() else { return Ok(Reply::Image { answer, browser: None }) };
             let size = answer.body.size();
             let validators = browser::Validators { etag, modified: None };
-            match browser::plan(&asked(call), &validators, size) {
-                browser::Plan::NotModified => Ok(Reply::NotModified(validators, Caching::Revalidate)),
-                browser::Plan::Unsatisfiable => Ok(Reply::Unsatisfiable(size)),
-                browser::Plan::Whole => Ok(Reply::Image { answer, part: None }),
+            let part = match browser::plan(&asked(call), &validators, size) {
+                browser::Plan::NotModified => return Ok(Reply::NotModified(validators, Caching::Revalidate)),
+                browser::Plan::Unsatisfiable => return Ok(Reply::Unsatisfiable(size)),
+                browser::Plan::Whole => None,
                 browser::Plan::Part { start, end } => {
-                    let mut answer = answer;
                     if let thumbnail::Body::File(file, _) = &mut answer.body {
                         file.seek(std::io::SeekFrom::Start(start)).map_err(StoreError::Io)?;
                     }
-                    Ok(Reply::Image { answer, part: Some((start, end, size)) })
+                    Some((start, end, size))
                 }
-            }
+            };
+            Ok(Reply::Image { answer, browser: Some(Browser { validators, part }) })
         }
     }
 }
